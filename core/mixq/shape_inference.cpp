@@ -703,9 +703,15 @@ ShapeInfo infer_shapes(const Model& model, const std::map<std::string, Shape>& i
       for (size_t d = 0; d < v.shape.size(); ++d)
         if (v.shape[d] < 0) {
           std::string sym = d < in.dim_names.size() && !in.dim_names[d].empty() ? " '" + in.dim_names[d] + "'" : "";
-          info.warnings.push_back("input '" + in.name + "': dim " + std::to_string(d) + sym +
-                                  " is dynamic, set to 1 (use --input_shapes to choose)");
-          v.shape[d] = 1;
+          if (d == 0) {
+            info.warnings.push_back("input '" + in.name + "': batch dim" + sym +
+                                    " is dynamic, set to 1 (use --input_shapes to choose)");
+            v.shape[d] = 1;
+          } else {
+            info.warnings.push_back("input '" + in.name + "': dim " + std::to_string(d) + sym +
+                                    " is dynamic and stays unknown: pass --input_shapes (e.g. [" +
+                                    "[1,3,640,640]]) for concrete shapes");
+          }
         }
     }
     info.values[in.name] = v;

@@ -30,8 +30,8 @@ struct ShapeInfo {
   const ValueState* find(const std::string& tensor) const;
 };
 
-// input_shapes: by graph input name; inputs not given use their declared shape with
-// unknown/symbolic dims set to 1 (recorded in warnings). A given shape of the wrong rank
+// input_shapes: by graph input name; inputs not given use their declared shape with a
+// dynamic batch dim set to 1 and other dynamic dims left unknown (recorded in warnings). A given shape of the wrong rank
 // is a mixq::Error. Shapes are checked against op contracts (e.g. Conv channels).
 ShapeInfo infer_shapes(const Model& model, const std::map<std::string, Shape>& input_shapes = {});
 
