@@ -111,8 +111,8 @@ class Builder {
   bool const_equals(const std::string& t, double v) const {
     const Tensor* c = constant(t);
     if (!c || c->numel() == 0 || c->numel() > 4096) return false;
-    for (double x : c->to_f64())
-      if (!(std::fabs(x - v) <= 1e-6 * std::max(1.0, std::fabs(v)))) return false;
+    for (double x : c->to_f64())  // relative tolerance (float32 constants); 0 must be exact
+      if (!(std::fabs(x - v) <= 1e-6 * std::fabs(v))) return false;
     return true;
   }
   // Index (0/1) of the non-constant input of a binary node, or -1 unless exactly one
@@ -207,7 +207,7 @@ void Builder::onnxsim_folds() {
     if (is_bn || is_bias) {
       std::string x = canon(n.inputs[is_bn ? 0 : act_side(grp.main)]);
       int conv = producer(x);
-      if (conv >= 0 && (groups_[conv].kind == "Conv" || groups_[conv].kind == "ConvTranspose") && uses(x) == 1) {
+      if (conv >= 0 && groups_[conv].kind == "Conv" && uses(x) == 1) {  // onnxsim fuses into Conv only
         bool ok = true;
         if (is_bias) {  // bias must be per output channel: [C], [C,1,1] or [1,C,1,1]
           const Tensor* c = constant(n.inputs[1 - act_side(grp.main)]);
