@@ -82,13 +82,13 @@ void mutate_and_check(const std::vector<uint8_t>& original, uint32_t seed, int r
 
 }  // namespace
 
-TEST_CASE("seeded corruptions of a built model never crash") {
+TEST_CASE("seeded corruptions of a built model never crash", "[parsers]") {
   auto bytes = small_model();
   REQUIRE(analyze_or_error(bytes));
   mutate_and_check(bytes, 1234, 600);
 }
 
-TEST_CASE("seeded corruptions of real models never crash") {
+TEST_CASE("seeded corruptions of real models never crash", "[parsers]") {
   for (const char* name : {"models/mnist.onnx", "models/fastestdet.onnx"}) {
     MIXQ_REQUIRE_SHARED(bytes, name);
     REQUIRE(analyze_or_error(bytes));
@@ -96,7 +96,7 @@ TEST_CASE("seeded corruptions of real models never crash") {
   }
 }
 
-TEST_CASE("field-level corruptions give named errors") {
+TEST_CASE("field-level corruptions give named errors", "[parsers]") {
   auto check = [](const std::function<void(OnnxBuilder&)>& corrupt, const std::string& expect) {
     OnnxBuilder b(13);
     b.input("x", {1, 3, 8, 8}).output("y");
@@ -135,7 +135,7 @@ TEST_CASE("field-level corruptions give named errors") {
   check([](OnnxBuilder& b) { b.graph().mutable_output(0)->set_name("missing_output"); }, "missing_output");
 }
 
-TEST_CASE("input shape overrides are checked") {
+TEST_CASE("input shape overrides are checked", "[parsers]") {
   OnnxBuilder b(13);
   b.input("x", {1, 3, 8, 8}).output("y");
   b.conv("x", "y", 3, 4);

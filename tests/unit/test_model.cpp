@@ -9,7 +9,7 @@
 using namespace mixq;
 using mixq::test::OnnxBuilder;
 
-TEST_CASE("load_onnx keeps inputs, outputs, weights and nodes") {
+TEST_CASE("load_onnx keeps inputs, outputs, weights and nodes", "[parsers]") {
   OnnxBuilder b;
   b.input("x", {1, 3, 8, 8}).output("y");
   b.conv("x", "c", 3, 4);
@@ -24,7 +24,7 @@ TEST_CASE("load_onnx keeps inputs, outputs, weights and nodes") {
   CHECK(m.graph.producer("y") == 1);
 }
 
-TEST_CASE("Constant nodes become weights and keep their node name") {
+TEST_CASE("Constant nodes become weights and keep their node name", "[parsers]") {
   OnnxBuilder b;
   b.input("x", {1, 4}).output("y");
   auto& c = b.node("Constant", {}, {"k"}, "const_k");
@@ -42,7 +42,7 @@ TEST_CASE("Constant nodes become weights and keep their node name") {
   CHECK(m.graph.nodes.size() == 1);
 }
 
-TEST_CASE("nodes out of order are sorted topologically") {
+TEST_CASE("nodes out of order are sorted topologically", "[parsers]") {
   OnnxBuilder b;
   b.input("x", {1, 4}).output("z");
   b.node("Relu", {"y"}, {"z"}, "second");
@@ -52,7 +52,7 @@ TEST_CASE("nodes out of order are sorted topologically") {
   CHECK(m.graph.nodes[1].name == "second");
 }
 
-TEST_CASE("structural errors name what is wrong") {
+TEST_CASE("structural errors name what is wrong", "[parsers]") {
   SECTION("cycle") {
     OnnxBuilder b;
     b.input("x", {1}).output("b");
@@ -135,7 +135,7 @@ TEST_CASE("structural errors name what is wrong") {
   }
 }
 
-TEST_CASE("external data is read through the reader") {
+TEST_CASE("external data is read through the reader", "[parsers]") {
   OnnxBuilder b;
   b.input("x", {2}).output("y");
   auto* t = b.graph().add_initializer();
@@ -162,7 +162,7 @@ TEST_CASE("external data is read through the reader") {
   CHECK(m.graph.weights.at("w").to_f32() == std::vector<float>{1.5f, -2.0f});
 }
 
-TEST_CASE("subgraph attributes are kept") {
+TEST_CASE("subgraph attributes are kept", "[parsers]") {
   OnnxBuilder b;
   b.input("c", {1}, 9).input("x", {2}).output("y");
   auto& n = b.node("If", {"c"}, {"y"}, "if0");
@@ -182,7 +182,7 @@ TEST_CASE("subgraph attributes are kept") {
   CHECK(m.graph.nodes[0].attrs.at("then_branch").graphs.at(0)->nodes.size() == 1);
 }
 
-TEST_CASE("save_onnx round-trips") {
+TEST_CASE("save_onnx round-trips", "[parsers]") {
   OnnxBuilder b;
   b.input("x", {1, 3, 8, 8}).output("y");
   b.conv("x", "y", 3, 4);
