@@ -41,6 +41,23 @@ PY
 else
   echo "SKIPPED: $YOLO absent"
 fi
+MNIST="$SHARED/models/mnist.onnx"
+if [ -f "$MNIST" ] && /usr/bin/python3 -c "import onnx" 2>/dev/null; then
+  mkdir -p "$TMP/ext"
+  /usr/bin/python3 -c "
+import onnx, sys
+from onnx import numpy_helper
+m = onnx.load(sys.argv[1])
+for i, t in enumerate(m.graph.initializer):
+    m.graph.initializer[i].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t), t.name))
+onnx.save(m, sys.argv[2], save_as_external_data=True, all_tensors_to_one_file=True, location='weights.bin', size_threshold=0)
+" "$MNIST" "$TMP/ext/mnist_ext.onnx"
+  expect_rc "model with external data" 0 "$MIXQ" info "$TMP/ext/mnist_ext.onnx"
+  grep -q "5998 parameters" "$TMP/out" && ok "external weights loaded" || bad "external weights not loaded"
+  head -c 100 "$TMP/ext/weights.bin" > "$TMP/ext/w.tmp" && mv "$TMP/ext/w.tmp" "$TMP/ext/weights.bin"
+  expect_rc "short external data file" 2 "$MIXQ" info "$TMP/ext/mnist_ext.onnx"
+  grep -q "weights.bin" "$TMP/err" && ok "message names the side file" || bad "message lacks the side file"
+fi
 expect_rc "missing file" 2 "$MIXQ" info "$TMP/nope.onnx"
 grep -q "nope.onnx" "$TMP/err" && ok "missing-file message names the file" || bad "missing-file message"
 echo "not a model" > "$TMP/text.onnx"
