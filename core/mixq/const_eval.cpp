@@ -9,6 +9,7 @@
 #include <cstring>
 #include <functional>
 #include <numeric>
+#include <type_traits>
 
 #include "mixq/error.h"
 #include "mixq/shape_inference.h"
@@ -255,74 +256,72 @@ Tensor expand_to(const Tensor& t, const Shape& os) {
 
 bool is_int_type(DType t) { return dtype_is_integer(t); }
 
+// One element of a binary op, in int64 (wrapping, ONNX integer semantics) or double.
+template <typename T>
+T binary_value(const Node& n, T x, T y) {
+  const std::string& op = n.op_type;
+  if (op == "Equal") return x == y;
+  if (op == "Less") return x < y;
+  if (op == "Greater") return x > y;
+  if (op == "LessOrEqual") return x <= y;
+  if (op == "GreaterOrEqual") return x >= y;
+  if (op == "And") return (x != 0) && (y != 0);
+  if (op == "Or") return (x != 0) || (y != 0);
+  if (op == "Xor") return (x != 0) != (y != 0);
+  if (op == "Min") return std::min(x, y);
+  if (op == "Max") return std::max(x, y);
+  if constexpr (std::is_integral_v<T>) {
+    auto wrap = [](uint64_t v) { return static_cast<int64_t>(v); };
+    if (op == "Add") return wrap(static_cast<uint64_t>(x) + static_cast<uint64_t>(y));
+    if (op == "Sub") return wrap(static_cast<uint64_t>(x) - static_cast<uint64_t>(y));
+    if (op == "Mul") return wrap(static_cast<uint64_t>(x) * static_cast<uint64_t>(y));
+    if (op == "Div") {
+      require(y != 0, n.describe() + ": integer division by zero");
+      return (x == INT64_MIN && y == -1) ? INT64_MIN : x / y;
+    }
+    if (op == "Mod") {
+      require(y != 0, n.describe() + ": integer modulo by zero");
+      T v = (y == -1) ? 0 : x % y;
+      if (n.attr_int("fmod", 0) == 0 && v != 0 && ((v < 0) != (y < 0))) v += y;
+      return v;
+    }
+    if (op == "Pow") {
+      double p = std::pow(double(x), double(y));
+      return std::isfinite(p) && std::fabs(p) < 9e18 ? static_cast<int64_t>(p) : 0;
+    }
+  } else {  // float math in double, rounded to the output type when stored
+    if (op == "Add") return x + y;
+    if (op == "Sub") return x - y;
+    if (op == "Mul") return x * y;
+    if (op == "Div") return x / y;
+    if (op == "Mod") return std::fmod(x, y);
+    if (op == "Pow") return std::pow(x, y);
+  }
+  return 0;
+}
+
+template <typename T>
+std::vector<T> broadcast_binary(const Node& n, const std::vector<T>& av, const std::vector<T>& bv, const Shape& as,
+                                const Shape& bs, const Shape& os) {
+  int64_t cnt = shape_numel(os);
+  std::vector<int64_t> ia(cnt), ib(cnt);
+  for_broadcast(os, as, [&](int64_t o, int64_t i) { ia[o] = i; });
+  for_broadcast(os, bs, [&](int64_t o, int64_t i) { ib[o] = i; });
+  std::vector<T> r(cnt);
+  for (int64_t k = 0; k < cnt; ++k) r[k] = binary_value<T>(n, av[ia[k]], bv[ib[k]]);
+  return r;
+}
+
 Tensor binary(const Node& n, const Tensor& a, const Tensor& b, DType out_type) {
   Shape os = broadcast_shapes(a.shape(), b.shape(), n.describe());
-  int64_t cnt = shape_numel(os);
-  require(cnt <= kMaxFoldElements, n.describe() + ": folded result too large");
+  require(shape_numel(os) <= kMaxFoldElements, n.describe() + ": folded result too large");
   const std::string& op = n.op_type;
-  bool ints = is_int_type(a.dtype()) && is_int_type(b.dtype());
   bool compare = op == "Equal" || op == "Less" || op == "Greater" || op == "LessOrEqual" || op == "GreaterOrEqual" ||
                  op == "And" || op == "Or" || op == "Xor";
-  // index maps
-  std::vector<int64_t> ia(cnt), ib(cnt);
-  for_broadcast(os, a.shape(), [&](int64_t o, int64_t i) { ia[o] = i; });
-  for_broadcast(os, b.shape(), [&](int64_t o, int64_t i) { ib[o] = i; });
-  if (ints) {
-    auto av = a.to_i64(), bv = b.to_i64();
-    std::vector<int64_t> r(cnt);
-    for (int64_t k = 0; k < cnt; ++k) {
-      int64_t x = av[ia[k]], y = bv[ib[k]];
-      int64_t v = 0;
-      if (op == "Add") v = static_cast<int64_t>(static_cast<uint64_t>(x) + static_cast<uint64_t>(y));
-      else if (op == "Sub") v = static_cast<int64_t>(static_cast<uint64_t>(x) - static_cast<uint64_t>(y));
-      else if (op == "Mul") v = static_cast<int64_t>(static_cast<uint64_t>(x) * static_cast<uint64_t>(y));
-      else if (op == "Div") {
-        require(y != 0, n.describe() + ": integer division by zero");
-        v = (x == INT64_MIN && y == -1) ? INT64_MIN : x / y;
-      } else if (op == "Mod") {
-        require(y != 0, n.describe() + ": integer modulo by zero");
-        v = (y == -1) ? 0 : x % y;
-        if (n.attr_int("fmod", 0) == 0 && v != 0 && ((v < 0) != (y < 0))) v += y;
-      } else if (op == "Min") v = std::min(x, y);
-      else if (op == "Max") v = std::max(x, y);
-      else if (op == "Pow") { double p = std::pow(double(x), double(y)); v = std::isfinite(p) && std::fabs(p) < 9e18 ? static_cast<int64_t>(p) : 0; }
-      else if (op == "Equal") v = x == y;
-      else if (op == "Less") v = x < y;
-      else if (op == "Greater") v = x > y;
-      else if (op == "LessOrEqual") v = x <= y;
-      else if (op == "GreaterOrEqual") v = x >= y;
-      else if (op == "And") v = (x != 0) && (y != 0);
-      else if (op == "Or") v = (x != 0) || (y != 0);
-      else if (op == "Xor") v = (x != 0) != (y != 0);
-      r[k] = v;
-    }
-    return tensor_from_i64(compare ? DType::Bool : out_type, os, r);
-  }
-  auto av = a.to_f64(), bv = b.to_f64();
-  std::vector<double> r(cnt);
-  for (int64_t k = 0; k < cnt; ++k) {
-    double x = av[ia[k]], y = bv[ib[k]];
-    double v = 0;
-    if (op == "Add") v = x + y;
-    else if (op == "Sub") v = x - y;
-    else if (op == "Mul") v = x * y;
-    else if (op == "Div") v = x / y;
-    else if (op == "Mod") v = std::fmod(x, y);
-    else if (op == "Min") v = std::min(x, y);
-    else if (op == "Max") v = std::max(x, y);
-    else if (op == "Pow") v = std::pow(x, y);
-    else if (op == "Equal") v = x == y;
-    else if (op == "Less") v = x < y;
-    else if (op == "Greater") v = x > y;
-    else if (op == "LessOrEqual") v = x <= y;
-    else if (op == "GreaterOrEqual") v = x >= y;
-    else if (op == "And") v = (x != 0) && (y != 0);
-    else if (op == "Or") v = (x != 0) || (y != 0);
-    else if (op == "Xor") v = (x != 0) != (y != 0);
-    // float math evaluated in double, then rounded to the output type (float32)
-    r[k] = v;
-  }
-  return tensor_from_f64(compare ? DType::Bool : out_type, os, r);
+  DType dt = compare ? DType::Bool : out_type;
+  if (is_int_type(a.dtype()) && is_int_type(b.dtype()))
+    return tensor_from_i64(dt, os, broadcast_binary<int64_t>(n, a.to_i64(), b.to_i64(), a.shape(), b.shape(), os));
+  return tensor_from_f64(dt, os, broadcast_binary<double>(n, a.to_f64(), b.to_f64(), a.shape(), b.shape(), os));
 }
 
 std::optional<Tensor> unary(const Node& n, const Tensor& a) {
@@ -407,6 +406,16 @@ DType cast_target(const Node& n) {
 
 }  // namespace
 
+Shape shape_op_result(const Node& n, const Shape& s) {
+  int64_t r = static_cast<int64_t>(s.size());
+  int64_t start = n.attr_int("start", 0), end = n.attr_int("end", r);
+  if (start < 0) start += r;
+  if (end < 0) end += r;
+  start = std::clamp<int64_t>(start, 0, r);
+  end = std::clamp<int64_t>(end, start, r);
+  return Shape(s.begin() + start, s.begin() + end);
+}
+
 std::optional<std::vector<Tensor>> const_eval(const Node& n, const std::vector<const Tensor*>& in, int64_t opset) {
   const std::string& op = n.op_type;
   if (!n.domain.empty()) return std::nullopt;
@@ -424,14 +433,8 @@ std::optional<std::vector<Tensor>> const_eval(const Node& n, const std::vector<c
     return one(tensor_from_f64(to, a.shape(), a.to_f64()));
   }
   if (op == "Shape") {
-    const Shape& s = need(0).shape();
-    int64_t r = static_cast<int64_t>(s.size());
-    int64_t start = n.attr_int("start", 0), end = n.attr_int("end", r);
-    if (start < 0) start += r;
-    if (end < 0) end += r;
-    start = std::clamp<int64_t>(start, 0, r);
-    end = std::clamp<int64_t>(end, start, r);
-    return one(Tensor::from_i64({end - start}, std::vector<int64_t>(s.begin() + start, s.begin() + end)));
+    Shape part = shape_op_result(n, need(0).shape());
+    return one(Tensor::from_i64({static_cast<int64_t>(part.size())}, part));
   }
   if (op == "Size") return one(Tensor::scalar_i64(need(0).numel()));
   if (op == "Reshape") {

@@ -17,6 +17,9 @@ constexpr int64_t kMaxFoldElements = int64_t(1) << 24;
 std::optional<std::vector<Tensor>> const_eval(const Node& node, const std::vector<const Tensor*>& inputs,
                                               int64_t opset);
 
+// The value of an ONNX Shape node (with opset-15 start/end) for an input of shape `s`.
+Shape shape_op_result(const Node& n, const Shape& s);
+
 // ONNX Slice (opset 10+) normalization: clamps starts/ends per axis and returns the
 // per-dim start, step and output shape. Returns false when a sliced dim is unknown (-1).
 bool slice_params(const Shape& in, std::vector<int64_t> starts, std::vector<int64_t> ends, std::vector<int64_t> axes,

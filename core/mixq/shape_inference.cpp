@@ -744,13 +744,7 @@ ShapeInfo infer_shapes(const Model& model, const std::map<std::string, Shape>& i
         info.values[n.outputs[0]] = value(DType::Int64, {});
         info.values[n.outputs[0]].constant = Tensor::scalar_i64(shape_numel(s));
       } else {
-        int64_t r = static_cast<int64_t>(s.size());
-        int64_t start = n.attr_int("start", 0), end = n.attr_int("end", r);
-        if (start < 0) start += r;
-        if (end < 0) end += r;
-        start = std::clamp<int64_t>(start, 0, r);
-        end = std::clamp<int64_t>(end, start, r);
-        Shape part(s.begin() + start, s.begin() + end);
+        Shape part = shape_op_result(n, s);
         ValueState v = value(DType::Int64, {static_cast<int64_t>(part.size())});
         v.constant = Tensor::from_i64({static_cast<int64_t>(part.size())}, part);
         info.values[n.outputs[0]] = v;
