@@ -126,7 +126,6 @@ class Builder {
   }
 
   void absorb(int into, int from, const std::string& reason);
-  void set_outputs(int gi, std::vector<std::string> outs);
   void rebuild_producers();
   void vanish_nodes();
   void onnxsim_folds();
@@ -141,11 +140,6 @@ void Builder::rebuild_producers() {
     if (groups_[gi].dead) continue;
     for (const auto& o : groups_[gi].outputs) producer_group_[o] = static_cast<int>(gi);
   }
-}
-
-void Builder::set_outputs(int gi, std::vector<std::string> outs) {
-  groups_[gi].outputs = std::move(outs);
-  rebuild_producers();
 }
 
 // Moves every node of group `from` into `into`; `from`'s name vanishes (an alias).
