@@ -1,0 +1,2 @@
+#loc1 = loc("images")
+%0 = "top.Conv"() loc(fused["a_Conv", "b"])
