@@ -308,6 +308,7 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
     }
   }
   // 2. what the model itself resolves
+  std::vector<int> resolved_layer(n, -1);
   for (size_t i = 0; i < n; ++i) {
     const std::string& nm = entries[i].name;
     if (entries[i].exact_layer >= 0) continue;
@@ -315,6 +316,7 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
     if (m.how != NameMatch::How::None && m.layer >= 0) {
       double conf = m.how == NameMatch::How::TensorName ? 0.9 : 0.95;
       ev[i].add(m.layer, conf, m.reason);
+      resolved_layer[i] = m.layer;
       continue;
     }
     // wrong op-type suffix: "<tensor>_<Op>" whose tensor exists
@@ -322,15 +324,33 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
     if (u != std::string::npos && u > 0 && op_like(std::string_view(nm).substr(u + 1))) {
       NameMatch b = lg.resolve(nm.substr(0, u));
       if (b.how == NameMatch::How::TensorName && b.layer >= 0)
-        ev[i].add(b.layer, 0.8, "'" + nm.substr(0, u) + "' is produced by layer '" + lg.layers[b.layer].name +
+        ev[i].add(b.layer, 0.5, "'" + nm.substr(0, u) + "' is produced by layer '" + lg.layers[b.layer].name +
                                     "': the suffix must be the ONNX op type (" + layer_name_op(lg.layers[b.layer]) + ")");
     }
   }
   // 3. renumbering votes
   std::vector<Candidate> cands = candidates_of(model);
+  // run index kAllRuns: every digit run shifted by the same offset
+  constexpr size_t kAllRuns = 1000;
+  auto all_runs_template = [](const std::string& s, const std::vector<DigitRun>& runs) {
+    std::string t = s;
+    for (size_t k = runs.size(); k-- > 0;) t = with_run(t, runs[k], "\x01");
+    return t;
+  };
+  auto common_offset = [](const std::vector<DigitRun>& a, const std::vector<DigitRun>& b, int64_t& d) {
+    if (a.size() != b.size() || a.size() < 2) return false;
+    for (size_t k = 0; k < a.size(); ++k) {
+      if (a[k].value < 0 || b[k].value < 0) return false;
+      if (k == 0) d = b[0].value - a[0].value;
+      else if (b[k].value - a[k].value != d) return false;
+    }
+    return true;
+  };
+  std::map<std::string, std::vector<size_t>> all_tmpl;  // "<f>\x02template" -> cands
   std::map<std::string, std::vector<std::pair<int64_t, size_t>>> tmpl;  // "<f>\x02template" -> (value, cand)
   for (size_t c = 0; c < cands.size(); ++c) {
     auto runs = digit_runs(cands[c].text);
+    if (runs.size() >= 2) all_tmpl[std::to_string(cands[c].family) + "\x02" + all_runs_template(cands[c].text, runs)].push_back(c);
     for (size_t r = 0; r < runs.size(); ++r) {
       if (runs[r].value < 0) continue;
       tmpl[std::to_string(cands[c].family) + "\x02" + std::to_string(r) + "\x02" + with_run(cands[c].text, runs[r], "\x01")]
@@ -358,6 +378,18 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
         }
       }
     }
+    if (runs.size() >= 2)
+      for (int f = 0; f < 3; ++f) {
+        auto it = all_tmpl.find(std::to_string(f) + "\x02" + all_runs_template(entries[i].name, runs));
+        if (it == all_tmpl.end()) continue;
+        voted.insert({f, kAllRuns});
+        for (size_t c : it->second) {
+          int64_t d = 0;
+          if (!common_offset(runs, digit_runs(cands[c].text), d)) continue;
+          mine.insert({f, kAllRuns, d});
+          if (d != 0) shifts.push_back({i, f, kAllRuns, d, cands[c].layer, cands[c].text});
+        }
+      }
     for (const auto& k : mine) votes[k]++;
     for (const auto& k : voted) voters[k]++;
   }
@@ -369,6 +401,7 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
     if (v > b.first) b = {v, 1};
     else if (v == b.first) b.second++;
   }
+  std::vector<bool> weaken(n, false);
   for (const Shift& s : shifts) {
     int v = votes[{s.family, s.run, s.offset}];
     int total = voters[{s.family, s.run}];
@@ -376,7 +409,9 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
     double support = total > 0 ? static_cast<double>(v) / total : 0;
     if (v < 2 || support < 0.3 || zero >= v) continue;
     const RepairEntry& e = entries[s.entry];
-    if (e.exact_layer < 0 && lg.resolve(e.name).how != NameMatch::How::None) continue;
+    bool strong = v >= 3 && support >= 0.6 && zero < 0.3 * total;
+    if (resolved_layer[s.entry] >= 0 && !strong) continue;
+    if (resolved_layer[s.entry] >= 0 && resolved_layer[s.entry] != s.layer) weaken[s.entry] = true;
     const auto& bv = best_votes[{s.family, s.run}];
     double ambiguity = v == bv.first ? static_cast<double>(bv.second) : 1.0;
     std::string eop = name_op(e.name);
@@ -390,13 +425,21 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
                          " entries fit a shift of " + (s.offset > 0 ? "+" : "") + std::to_string(s.offset) + " in their " +
                          family_word(s.family) + " names ('" + s.text + "' exists)";
     if (e.exact_layer >= 0) {
-      if (!reference && v >= 3 && support >= 0.6 && zero < 0.3 * total && s.layer != e.exact_layer) {
+      if (!reference && strong && s.layer != e.exact_layer) {
         rr.misnamed[s.entry] = true;
         ev[s.entry].add(s.layer, conf, reason);
       }
       continue;
     }
     ev[s.entry].add(s.layer, conf, reason);
+  }
+  // a name that resolves only by coincidence in a consistently renumbered file
+  for (size_t i = 0; i < n; ++i) {
+    if (!weaken[i]) continue;
+    for (auto& [c, r] : ev[i].by_layer[resolved_layer[i]]) {
+      c *= 0.5;
+      r += " (but the file is consistently renumbered, so this is likely a coincidence)";
+    }
   }
   // 4. path-style similarity
   for (size_t i = 0; i < n; ++i) {
@@ -479,7 +522,11 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
         bool prev_ok = k > 0 && match[k - 1] >= 0 && match[k - 1] == match[k] - 1;
         bool next_ok = k + 1 < n && match[k + 1] >= 0 && match[k + 1] == match[k] + 1;
         int layer = seq[match[k]];
-        double conf = etype[k].empty() ? 0.2 : (prev_ok && next_ok ? 0.5 : (prev_ok || next_ok ? 0.4 : 0.3));
+        // contiguous with a known (anchored) entry: the run of the file follows the model exactly
+        bool linked = false;
+        for (size_t q = k; q > 0 && !linked && match[q - 1] >= 0 && match[q - 1] == match[q] - 1; --q) linked = anchor[q - 1] >= 0;
+        for (size_t q = k; q + 1 < n && !linked && match[q + 1] >= 0 && match[q + 1] == match[q] + 1; ++q) linked = anchor[q + 1] >= 0;
+        double conf = etype[k].empty() ? 0.2 : linked ? 0.6 : (prev_ok && next_ok ? 0.45 : (prev_ok || next_ok ? 0.35 : 0.25));
         int from_end = 0;
         for (size_t q = static_cast<size_t>(match[k]) + 1; q < T; ++q)
           from_end += layer_name_op(lg.layers[seq[q]]) == layer_name_op(lg.layers[layer]);
