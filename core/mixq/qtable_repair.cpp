@@ -409,7 +409,8 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
     double support = total > 0 ? static_cast<double>(v) / total : 0;
     if (v < 2 || support < 0.3 || zero >= v) continue;
     const RepairEntry& e = entries[s.entry];
-    bool strong = v >= 3 && support >= 0.6 && zero < 0.3 * total;
+    // strong: the file as a whole fits the shift far better than its names as written
+    bool strong = v >= 3 && ((support >= 0.6 && zero < 0.3 * total) || (support >= 0.9 && v >= 1.5 * zero));
     if (resolved_layer[s.entry] >= 0 && !strong) continue;
     if (resolved_layer[s.entry] >= 0 && resolved_layer[s.entry] != s.layer) weaken[s.entry] = true;
     const auto& bv = best_votes[{s.family, s.run}];

