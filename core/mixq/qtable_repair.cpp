@@ -519,7 +519,7 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
         else break;
       }
       for (size_t k = 0; k < n; ++k) {
-        if (match[k] < 0 || anchor[k] >= 0) continue;
+        if (match[k] < 0 || anchor[k] >= 0 || rr.misnamed[k]) continue;
         bool prev_ok = k > 0 && match[k - 1] >= 0 && match[k - 1] == match[k] - 1;
         bool next_ok = k + 1 < n && match[k + 1] >= 0 && match[k + 1] == match[k] + 1;
         int layer = seq[match[k]];
