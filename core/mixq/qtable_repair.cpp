@@ -506,6 +506,7 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
             if (anchor[i] >= 0) s = anchor[i] == seq[j] ? 10.0f : NEG;
             else if (etype[i].empty()) s = 0.5f;
             else if (etype[i] == layer_name_op(L)) s = 2.0f;
+            else if (etype[i] == L.op_type || etype[i] == L.kind) s = 1.5f;  // node-name forms ("Conv_12" of a fused Conv)
             if (s > NEG / 2 && cur + s > dp[at(i + 1, j + 1)]) { dp[at(i + 1, j + 1)] = cur + s; bp[at(i + 1, j + 1)] = 3; }
           }
         }
