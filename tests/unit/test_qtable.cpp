@@ -430,3 +430,26 @@ TEST_CASE("repair accuracy for qtables written with ONNX node or tensor names") 
     }
   }
 }
+
+TEST_CASE("garbage qtables never crash and every line is accounted for") {
+  AnalyzedModel am = analyze(small_model());
+  uint32_t seed = 1684;
+  auto next = [&] { seed = seed * 1664525u + 1013904223u; return seed >> 8; };
+  const std::string alphabet = "ab_1209 \t#\r\nF16INT8BF16c1_Conv/.:";
+  for (int round = 0; round < 200; ++round) {
+    std::string text;
+    size_t len = next() % 300;
+    for (size_t k = 0; k < len; ++k) text += (next() % 17 == 0) ? static_cast<char>(next() % 256) : alphabet[next() % alphabet.size()];
+    for (const char* chip : {"bm1684", "bm1688", "cv183x"}) {
+      QTableReport r = check_qtable(am, text, chip_profile(chip), round % 2 ? &am : nullptr);
+      size_t entry_lines = 0;
+      for (const auto& l : parse_qtable_lines(text))
+        entry_lines += l.kind != QTableLine::Kind::Blank && l.kind != QTableLine::Kind::Comment;
+      CHECK(r.entries.size() == entry_lines);
+      QTableFix f = fix_qtable(am, r, chip_profile(chip), 0.5, {"T", chip, {}});
+      CHECK(f.changes.size() == r.entries.size());
+      CHECK(check_qtable(am, f.text, chip_profile(chip)).all_ok());
+      (void)qtable_report_json(r).dump();
+    }
+  }
+}
