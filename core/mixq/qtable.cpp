@@ -74,6 +74,13 @@ std::vector<QTableLine> parse_qtable_lines(std::string_view text) {
       l.kind = QTableLine::Kind::Blank;
     } else if (l.text[0] == '#') {
       l.kind = QTableLine::Kind::Comment;
+    } else if (l.text.rfind("\xEF\xBB\xBF", 0) == 0) {
+      l.kind = QTableLine::Kind::Abort;  // std::regex sees the BOM bytes as part of the first token
+      l.problem = "a UTF-8 byte-order mark starts the line (TPU-MLIR does not skip it; save the file without BOM)";
+      if (l.tokens.size() == 1 && l.text.size() > 3 && l.text[3] != '#') l.kind = QTableLine::Kind::LoneToken;
+      if (l.tokens.size() == 2 && l.text[3] != '#' && !edge_blank) {
+        l.kind = QTableLine::Kind::Entry;  // matched as an entry, with the BOM glued to the name
+      }
     } else if (edge_blank) {
       l.kind = QTableLine::Kind::Abort;
       l.problem = is_blank(l.text.front()) ? "leading blanks" : "trailing blanks";

@@ -313,6 +313,15 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
   for (size_t i = 0; i < n; ++i) {
     const std::string& nm = entries[i].name;
     if (entries[i].exact_layer >= 0) continue;
+    if (nm.rfind("\xEF\xBB\xBF", 0) == 0) {  // a byte-order mark glued to the first name of the file
+      NameMatch b = lg.resolve(nm.substr(3));
+      if (b.how != NameMatch::How::None && b.layer >= 0) {
+        ev[i].add(b.layer, 0.97, "the name starts with a UTF-8 byte-order mark; without it, it names '" +
+                                     lg.layers[b.layer].name + "'");
+        resolved_layer[i] = b.layer;
+        continue;
+      }
+    }
     NameMatch m = lg.resolve(nm);
     if (m.how != NameMatch::How::None && m.layer >= 0) {
       double conf = m.how == NameMatch::How::TensorName ? 0.9 : 0.95;
