@@ -95,13 +95,6 @@ std::vector<Candidate> candidates_of(const AnalyzedModel& am) {
   return c;
 }
 
-std::string fmt(double x) {
-  std::ostringstream os;
-  os.precision(2);
-  os << std::fixed << x;
-  return os.str();
-}
-
 uint64_t mix(uint64_t h, uint64_t v) {
   h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
   return h * 0x100000001b3ULL;
