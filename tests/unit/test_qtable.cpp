@@ -471,7 +471,10 @@ TEST_CASE("garbage qtables never crash and every line is accounted for") {
 
 TEST_CASE("a UTF-8 byte-order mark is reported as TPU-MLIR sees it") {
   AnalyzedModel am = analyze(small_model());
-  auto r = check_qtable(am, "\xEF\xBB\xBF" "c1_Conv F16\ny_Conv F16\n", chip_profile("bm1684x"));
+  auto r = check_qtable(am,
+                        "\xEF\xBB\xBF"
+                        "c1_Conv F16\ny_Conv F16\n",
+                        chip_profile("bm1684x"));
   REQUIRE(r.entries.size() == 2);
   CHECK(r.entries[0].status == QStatus::Unmatched);  // the BOM is part of the name for TPU-MLIR
   REQUIRE_FALSE(r.entries[0].suggestions.empty());
@@ -479,4 +482,25 @@ TEST_CASE("a UTF-8 byte-order mark is reported as TPU-MLIR sees it") {
   auto c = check_qtable(am, "\xEF\xBB\xBF# genetated time: x\ny_Conv F16\n", chip_profile("bm1684x"));
   CHECK(c.entries[0].status == QStatus::Invalid);
   CHECK(c.entries[0].message.find("byte-order mark") != std::string::npos);
+}
+
+TEST_CASE("the reference still maps when the new export has another input resolution") {
+  using mixq::test::Reexport;
+  MIXQ_REQUIRE_SHARED(bytes, "models/st_mobilenet_v2_0.35_128_tfs.onnx");  // global pooling: any size
+  AnalyzedModel orig = analyze(bytes);
+  AnalyzeOptions o;
+  o.load.source_name = "re320.onnx";
+  o.input_shapes = {{1, 3, 160, 160}};
+  AnalyzedModel re = analyze_model(save_onnx(mixq::test::simulate_reexport(orig.model, Reexport::Renumber, 100)), o);
+  REQUIRE(re.layers.layers.size() == orig.layers.layers.size());
+  LayerAlignment al = align_layers(orig, re);
+  int right = 0;
+  for (size_t l = 0; l < orig.layers.layers.size(); ++l)
+    right += al.target[l] >= 0 && re.layers.layers[al.target[l]].main_node == orig.layers.layers[l].main_node;
+  CHECK(right == static_cast<int>(orig.layers.layers.size()));
+  Accuracy a = measure(orig, re, pick_every(orig, 3), true);
+  std::printf("reference at another resolution: %d/%d right, %d/%d applied right\n", a.top1, a.entries, a.applied_right,
+              a.applied);
+  CHECK(a.top1 >= 0.95 * a.entries);
+  CHECK(a.applied_right >= 0.95 * a.applied);
 }
