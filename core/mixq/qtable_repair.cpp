@@ -221,7 +221,46 @@ LayerAlignment align_layers(const AnalyzedModel& ref, const AnalyzedModel& tgt) 
       classes = c;
     }
     const int levels = static_cast<int>(lr.size());
+    // seed and extend: an unpaired layer whose paired neighbours point at exactly one
+    // unpaired layer with the same base label takes it (survives local differences)
+    auto extend = [&](double conf) {
+      const auto &br = lr[0], &bt = lt[0];
+      for (bool changed = true; changed;) {
+        changed = false;
+        for (size_t r = 0; r < nr; ++r) {
+          if (al.target[r] >= 0) continue;
+          const Layer& R = ref.layers.layers[r];
+          std::set<int> from_inputs, from_consumers;
+          bool have_inputs = false, have_consumers = false;
+          auto narrow = [&](std::set<int>& acc, bool& have, const std::vector<int>& options) {
+            std::set<int> next;
+            for (int t : options)
+              if (!taken[t] && bt[t] == br[r] && (!have || acc.count(t))) next.insert(t);
+            acc = std::move(next);
+            have = true;
+          };
+          for (int p : R.inputs)
+            if (al.target[p] >= 0) narrow(from_inputs, have_inputs, tgt.layers.layers[al.target[p]].consumers);
+          for (int c : R.consumers)
+            if (al.target[c] >= 0) narrow(from_consumers, have_consumers, tgt.layers.layers[al.target[c]].inputs);
+          std::set<int> cand;
+          if (have_inputs && have_consumers) {
+            for (int t : from_inputs)
+              if (from_consumers.count(t)) cand.insert(t);
+          } else {
+            cand = have_inputs ? from_inputs : from_consumers;
+          }
+          if (cand.size() != 1) continue;
+          int t = *cand.begin();
+          al.target[r] = t;
+          taken[t] = true;
+          al.confidence[r] = scale * conf;
+          changed = true;
+        }
+      }
+    };
     for (int k = levels - 1; k >= 0; --k) {
+      if (k < levels - 1) extend(0.85);
       std::map<uint64_t, std::pair<std::vector<int>, std::vector<int>>> cls;
       for (size_t i = 0; i < nr; ++i)
         if (al.target[i] < 0) cls[lr[k][i]].first.push_back(static_cast<int>(i));

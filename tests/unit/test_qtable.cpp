@@ -300,8 +300,9 @@ struct Accuracy {
 // and counts how many entries end on the right layer.
 enum class NameForm { Layer, Node, Tensor };  // how the qtable's author wrote the names
 
+// `inserted_after`: the re-export has one extra node after this node index (-1: none).
 Accuracy measure(const AnalyzedModel& orig, const AnalyzedModel& re, const std::vector<int>& picked, bool with_ref,
-                 NameForm form = NameForm::Layer) {
+                 NameForm form = NameForm::Layer, int inserted_after = -1) {
   std::map<int, int> by_main;
   for (size_t l = 0; l < re.layers.layers.size(); ++l)
     if (re.layers.layers[l].main_node >= 0) by_main[re.layers.layers[l].main_node] = static_cast<int>(l);
@@ -325,7 +326,8 @@ Accuracy measure(const AnalyzedModel& orig, const AnalyzedModel& re, const std::
   std::map<std::string, int> truth;
   for (int l : picked) {
     const Layer& L = orig.layers.layers[l];
-    truth[written_name(l)] = L.main_node >= 0 ? by_main.at(L.main_node) : l;
+    int main = L.main_node >= 0 && inserted_after >= 0 && L.main_node > inserted_after ? L.main_node + 1 : L.main_node;
+    truth[written_name(l)] = main >= 0 ? by_main.at(main) : l;
   }
   std::set<int> applied_layers;
   for (const auto& e : r.entries) {
@@ -503,4 +505,33 @@ TEST_CASE("the reference still maps when the new export has another input resolu
               a.applied);
   CHECK(a.top1 >= 0.95 * a.entries);
   CHECK(a.applied_right >= 0.95 * a.applied);
+}
+
+TEST_CASE("the reference maps a re-export with a local structural change") {
+  using mixq::test::Reexport;
+  MIXQ_REQUIRE_SHARED(bytes, "models/yolov5n-0.5-face.onnx");
+  AnalyzedModel orig = analyze(bytes);
+  for (int at : {60, 150}) {
+    // an extra (unfusable) LeakyRelu after node `at`, then path-style names: no name evidence
+    Model changed = orig.model;
+    Graph& g = changed.graph;
+    std::string out = g.nodes[at].outputs[0], extra = out + "_extra";
+    for (auto& n : g.nodes)
+      for (auto& in : n.inputs)
+        if (in == out) in = extra;
+    Node leaky;
+    leaky.name = "extra_leaky";
+    leaky.op_type = "LeakyRelu";
+    leaky.inputs = {out};
+    leaky.outputs = {extra};
+    g.nodes.insert(g.nodes.begin() + at + 1, leaky);
+    g.index();
+    AnalyzedModel re = analyze(save_onnx(mixq::test::simulate_reexport(changed, Reexport::PathStyle)), "changed.onnx");
+    REQUIRE(re.layers.layers.size() == orig.layers.layers.size() + 1);
+    Accuracy a = measure(orig, re, pick_every(orig, 3), true, NameForm::Layer, at);
+    std::printf("reference with an extra layer after node %d: %d/%d right, %d/%d applied right\n", at, a.top1,
+                a.entries, a.applied_right, a.applied);
+    CHECK(a.top1 >= 0.95 * a.entries);
+    CHECK(a.applied_right >= 0.95 * a.applied);
+  }
 }
