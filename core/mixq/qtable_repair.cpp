@@ -461,6 +461,10 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
   std::map<std::tuple<int, size_t, int64_t>, int> votes;
   std::map<std::pair<int, size_t>, int> voters;
   for (size_t i = 0; i < n; ++i) {
+    // graph input/output names are fixed by the exporter (input_names/output_names), they
+    // say nothing about how the rest was renumbered
+    int x = entries[i].exact_layer;
+    if (x >= 0 && (lg.layers[x].is_output || lg.layers[x].is_input())) continue;
     std::set<std::tuple<int, size_t, int64_t>> mine;
     std::set<std::pair<int, size_t>> voted;
     for_each_shift(i, [&](const Shift& s) {
