@@ -48,7 +48,7 @@ const QTableEntry& entry_at(const QTableReport& r, int line) {
 
 }  // namespace
 
-TEST_CASE("qtable lines follow TPU-MLIR's reader exactly") {
+TEST_CASE("qtable lines follow TPU-MLIR's reader exactly", "[parsers]") {
   auto lines = parse_qtable_lines(
       "# comment\r\n\r\n   \nname F16\r\n  # indented\na\tBF16\n lead F16\ntrail F16 \n"
       "a b c\nx F16 # note\nlone\n#x y z\n");
@@ -444,7 +444,7 @@ TEST_CASE("repair accuracy for qtables written with ONNX node or tensor names") 
   }
 }
 
-TEST_CASE("garbage qtables never crash and every line is accounted for") {
+TEST_CASE("garbage qtables never crash and every line is accounted for", "[parsers]") {
   AnalyzedModel am = analyze(small_model());
   uint32_t seed = 1684;
   auto next = [&] {
@@ -471,7 +471,7 @@ TEST_CASE("garbage qtables never crash and every line is accounted for") {
   }
 }
 
-TEST_CASE("a UTF-8 byte-order mark is reported as TPU-MLIR sees it") {
+TEST_CASE("a UTF-8 byte-order mark is reported as TPU-MLIR sees it", "[parsers]") {
   AnalyzedModel am = analyze(small_model());
   auto r = check_qtable(am,
                         "\xEF\xBB\xBF"
