@@ -27,7 +27,7 @@ target_include_directories(mixq_studio_ui PUBLIC "${CMAKE_SOURCE_DIR}/web/ui" "$
 target_link_libraries(mixq_studio_ui PUBLIC mixq_core)
 if(EMSCRIPTEN)
   target_compile_definitions(mixq_studio_ui PUBLIC IMGUI_IMPL_OPENGL_ES3)
-  target_compile_options(mixq_studio_ui PUBLIC -sUSE_GLFW=3)
+  target_link_options(mixq_studio_ui PUBLIC -sUSE_GLFW=3)
 else()
   find_package(glfw3 REQUIRED)
   find_package(OpenGL REQUIRED)

@@ -164,7 +164,8 @@ struct StudioApp::Impl {
   std::vector<std::string> node_title, node_subtitle;
   ImVec2 pan{0, 0};
   float zoom = 1;
-  bool want_fit = false, want_focus = false;
+  int want_fit = 0;  // 1: readable fit (on open), 2: whole graph
+  bool want_focus = false;
   int focus_layer = -1;
   ImVec2 canvas_size{0, 0};
 
@@ -232,7 +233,7 @@ struct StudioApp::Impl {
     layout = layout_dag(sizes, layer_edges(session.layers()));
     layout_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     layout_revision = model_serial;
-    want_fit = true;
+    want_fit = 1;
   }
 
   // Screen position of a graph point.
@@ -459,7 +460,7 @@ void StudioApp::select_layer(const std::string& layer_name) {
   impl_->select(l, true);
 }
 
-void StudioApp::fit_view() { impl_->want_fit = true; }
+void StudioApp::fit_view() { impl_->want_fit = 2; }
 
 std::string StudioApp::stats_json() const {
   const Impl& m = *impl_;
@@ -618,7 +619,7 @@ void StudioApp::Impl::draw_menu_bar(StudioApp& app) {
     ImGui::EndMenu();
   }
   if (ImGui::BeginMenu("View")) {
-    if (ImGui::MenuItem("Fit graph", "F")) want_fit = true;
+    if (ImGui::MenuItem("Fit whole graph", "F")) want_fit = 2;
     if (ImGui::MenuItem("Find...", "Ctrl+F")) focus_search = true;
     ImGui::EndMenu();
   }
@@ -699,6 +700,27 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
     dl->AddText(ImVec2(origin.x + (size.x - ts.x) / 2, origin.y + size.y / 2), rgb(150, 155, 165), msg);
     return;
   }
+  // Minimap (bottom-right): every node as a dot in its precision colour, the view as a
+  // frame; click or drag inside it to move the view. Submitted first so it wins the hover.
+  const bool mini_show = layout.width > 0 && layout.height > 0 && size.y > 200 * scale;
+  ImVec2 m0, m1, mbase;
+  float ms = 1;
+  if (mini_show) {
+    const float mh = std::min(size.y * 0.45f, 260 * scale);
+    const float mw = std::clamp(mh * layout.width / layout.height, 40 * scale, 200 * scale);
+    ms = std::min(mw / layout.width, mh / layout.height);
+    m1 = ImVec2(origin.x + size.x - 12 * scale, origin.y + size.y - 12 * scale);
+    m0 = ImVec2(m1.x - layout.width * ms - 12 * scale, m1.y - layout.height * ms - 12 * scale);
+    mbase = ImVec2(m0.x + 6 * scale, m0.y + 6 * scale);
+    ImGui::SetCursorScreenPos(m0);
+    ImGui::InvisibleButton("##minimap", ImVec2(m1.x - m0.x, m1.y - m0.y));
+    if (ImGui::IsItemActive()) {
+      const ImVec2 mp = ImGui::GetIO().MousePos;
+      pan.x = size.x / 2 - (mp.x - mbase.x) / ms * zoom;
+      pan.y = size.y / 2 - (mp.y - mbase.y) / ms * zoom;
+    }
+    ImGui::SetCursorScreenPos(origin);
+  }
   ImGui::InvisibleButton("##canvas", ImVec2(std::max(size.x, 1.0f), std::max(size.y, 1.0f)),
                          ImGuiButtonFlags_MouseButtonLeft | ImGuiButtonFlags_MouseButtonRight |
                              ImGuiButtonFlags_MouseButtonMiddle);
@@ -706,13 +728,14 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
   ImGuiIO& io = ImGui::GetIO();
 
   if (want_fit && size.x > 10) {
-    want_fit = false;
+    const bool whole = want_fit == 2;
+    want_fit = 0;
     const float margin = 40 * scale;
     float z = std::min((size.x - 2 * margin) / std::max(1.0f, layout.width), (size.y - 2 * margin) / std::max(1.0f, layout.height));
     // A tall model fitted whole is unreadable: fit the width, keep text legible, start at the top.
     const float readable = 1.0f;
-    if (z < readable) z = std::min(readable, (size.x - 2 * margin) / std::max(1.0f, layout.width));
-    zoom = std::clamp(z, 0.05f, 1.5f);
+    if (z < readable && !whole) z = std::min(readable, (size.x - 2 * margin) / std::max(1.0f, layout.width));
+    zoom = std::clamp(z, 0.01f, 1.5f);
     pan.x = (size.x - layout.width * zoom) / 2;
     pan.y = layout.height * zoom < size.y ? (size.y - layout.height * zoom) / 2 : margin;
   }
@@ -726,7 +749,7 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
   // Input: pan by dragging, zoom with the wheel around the cursor, F to fit.
   if (hovered && io.MouseWheel != 0) {
     const float old = zoom;
-    zoom = std::clamp(zoom * std::pow(1.15f, io.MouseWheel), 0.03f, 3.0f);
+    zoom = std::clamp(zoom * std::pow(1.15f, io.MouseWheel), 0.01f, 3.0f);
     const ImVec2 mp(io.MousePos.x - origin.x, io.MousePos.y - origin.y);
     pan.x = mp.x - (mp.x - pan.x) * zoom / old;
     pan.y = mp.y - (mp.y - pan.y) * zoom / old;
@@ -735,7 +758,7 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
     pan.x += io.MouseDelta.x;
     pan.y += io.MouseDelta.y;
   }
-  if (ImGui::IsWindowFocused() && !io.WantTextInput && ImGui::IsKeyPressed('F', false) && !io.KeyCtrl) want_fit = true;
+  if (ImGui::IsWindowFocused() && !io.WantTextInput && ImGui::IsKeyPressed('F', false) && !io.KeyCtrl) want_fit = 2;
 
   const auto& L = session.layers().layers;
   const float vx0 = (-pan.x) / zoom, vy0 = (-pan.y) / zoom;
@@ -856,9 +879,27 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
       y += lh;
     }
   }
+  // Minimap drawing (geometry and input handled before the canvas button).
+  if (mini_show) {
+    dl->AddRectFilled(m0, m1, rgb(30, 32, 37, 220), 6 * scale);
+    for (size_t i = 0; i < L.size(); ++i) {
+      const auto c = layout.centers[i];
+      const auto s = layout.sizes[i];
+      const ImU32 col = L[i].is_input() ? kInputFill : mode_colour(session.precision(int(i)));
+      dl->AddRectFilled(ImVec2(mbase.x + (c.x - s.x / 2) * ms, mbase.y + (c.y - s.y / 2) * ms),
+                        ImVec2(mbase.x + (c.x + s.x / 2) * ms + 1, mbase.y + (c.y + s.y / 2) * ms + 1),
+                        multi.count(int(i)) ? rgb(255, 255, 255) : lighten(col, 0.2f));
+    }
+    ImVec2 v0(mbase.x + vx0 * ms, mbase.y + vy0 * ms), v1(mbase.x + vx1 * ms, mbase.y + vy1 * ms);
+    v0.x = std::max(v0.x, m0.x), v0.y = std::max(v0.y, m0.y), v1.x = std::min(v1.x, m1.x), v1.y = std::min(v1.y, m1.y);
+    if (v1.x > v0.x && v1.y > v0.y) {
+      dl->AddRectFilled(v0, v1, rgb(120, 170, 255, 40));
+      dl->AddRect(v0, v1, rgb(120, 170, 255, 200), 0, 0, 1.2f * scale);
+    }
+  }
   {
     ImGui::SetCursorScreenPos(ImVec2(origin.x + size.x - 190 * scale, origin.y + 8 * scale));
-    if (ImGui::SmallButton("Fit")) want_fit = true;
+    if (ImGui::SmallButton("Fit")) want_fit = 2;
     ImGui::SameLine();
     if (ImGui::SmallButton("-")) zoom = std::max(0.03f, zoom / 1.25f);
     ImGui::SameLine();
@@ -1042,9 +1083,9 @@ void StudioApp::Impl::draw_layer_table(StudioApp& app) {
     }
     if (selected >= 0) {
       ImGui::SameLine();
-      if (ImGui::SmallButton("this and after -> float")) session.set_precision_from(selected, session.float_mode());
+      if (ImGui::SmallButton("this+after -> float")) session.set_precision_from(selected, session.float_mode());
       ImGui::SameLine();
-      if (ImGui::SmallButton("everything before -> float")) session.set_precision_until(selected, session.float_mode());
+      if (ImGui::SmallButton("before+this -> float")) session.set_precision_until(selected, session.float_mode());
     }
   }
   const ImGuiTableFlags flags = ImGuiTableFlags_Sortable | ImGuiTableFlags_RowBg | ImGuiTableFlags_ScrollY |
