@@ -33,6 +33,12 @@ bool load_model(std::string bytes, std::string name) {
     return true;
   });
 }
+bool load_reference(std::string bytes, std::string name) {
+  return guarded([&] {
+    app().load_reference({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, name);
+    return true;
+  });
+}
 std::string import_qtable(std::string text, std::string name) {
   return guarded([&] { return app().import_qtable(text, name); });
 }
@@ -85,6 +91,7 @@ std::string last_error() { return g_last_error; }
 EMSCRIPTEN_BINDINGS(mixq_studio) {
   emscripten::function("studio_load_model", &load_model);
   emscripten::function("studio_import_qtable", &import_qtable);
+  emscripten::function("studio_load_reference", &load_reference);
   emscripten::function("studio_apply_suggestions", &apply_suggestions);
   emscripten::function("studio_export_qtable", &export_qtable);
   emscripten::function("studio_export_precisions", &export_precisions);

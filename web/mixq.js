@@ -41,7 +41,7 @@
       this.downloads.push({ name, mime, text: new TextDecoder().decode(bytes) });
     },
     pickFile(kind) {
-      const input = document.getElementById(kind === 'model' ? 'model-input' : 'qtable-input');
+      const input = document.getElementById(kind + '-input');
       input.value = '';
       input.click();
     },
@@ -56,17 +56,24 @@
     },
   };
 
-  async function openFile(file) {
+  async function openFile(file, asReference) {
     const name = file.name;
     try {
-      if (/\.onnx$/i.test(name)) window.mixq.loadModel(new Uint8Array(await file.arrayBuffer()), name);
+      if (asReference) window.mixq.loadReference(new Uint8Array(await file.arrayBuffer()), name);
+      else if (/\.onnx$/i.test(name)) window.mixq.loadModel(new Uint8Array(await file.arrayBuffer()), name);
       else window.mixq.importQtable(await file.text(), name);
     } catch (e) {
       console.error(e.message);  // already shown in the studio (banner + log)
     }
   }
-  document.getElementById('model-input').addEventListener('change', (e) => { if (e.target.files[0]) openFile(e.target.files[0]); });
-  document.getElementById('qtable-input').addEventListener('change', (e) => { if (e.target.files[0]) openFile(e.target.files[0]); });
+  // Inputs are cleared after reading so choosing the same file again fires 'change'.
+  for (const kind of ['model', 'qtable', 'reference']) {
+    document.getElementById(kind + '-input').addEventListener('change', async (e) => {
+      const file = e.target.files[0];
+      if (file) await openFile(file, kind === 'reference');
+      e.target.value = '';
+    });
+  }
 
   const drop = document.getElementById('drop');
   let dragDepth = 0;
@@ -109,6 +116,7 @@
       call('studio_load_model', toBytes(bytes), name || 'model.onnx');
       return call('studio_stats');
     },
+    loadReference(bytes, name) { call('studio_load_reference', toBytes(bytes), name || 'reference.onnx'); },
     importQtable(text, name) { return call('studio_import_qtable', String(text), name || 'qtable.txt'); },
     applySuggestions(minConfidence) { return call('studio_apply_suggestions', Number(minConfidence)); },
     exportQtable() { return call('studio_export_qtable'); },

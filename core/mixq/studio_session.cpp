@@ -16,6 +16,8 @@
 #include <sstream>
 
 #include "mixq/error.h"
+#include "mixq/fp_forward.h"
+#include "mixq/qtable.h"
 
 namespace mixq {
 
@@ -23,36 +25,20 @@ namespace mixq {
 // [SECTION] modes, chips, base64url
 // -----------------------------------------------------------------------------
 
-const std::vector<std::string>& qtable_modes() {
-  static const std::vector<std::string> modes = {"INT8",   "UINT8", "INT4",   "BF16",     "F16",
-                                                 "F32",    "W8F16", "W8BF16", "W4F16",    "W4BF16",
-                                                 "F8",     "F8E4M3", "F8E5M2", "W4F8E4M3", "W4F8E5M2"};
-  return modes;
-}
-
-std::string normalize_mode(const std::string& mode, const std::string& where) {
+std::string parse_qtable_mode(const std::string& mode, const std::string& where) {
   std::string upper = mode;
   for (char& c : upper) c = char(std::toupper(static_cast<unsigned char>(c)));
-  const auto& modes = qtable_modes();
-  if (std::find(modes.begin(), modes.end(), upper) == modes.end()) {
+  if (!is_qtable_mode(upper)) {
     std::string list;
-    for (const auto& m : modes) list += (list.empty() ? "" : " ") + m;
+    for (const auto& m : qtable_modes()) list += (list.empty() ? "" : " ") + m;
     throw Error(where + ": unknown quantize mode '" + mode + "' (expected one of " + list + ")");
   }
   return upper;
 }
 
-const std::vector<std::string>& studio_chips() {
-  static const std::vector<std::string> chips = {"bm1684", "bm1684x", "bm1688", "cv186x",
-                                                 "cv183x", "cv182x",  "cv181x", "cv180x"};
-  return chips;
-}
+std::vector<std::string> studio_chips() { return chip_names(); }
 
-std::string chip_float_mode(const std::string& chip) {
-  if (chip == "bm1684") return "F32";
-  if (chip.rfind("cv18", 0) == 0 && chip != "cv186x") return "BF16";
-  return "F16";
-}
+std::string chip_float_mode(const std::string& chip) { return mixq::chip_profile(chip).float_type; }
 
 namespace {
 constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -114,10 +100,18 @@ void StudioSession::load_model(std::span<const uint8_t> onnx_bytes, const std::s
   if (mlir_text) options.mlir_text = std::move(mlir_text);
   auto analyzed = std::make_unique<AnalyzedModel>(analyze_model(onnx_bytes, options));
   model_ = std::move(analyzed);
+  reference_.reset();
   model_name_ = name;
   overrides_.assign(model_->layers.layers.size(), "");
   undo_.clear();
   redo_.clear();
+  ++revision_;
+}
+
+void StudioSession::load_reference(std::span<const uint8_t> onnx_bytes, const std::string& name) {
+  AnalyzeOptions options;
+  options.load.source_name = name;
+  reference_ = std::make_unique<AnalyzedModel>(analyze_model(onnx_bytes, options));
   ++revision_;
 }
 
@@ -126,17 +120,21 @@ const AnalyzedModel& StudioSession::model() const {
   return *model_;
 }
 
-void StudioSession::set_chip(const std::string& chip) {
-  std::string lower = chip;
-  for (char& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
-  const auto& chips = studio_chips();
-  if (std::find(chips.begin(), chips.end(), lower) == chips.end()) {
-    std::string list;
-    for (const auto& c : chips) list += (list.empty() ? "" : " ") + c;
-    throw Error("chip: unknown chip '" + chip + "' (expected one of " + list + ")");
+int StudioSession::set_chip(const std::string& chip) {
+  const ChipProfile& profile = mixq::chip_profile(chip);  // throws on an unknown chip
+  std::vector<std::string> next = overrides_;
+  int changed = 0;
+  for (auto& o : next) {
+    if (o.empty()) continue;
+    std::string m = normalize_mode(profile, o);
+    if (!profile.supports(m)) m = (m == "UINT8" || m == "INT4") ? "INT8" : profile.float_type;
+    if (m == base_mode_) m.clear();
+    if (m != o) ++changed, o = m;
   }
-  chip_ = lower;
+  chip_ = profile.name;
   ++revision_;
+  commit(std::move(next));
+  return changed;
 }
 
 // -----------------------------------------------------------------------------
@@ -170,7 +168,12 @@ void StudioSession::commit(std::vector<std::string> next) {
 
 void StudioSession::set_precision(const std::vector<int>& layers, const std::string& mode) {
   for (int l : layers) require_layer(l);
-  std::string m = mode.empty() ? "" : normalize_mode(mode, "precision");
+  std::string m = mode.empty() ? "" : normalize_mode(chip_profile(), parse_qtable_mode(mode, "precision"));
+  if (!m.empty() && !chip_profile().supports(m)) {
+    std::string list;
+    for (const auto& x : chip_profile().modes) list += (list.empty() ? "" : " ") + x;
+    throw Error("precision: " + chip_ + " cannot run " + m + " (it runs " + list + ")");
+  }
   if (m == base_mode_) m.clear();
   auto next = overrides_;
   for (int l : layers)
@@ -178,38 +181,23 @@ void StudioSession::set_precision(const std::vector<int>& layers, const std::str
   commit(std::move(next));
 }
 
+namespace {
+std::vector<int> closure_layers(const LayerGraph& layers, const std::vector<bool>& in) {
+  std::vector<int> out;
+  for (size_t i = 0; i < in.size(); ++i)
+    if (in[i] && !layers.layers[i].is_input()) out.push_back(int(i));
+  return out;
+}
+}  // namespace
+
 std::vector<int> StudioSession::descendants(int layer) const {
   require_layer(layer);
-  const auto& L = model_->layers.layers;
-  std::vector<char> seen(L.size(), 0);
-  std::vector<int> stack{layer}, out;
-  seen[layer] = 1;
-  while (!stack.empty()) {
-    int v = stack.back();
-    stack.pop_back();
-    if (!L[v].is_input()) out.push_back(v);
-    for (int c : L[v].consumers)
-      if (c >= 0 && !seen[c]) seen[c] = 1, stack.push_back(c);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+  return closure_layers(model_->layers, mixq::descendants(model_->layers, {layer}));
 }
 
 std::vector<int> StudioSession::ancestors(int layer) const {
   require_layer(layer);
-  const auto& L = model_->layers.layers;
-  std::vector<char> seen(L.size(), 0);
-  std::vector<int> stack{layer}, out;
-  seen[layer] = 1;
-  while (!stack.empty()) {
-    int v = stack.back();
-    stack.pop_back();
-    if (!L[v].is_input()) out.push_back(v);
-    for (int p : L[v].inputs)
-      if (p >= 0 && !seen[p]) seen[p] = 1, stack.push_back(p);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+  return closure_layers(model_->layers, mixq::ancestors(model_->layers, {layer}));
 }
 
 void StudioSession::set_precision_from(int layer, const std::string& mode) { set_precision(descendants(layer), mode); }
@@ -243,23 +231,14 @@ bool StudioSession::redo() {
 // -----------------------------------------------------------------------------
 
 std::string StudioSession::export_qtable(const std::string& generated_time) const {
-  const auto& L = model().layers.layers;
-  std::map<std::string, int> per_mode;
-  for (const auto& o : overrides_)
-    if (!o.empty()) ++per_mode[o];
-  std::string mix_mode = float_mode();
-  int best = 0;
-  for (const auto& [mode, count] : per_mode)
-    if (count > best) best = count, mix_mode = mode;
-  std::ostringstream out;
-  out << "# genetated time: " << generated_time << "\n";
-  out << "# chip: " << chip_ << "  mix_mode: " << mix_mode << "\n";
-  out << "# number of " << mix_mode << " layer: " << (per_mode.count(mix_mode) ? per_mode[mix_mode] : 0) << "\n";
-  out << "###\n";
-  out << "# op_name   quantize_mode\n";
-  for (size_t i = 0; i < L.size(); ++i)
-    if (!overrides_[i].empty()) out << L[i].name << " " << overrides_[i] << "\n";
-  return out.str();
+  const LayerGraph& layers = model().layers;
+  std::vector<std::pair<int, std::string>> modes;
+  for (size_t i = 0; i < overrides_.size(); ++i)
+    if (!overrides_[i].empty()) modes.emplace_back(int(i), overrides_[i]);
+  QTableHeader header;
+  header.generated_time = generated_time;
+  header.chip = chip_;
+  return write_qtable(layers, modes, header);
 }
 
 std::string StudioSession::export_precisions_json() const {
@@ -323,7 +302,7 @@ std::vector<std::string> StudioSession::restore(const std::string& payload) {
     if (model_) std::fill(next.begin(), next.end(), "");
     for (auto& [name, mode] : j["precisions"].items()) {
       require(mode.is_string(), "session URL: precision of '" + name + "' must be a string");
-      std::string m = normalize_mode(mode.get<std::string>(), "session URL: precision of '" + name + "'");
+      std::string m = parse_qtable_mode(mode.get<std::string>(), "session URL: precision of '" + name + "'");
       const int l = model_->layers.find(name);
       if (l < 0) {
         missing.push_back(name);
@@ -332,7 +311,14 @@ std::vector<std::string> StudioSession::restore(const std::string& payload) {
       next[l] = m == base_mode_ ? "" : m;
     }
   }
-  set_chip(chip);  // validates before anything changes below
+  const ChipProfile& profile = mixq::chip_profile(chip);  // validates before anything changes
+  for (auto& o : next)
+    if (!o.empty()) {
+      o = normalize_mode(profile, o);
+      if (!profile.supports(o)) throw Error("session URL: " + profile.name + " cannot run " + o);
+    }
+  chip_ = profile.name;
+  ++revision_;
   commit(std::move(next));
   return missing;
 }

@@ -20,16 +20,16 @@
 #include <vector>
 
 #include "mixq/analysis.h"
+#include "mixq/chip.h"
 
 namespace mixq {
 
-// Modes TPU-MLIR's qtable parser accepts (spec/tpu-mlir-compat.md section 2).
-const std::vector<std::string>& qtable_modes();
-// Upper-cases and checks `mode`; throws mixq::Error naming `where` when unknown.
-std::string normalize_mode(const std::string& mode, const std::string& where);
-// Chips the studio offers, in menu order.
-const std::vector<std::string>& studio_chips();
-// The float type fallback layers get on `chip` (bm1684: F32, cv18xx: BF16, else F16).
+// Upper-cases `mode` and checks it is a qtable mode (chip.h qtable_modes()); throws
+// mixq::Error naming `where` when unknown.
+std::string parse_qtable_mode(const std::string& mode, const std::string& where);
+// Chips the studio offers, in menu order (every chip.h profile).
+std::vector<std::string> studio_chips();
+// The float type fallback layers get on `chip` (ChipProfile::float_type).
 std::string chip_float_mode(const std::string& chip);
 
 // base64url without padding, and its checked inverse (throws mixq::Error).
@@ -46,10 +46,18 @@ class StudioSession {
   const AnalyzedModel& model() const;  // requires has_model()
   const LayerGraph& layers() const { return model().layers; }
   const std::string& model_name() const { return model_name_; }
+  // The model a qtable was written for (`qtable check --reference`): enables exact
+  // structural mapping of its names. Throws like load_model; cleared by load_model.
+  void load_reference(std::span<const uint8_t> onnx_bytes, const std::string& name);
+  const AnalyzedModel* reference() const { return reference_.get(); }
 
   // --- chip ------------------------------------------------------------------
   const std::string& chip() const { return chip_; }
-  void set_chip(const std::string& chip);  // throws on an unknown chip
+  // Throws on an unknown chip. Precisions are carried over with TPU-MLIR's rules
+  // (normalize_mode: F32/F16 -> BF16 on cv18xx); a mode the new chip cannot run becomes
+  // its float type (float modes) or INT8. Returns how many layers changed (one undo step).
+  int set_chip(const std::string& chip);
+  const ChipProfile& chip_profile() const { return mixq::chip_profile(chip_); }
   std::string float_mode() const { return chip_float_mode(chip_); }
 
   // --- precisions ------------------------------------------------------------
@@ -57,12 +65,14 @@ class StudioSession {
   std::string precision(int layer) const;     // the override, else base_mode()
   bool is_overridden(int layer) const { return !overrides_.at(layer).empty(); }
   int override_count() const;
-  // Each edit is one undo step. mode "" (or base_mode) resets to the base mode.
+  // Each edit is one undo step. mode "" (or base_mode) resets to the base mode. The mode
+  // is normalized for the chip (F16 -> BF16 on cv18xx); a mode the chip cannot run is a
+  // mixq::Error naming the chip and the modes it runs.
   void set_precision(const std::vector<int>& layers, const std::string& mode);
   void set_precision_from(int layer, const std::string& mode);   // layer + all descendants
   void set_precision_until(int layer, const std::string& mode);  // layer + all ancestors (inputs excluded)
   void reset_precisions();
-  // Descendants / ancestors closures (layer itself included; graph inputs excluded).
+  // fp_forward's closures (fp_forward.h; layer itself included; graph inputs excluded).
   std::vector<int> descendants(int layer) const;
   std::vector<int> ancestors(int layer) const;
 
@@ -90,6 +100,7 @@ class StudioSession {
   void commit(std::vector<std::string> next);
 
   std::unique_ptr<AnalyzedModel> model_;
+  std::unique_ptr<AnalyzedModel> reference_;
   std::string model_name_;
   std::string chip_ = "bm1684x";
   std::string base_mode_ = "INT8";

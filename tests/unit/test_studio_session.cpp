@@ -110,3 +110,37 @@ TEST_CASE("base64url round trip") {
     CHECK(base64url_decode(base64url_encode(v), "t") == v);
   }
 }
+
+TEST_CASE("session: the chip validates and adapts precisions (ChipProfile)") {
+  StudioSession s;
+  auto bytes = branching_model();
+  s.load_model(bytes, "branch.onnx");
+  const int a = layer(s, "a_Conv"), y = layer(s, "y_Conv");
+  s.set_precision({a}, "F16");
+  s.set_precision({y}, "W8F16");
+  CHECK(s.set_chip("cv183x") == 2);  // F16 runs as BF16; W8F16 is not a cv18xx mode -> its float type
+  CHECK(s.precision(a) == "BF16");
+  CHECK(s.precision(y) == "BF16");
+  s.set_precision({a}, "F32");  // TPU-MLIR turns F32 into BF16 on cv18xx
+  CHECK(s.precision(a) == "BF16");
+  s.set_chip("bm1684");
+  CHECK(s.precision(a) == "F32");
+  CHECK(s.float_mode() == "F32");
+  CHECK_THROWS_WITH(s.set_precision({a}, "F16"), Catch::Contains("bm1684 cannot run F16"));
+  CHECK(s.precision(a) == "F32");
+}
+
+TEST_CASE("session: reference model is kept until the next model") {
+  StudioSession s;
+  auto bytes = branching_model();
+  s.load_model(bytes, "branch.onnx");
+  CHECK(s.reference() == nullptr);
+  s.load_reference(bytes, "old.onnx");
+  REQUIRE(s.reference() != nullptr);
+  CHECK(s.reference()->source_name == "old.onnx");
+  std::vector<uint8_t> junk = {7, 7, 7};
+  CHECK_THROWS_AS(s.load_reference(junk, "junk.onnx"), Error);
+  CHECK(s.reference()->source_name == "old.onnx");
+  s.load_model(bytes, "branch.onnx");
+  CHECK(s.reference() == nullptr);
+}

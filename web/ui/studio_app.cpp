@@ -373,6 +373,20 @@ void StudioApp::load_model(std::span<const uint8_t> bytes, const std::string& na
   }
 }
 
+void StudioApp::load_reference(std::span<const uint8_t> bytes, const std::string& name) {
+  Impl& m = *impl_;
+  try {
+    m.session.load_reference(bytes, name);
+    m.add_log(LogLevel::Info, "reference model " + name + ": " + std::to_string(m.session.reference()->layers.layers.size()) +
+                                  " layers (qtable names are mapped structurally)");
+    qtable_revalidate(m.qtable, m.session);
+    m.left_tab_request = 1;
+  } catch (const Error& e) {
+    report_error(e.what());
+    throw;
+  }
+}
+
 std::string StudioApp::import_qtable(const std::string& text, const std::string& name) {
   Impl& m = *impl_;
   try {
@@ -435,7 +449,9 @@ void StudioApp::open_session_url(const std::string& url) {
 
 void StudioApp::set_chip(const std::string& chip) {
   try {
-    impl_->session.set_chip(chip);
+    const int changed = impl_->session.set_chip(chip);
+    impl_->add_log(LogLevel::Info, "chip " + impl_->session.chip() + " (float type " + impl_->session.float_mode() +
+                                       ")" + (changed ? ", " + std::to_string(changed) + " layer precisions adapted" : ""));
     qtable_revalidate(impl_->qtable, impl_->session);
   } catch (const Error& e) {
     report_error(e.what());
@@ -575,6 +591,7 @@ void StudioApp::Impl::draw_path_prompt(StudioApp& app) {
       try {
         auto bytes = services.read_file(prompt_path);
         if (kind == "model") app.load_model(bytes, prompt_path);
+        else if (kind == "reference") app.load_reference(bytes, prompt_path);
         else app.import_qtable(std::string(bytes.begin(), bytes.end()), prompt_path);
       } catch (const Error& e) {
         app.report_error(e.what());
@@ -669,6 +686,7 @@ void StudioApp::Impl::draw_precision_menu(StudioApp& app, int layer) {
   if (targets.empty() || !multi.count(layer)) targets = {layer};
   const char* modes[] = {"INT8", "F16", "BF16", "F32"};
   for (const char* mode : modes) {
+    if (!session.chip_profile().supports(mode)) continue;
     char label[96];
     std::snprintf(label, sizeof label, "Set %s%s", mode, targets.size() > 1 ? " (selection)" : "");
     if (ImGui::MenuItem(label)) session.set_precision(targets, mode);
@@ -1026,6 +1044,7 @@ void StudioApp::Impl::draw_left_panel(StudioApp& app) {
     } else {
       QtableUi ui;
       ui.pick_file = [&] { pick("qtable"); };
+      ui.pick_reference = [&] { pick("reference"); };
       ui.import_text = [&](const std::string& text) {
         try {
           app.import_qtable(text, "pasted qtable");
@@ -1072,6 +1091,7 @@ void StudioApp::Impl::draw_layer_table(StudioApp& app) {
   if (!multi.empty()) {
     const std::vector<int> targets(multi.begin(), multi.end());
     for (const char* mode : {"INT8", "F16", "BF16", "F32"}) {
+      if (!session.chip_profile().supports(mode)) continue;
       ImGui::SameLine();
       if (ImGui::SmallButton(mode)) {
         try {
@@ -1174,7 +1194,7 @@ void StudioApp::Impl::draw_layer_table(StudioApp& app) {
         ImGui::PushStyleColor(ImGuiCol_FrameBg, ImGui::ColorConvertU32ToFloat4(mode_colour(cur)));
         ImGui::SetNextItemWidth(-1);
         if (ImGui::BeginCombo("##mode", cur.c_str(), ImGuiComboFlags_HeightLarge)) {
-          for (const auto& mode : qtable_modes())
+          for (const auto& mode : session.chip_profile().modes)
             if (ImGui::Selectable(mode.c_str(), mode == cur)) {
               std::vector<int> targets = multi.count(i) ? std::vector<int>(multi.begin(), multi.end()) : std::vector<int>{i};
               session.set_precision(targets, mode);
@@ -1234,7 +1254,7 @@ void StudioApp::Impl::draw_properties(StudioApp& app) {
     const std::string cur = session.precision(selected);
     ImGui::SetNextItemWidth(-1);
     if (ImGui::BeginCombo("##prop_mode", cur.c_str())) {
-      for (const auto& mode : qtable_modes())
+      for (const auto& mode : session.chip_profile().modes)
         if (ImGui::Selectable(mode.c_str(), mode == cur)) session.set_precision({selected}, mode);
       ImGui::EndCombo();
     }

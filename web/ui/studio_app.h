@@ -23,7 +23,7 @@ struct PlatformServices {
   // Offers `data` to the user as a file (browser download / file next to the model).
   std::function<void(const std::string& filename, const std::string& mime, const std::string& data)> save_file;
   // Opens the platform's file picker; the host later calls load_model / import_qtable.
-  // kind: "model" or "qtable". Empty: the app asks for a path itself (desktop).
+  // kind: "model", "qtable" or "reference". Empty: the app asks for a path itself (desktop).
   std::function<void(const std::string& kind)> pick_file;
   // Reads a file by path (desktop); empty on the web.
   std::function<std::vector<uint8_t>(const std::string& path)> read_file;
@@ -46,6 +46,8 @@ class StudioApp {
 
   // --- actions (the script API and the UI both call these) ---------------------
   void load_model(std::span<const uint8_t> bytes, const std::string& name);
+  // The model the qtable was written for (exact structural name mapping).
+  void load_reference(std::span<const uint8_t> bytes, const std::string& name);
   std::string import_qtable(const std::string& text, const std::string& name);  // JSON report
   std::string apply_suggestions(double min_confidence);                        // JSON report
   std::string export_qtable();

@@ -51,27 +51,24 @@ void rebuild_touch(QtableState& s, const StudioSession& session) {
 // [SECTION] report state and actions
 // -----------------------------------------------------------------------------
 
-std::string qtable_report_json(const QtableState& s) {
-  nlohmann::json entries = nlohmann::json::array();
-  std::map<std::string, int> counts;
-  for (const auto& e : s.entries) {
-    nlohmann::json j;
-    j["line"] = e.line;
-    const bool accepted = e.decision == QtableEntry::Decision::Accepted;
-    j["name"] = accepted ? e.suggestion_name : e.name;
-    j["mode"] = e.mode;
-    j["status"] = accepted ? "ok" : e.status;
-    if (e.has_suggestion && !accepted)
-      j["suggestion"] = {{"name", e.suggestion_name}, {"confidence", e.confidence}, {"reason", e.suggestion_reason}};
-    else
-      j["suggestion"] = nullptr;
-    j["message"] = accepted ? "renamed from '" + e.name + "' (suggestion accepted: " + e.suggestion_reason + ")" : e.message;
-    counts[j["status"].get<std::string>()]++;
-    entries.push_back(std::move(j));
+std::string qtable_corrected_text(const QtableState& s) {
+  std::map<int, const QtableEntry*> accepted;
+  for (const auto& e : s.entries)
+    if (e.decision == QtableEntry::Decision::Accepted) accepted[e.line] = &e;
+  std::string out;
+  size_t pos = 0;
+  for (int line = 1; pos <= s.text.size(); ++line) {
+    size_t end = s.text.find('\n', pos);
+    const bool last = end == std::string::npos;
+    if (last) end = s.text.size();
+    auto it = accepted.find(line);
+    if (it != accepted.end()) out += it->second->suggestion_name + " " + it->second->mode;
+    else out.append(s.text, pos, end - pos);
+    if (last) break;
+    out += '\n';
+    pos = end + 1;
   }
-  nlohmann::json summary = {{"ok", counts["ok"]}, {"unmatched", counts["unmatched"]}, {"invalid", counts["invalid"]},
-                            {"ignored", counts["ignored"]}, {"total", s.entries.size()}};
-  return nlohmann::json{{"entries", entries}, {"summary", summary}}.dump();
+  return out;
 }
 
 std::string qtable_summary_line(const QtableState& s) {
@@ -87,8 +84,10 @@ std::string qtable_summary_line(const QtableState& s) {
 
 std::string qtable_import(QtableState& s, StudioSession& session, const std::string& text, const std::string& name) {
   require(session.has_model(), "qtable: open a model before importing a qtable");
-  std::vector<QtableEntry> entries = qtable_check_entries(session, text, name);  // throws before any change
+  std::string report;
+  std::vector<QtableEntry> entries = qtable_check_entries(session, text, name, &report);  // throws before any change
   s.entries = std::move(entries);
+  s.report_json = report;
   s.source_name = name;
   s.text = text;
   // Apply every ok line's mode as one undoable edit: group by mode.
@@ -97,7 +96,7 @@ std::string qtable_import(QtableState& s, StudioSession& session, const std::str
     if (e.status == "ok" && e.layer >= 0) by_mode[e.mode].push_back(e.layer);
   for (const auto& [mode, layers] : by_mode) session.set_precision(layers, mode);
   rebuild_touch(s, session);
-  return qtable_report_json(s);
+  return s.report_json;
 }
 
 void qtable_accept(QtableState& s, StudioSession& session, int k) {
@@ -120,12 +119,14 @@ std::string qtable_apply_suggestions(QtableState& s, StudioSession& session, dou
     }
   for (const auto& [mode, layers] : by_mode) session.set_precision(layers, mode);
   rebuild_touch(s, session);
-  return qtable_report_json(s);
+  std::string report;
+  qtable_check_entries(session, qtable_corrected_text(s), s.source_name, &report);
+  return report;
 }
 
 void qtable_revalidate(QtableState& s, const StudioSession& session) {
   if (s.entries.empty()) return;
-  std::vector<QtableEntry> fresh = qtable_check_entries(session, s.text, s.source_name);
+  std::vector<QtableEntry> fresh = qtable_check_entries(session, s.text, s.source_name, &s.report_json);
   // Keep decisions made on lines that are still there.
   for (auto& f : fresh)
     for (const auto& old : s.entries)
@@ -185,6 +186,13 @@ void qtable_panel(QtableState& s, StudioSession& session, const QtableUi& ui) {
   if (ImGui::IsItemHovered())
     ImGui::SetTooltip("fp_forward --yolo_heads: the detection-head convs and everything after them become %s",
                       session.float_mode().c_str());
+  if (ImGui::Button("Reference model...")) ui.pick_reference();
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("The model the qtable was written for (an older export): its names are mapped onto\n"
+                      "this model by structural alignment, like `mixq qtable check --reference`.");
+  ImGui::SameLine();
+  if (session.reference()) ImGui::TextDisabled("%s", session.reference()->source_name.c_str());
+  else ImGui::TextDisabled("none");
   if (ImGui::CollapsingHeader("Paste a qtable", s.entries.empty() ? ImGuiTreeNodeFlags_DefaultOpen : 0)) {
     if (ui.mono) ImGui::PushFont(ui.mono);
     ImGui::InputTextMultiline("##paste", s.paste, sizeof s.paste, ImVec2(-1, 110 * ui.scale), ImGuiInputTextFlags_AllowTabInput);
@@ -198,7 +206,7 @@ void qtable_panel(QtableState& s, StudioSession& session, const QtableUi& ui) {
   ImGui::Separator();
   ImGui::TextWrapped("%s", s.source_name.c_str());
   ImGui::TextWrapped("%s", qtable_summary_line(s).c_str());
-  ImGui::SetNextItemWidth(120 * ui.scale);
+  ImGui::SetNextItemWidth(150 * ui.scale);
   ImGui::SliderFloat("##minconf", &s.min_confidence, 0.0f, 1.0f, "conf >= %.2f");
   ImGui::SameLine();
   if (ImGui::Button("Accept all above")) ui.apply(s.min_confidence);
@@ -232,17 +240,22 @@ void qtable_panel(QtableState& s, StudioSession& session, const QtableUi& ui) {
       } else {
         ImGui::TextWrapped("%s  %s", e.name.c_str(), e.mode.c_str());
       }
-      if (!e.message.empty() && (problem || ImGui::IsItemHovered())) {
+      const bool open_suggestion = e.has_suggestion && e.decision == QtableEntry::Decision::Open && st != "ok";
+      if (!e.message.empty() && ((problem && !open_suggestion) || ImGui::IsItemHovered())) {
         ImGui::Indent(20 * ui.scale);
         ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(0.62f, 0.65f, 0.7f, 1));
         ImGui::TextWrapped("%s", e.message.c_str());
         ImGui::PopStyleColor();
         ImGui::Unindent(20 * ui.scale);
       }
-      if (e.has_suggestion && e.decision == QtableEntry::Decision::Open && st != "ok") {
+      if (open_suggestion) {
         ImGui::Indent(20 * ui.scale);
         ImGui::TextColored(ImVec4(0.55f, 0.78f, 1, 1), "-> %s", e.suggestion_name.c_str());
-        ImGui::TextDisabled("confidence %.2f: %s", e.confidence, e.suggestion_reason.c_str());
+        ImGui::SameLine();
+        ImGui::TextColored(e.confidence >= 0.8 ? ImVec4(0.45f, 0.85f, 0.5f, 1) : ImVec4(1.0f, 0.8f, 0.4f, 1), "%.2f", e.confidence);
+        ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(0.62f, 0.65f, 0.7f, 1));
+        ImGui::TextWrapped("%s", e.suggestion_reason.c_str());
+        ImGui::PopStyleColor();
         if (ImGui::SmallButton("Accept")) qtable_accept(s, session, int(k));
         ImGui::SameLine();
         if (ImGui::SmallButton("Reject")) {

@@ -32,6 +32,7 @@ struct QtableEntry {
 struct QtableState {
   std::string source_name;
   std::string text;
+  std::string report_json;      // the doctor's report of `text`
   std::vector<QtableEntry> entries;
   std::vector<int> touch;       // per layer: 0 untouched, 1 set by an ok/accepted line, 2 named by a problem line
   std::vector<int> line_of;     // per layer: index into entries, -1
@@ -42,18 +43,21 @@ struct QtableState {
 };
 
 // The adapter (studio_qtable_backend.cpp): runs the qtable doctor on `text` for the
-// session's model and chip. Throws mixq::Error on unreadable input.
+// session's model, chip and reference model; `report_json` (optional) receives the
+// doctor's own `qtable check --json` report. Throws mixq::Error on unreadable input.
 std::vector<QtableEntry> qtable_check_entries(const StudioSession& session, const std::string& text,
-                                              const std::string& source_name);
+                                              const std::string& source_name, std::string* report_json = nullptr);
 // Detection-head layers (fp_forward --yolo_heads): the float set for YOLO models.
 std::vector<int> qtable_yolo_head_layers(const StudioSession& session);
 
-// Actions (JSON strings use the `mixq qtable check --json` schema).
+// Actions. JSON strings are the doctor's `mixq qtable check --json` report: for an import,
+// of the text as given; after accepting suggestions, of the text with every accepted line
+// renamed to its suggestion (what "Export corrected qtable" would keep).
 std::string qtable_import(QtableState& state, StudioSession& session, const std::string& text, const std::string& name);
 std::string qtable_apply_suggestions(QtableState& state, StudioSession& session, double min_confidence);
 void qtable_accept(QtableState& state, StudioSession& session, int entry);
 void qtable_revalidate(QtableState& state, const StudioSession& session);  // after a chip change
-std::string qtable_report_json(const QtableState& state);
+std::string qtable_corrected_text(const QtableState& state);  // `text` with accepted lines renamed
 std::string qtable_summary_line(const QtableState& state);
 
 // Queries used by the graph and the layer table.
@@ -64,7 +68,7 @@ std::string qtable_status_text(const QtableState& state, int layer);
 
 // Widgets.
 struct QtableUi {
-  std::function<void()> pick_file, save;
+  std::function<void()> pick_file, pick_reference, save;
   std::function<void(const std::string&)> import_text;
   std::function<void(double)> apply;
   std::function<void(int)> jump;
