@@ -26,6 +26,7 @@
 #include "mixq/graph_layout.h"
 #include "mixq/log.h"
 #include "mixq/shape_inference.h"
+#include "canvas_gl.h"
 #include "studio_qtable.h"
 
 namespace mixq::studio {
@@ -346,6 +347,7 @@ void StudioApp::setup(std::span<const uint8_t> font_ttf, std::span<const uint8_t
   m.font_bold = add(bold_ttf.empty() ? font_ttf : bold_ttf, 15.0f * scale);
   m.mono = add(mono_ttf.empty() ? font_ttf : mono_ttf, 14.0f * scale);
   apply_theme(scale);
+  if (!canvas_gl_init()) m.add_log(LogLevel::Warning, "canvas shader unavailable: plain background");
 }
 
 void StudioApp::load_model(std::span<const uint8_t> bytes, const std::string& name) {
@@ -702,9 +704,11 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
   const ImVec2 origin = ImGui::GetCursorScreenPos();
   const ImVec2 size = ImGui::GetContentRegionAvail();
   canvas_size = size;
-  dl->AddRectFilled(origin, ImVec2(origin.x + size.x, origin.y + size.y), rgb(22, 24, 28));
-  // dotted grid
-  {
+  if (canvas_gl_ready()) {
+    canvas_gl_draw(dl, origin, ImVec2(origin.x + size.x, origin.y + size.y), ImVec2(origin.x + pan.x, origin.y + pan.y),
+                   24 * scale * zoom, 1.1f * scale);
+  } else {
+    dl->AddRectFilled(origin, ImVec2(origin.x + size.x, origin.y + size.y), rgb(22, 24, 28));
     const float step = 24 * scale * zoom;
     if (step > 6) {
       const float ox = std::fmod(pan.x, step), oy = std::fmod(pan.y, step);
