@@ -74,6 +74,13 @@ std::vector<QTableLine> parse_qtable_lines(std::string_view text) {
       l.kind = QTableLine::Kind::Blank;
     } else if (l.text[0] == '#') {
       l.kind = QTableLine::Kind::Comment;
+    } else if (l.text.rfind("\xEF\xBB\xBF", 0) == 0) {
+      l.kind = QTableLine::Kind::Abort;  // std::regex sees the BOM bytes as part of the first token
+      l.problem = "a UTF-8 byte-order mark starts the line (TPU-MLIR does not skip it; save the file without BOM)";
+      if (l.tokens.size() == 1 && l.text.size() > 3 && l.text[3] != '#') l.kind = QTableLine::Kind::LoneToken;
+      if (l.tokens.size() == 2 && l.text[3] != '#' && !edge_blank) {
+        l.kind = QTableLine::Kind::Entry;  // matched as an entry, with the BOM glued to the name
+      }
     } else if (edge_blank) {
       l.kind = QTableLine::Kind::Abort;
       l.problem = is_blank(l.text.front()) ? "leading blanks" : "trailing blanks";
@@ -320,6 +327,48 @@ QTableReport check_qtable(const AnalyzedModel& model, std::string_view text, con
 // [SECTION] Reports ---------------------------------------------------------------------------------
 
 namespace {
+
+std::string utf8_safe(const std::string& s) {
+  std::string r;
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    bool ok = len > 0 && i + len <= s.size();
+    for (size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) >> 6) == 0x2;
+    if (ok && len == 2) ok = c >= 0xc2;
+    if (ok && len == 3) {
+      unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+      ok = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);
+    }
+    if (ok && len == 4) {
+      unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+      ok = c <= 0xf4 && !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90);
+    }
+    if (ok) {
+      r.append(s, i, len);
+      i += len;
+    } else {
+      r += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return r;
+}
+
+}  // namespace
+
+void make_utf8_safe(nlohmann::json& j) {
+  if (j.is_string()) {
+    j = utf8_safe(j.get<std::string>());
+  } else if (j.is_array()) {
+    for (auto& x : j) make_utf8_safe(x);
+  } else if (j.is_object()) {
+    for (auto& [k, v] : j.items()) make_utf8_safe(v);
+  }
+}
+
+namespace {
 nlohmann::json suggestion_json(const QSuggestion& s) {
   return {{"name", s.name}, {"confidence", s.confidence}, {"reason", s.reason}};
 }
@@ -364,7 +413,9 @@ nlohmann::json qtable_report_json(const QTableReport& rep) {
                   {"model", rep.model},
                   {"reference", rep.reference.empty() ? json(nullptr) : json(rep.reference)},
                   {"passed", rep.all_ok()}};
-  return {{"entries", entries}, {"summary", summary}};
+  json out = {{"entries", entries}, {"summary", summary}};
+  make_utf8_safe(out);
+  return out;
 }
 
 std::string qtable_report_text(const QTableReport& rep, bool verbose) {
@@ -495,6 +546,7 @@ nlohmann::json qtable_fix_json(const QTableReport& rep, const QTableFix& fix) {
     ch.push_back({{"line", c.line}, {"action", c.action}, {"before", c.before}, {"after", c.after}, {"reason", c.reason}});
   j["changes"] = ch;
   j["fix"] = {{"written", fix.written}, {"dropped", fix.dropped}};
+  make_utf8_safe(j);
   return j;
 }
 

@@ -81,6 +81,9 @@ QTableReport check_qtable(const AnalyzedModel& model, std::string_view text, con
 // JSON of spec/cli.md: {"entries":[{"line","name","mode","status","suggestion"|null,
 // "message", ...}], "summary":{...}}. Shared by `mixq qtable check --json` and the studio.
 nlohmann::json qtable_report_json(const QTableReport& report);
+// Replaces invalid UTF-8 in every string of `j` by U+FFFD (qtable lines and ONNX names are
+// arbitrary bytes; nlohmann::json refuses to dump invalid UTF-8).
+void make_utf8_safe(nlohmann::json& j);
 std::string qtable_report_text(const QTableReport& report, bool verbose);
 
 // Generator-format qtable of (layer, mode) pairs, written in model order, one line per

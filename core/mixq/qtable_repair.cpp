@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <map>
 #include <set>
@@ -312,6 +313,15 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
   for (size_t i = 0; i < n; ++i) {
     const std::string& nm = entries[i].name;
     if (entries[i].exact_layer >= 0) continue;
+    if (nm.rfind("\xEF\xBB\xBF", 0) == 0) {  // a byte-order mark glued to the first name of the file
+      NameMatch b = lg.resolve(nm.substr(3));
+      if (b.how != NameMatch::How::None && b.layer >= 0) {
+        ev[i].add(b.layer, 0.97, "the name starts with a UTF-8 byte-order mark; without it, it names '" +
+                                     lg.layers[b.layer].name + "'");
+        resolved_layer[i] = b.layer;
+        continue;
+      }
+    }
     NameMatch m = lg.resolve(nm);
     if (m.how != NameMatch::How::None && m.layer >= 0) {
       double conf = m.how == NameMatch::How::TensorName ? 0.9 : 0.95;
@@ -357,39 +367,38 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
           .push_back({runs[r].value, c});
     }
   }
-  struct Shift { size_t entry; int family; size_t run; int64_t offset; int layer; std::string text; };
-  std::vector<Shift> shifts;
-  std::map<std::tuple<int, size_t, int64_t>, int> votes;
-  std::map<std::pair<int, size_t>, int> voters;
-  for (size_t i = 0; i < n; ++i) {
+  // Enumerates (family, run, offset, candidate) for entry i; run kAllRuns = all runs alike.
+  // Two passes (votes, then evidence) so nothing of size entries x candidates is stored.
+  struct Shift { size_t entry; int family; size_t run; int64_t offset; int layer; size_t cand; };
+  auto for_each_shift = [&](size_t i, const std::function<void(const Shift&)>& fn) {
     auto runs = digit_runs(entries[i].name);
-    std::set<std::tuple<int, size_t, int64_t>> mine;
-    std::set<std::pair<int, size_t>> voted;
     for (size_t r = 0; r < runs.size(); ++r) {
       if (runs[r].value < 0) continue;
       for (int f = 0; f < 3; ++f) {
         auto it = tmpl.find(std::to_string(f) + "\x02" + std::to_string(r) + "\x02" + with_run(entries[i].name, runs[r], "\x01"));
         if (it == tmpl.end()) continue;
-        voted.insert({f, r});
-        for (const auto& [value, c] : it->second) {
-          int64_t d = value - runs[r].value;
-          mine.insert({f, r, d});
-          if (d != 0) shifts.push_back({i, f, r, d, cands[c].layer, cands[c].text});
-        }
+        for (const auto& [value, c] : it->second) fn({i, f, r, value - runs[r].value, cands[c].layer, c});
       }
     }
-    if (runs.size() >= 2)
-      for (int f = 0; f < 3; ++f) {
-        auto it = all_tmpl.find(std::to_string(f) + "\x02" + all_runs_template(entries[i].name, runs));
-        if (it == all_tmpl.end()) continue;
-        voted.insert({f, kAllRuns});
-        for (size_t c : it->second) {
-          int64_t d = 0;
-          if (!common_offset(runs, digit_runs(cands[c].text), d)) continue;
-          mine.insert({f, kAllRuns, d});
-          if (d != 0) shifts.push_back({i, f, kAllRuns, d, cands[c].layer, cands[c].text});
-        }
+    if (runs.size() < 2) return;
+    for (int f = 0; f < 3; ++f) {
+      auto it = all_tmpl.find(std::to_string(f) + "\x02" + all_runs_template(entries[i].name, runs));
+      if (it == all_tmpl.end()) continue;
+      for (size_t c : it->second) {
+        int64_t d = 0;
+        if (common_offset(runs, digit_runs(cands[c].text), d)) fn({i, f, kAllRuns, d, cands[c].layer, c});
       }
+    }
+  };
+  std::map<std::tuple<int, size_t, int64_t>, int> votes;
+  std::map<std::pair<int, size_t>, int> voters;
+  for (size_t i = 0; i < n; ++i) {
+    std::set<std::tuple<int, size_t, int64_t>> mine;
+    std::set<std::pair<int, size_t>> voted;
+    for_each_shift(i, [&](const Shift& s) {
+      mine.insert({s.family, s.run, s.offset});
+      voted.insert({s.family, s.run});
+    });
     for (const auto& k : mine) votes[k]++;
     for (const auto& k : voted) voters[k]++;
   }
@@ -402,15 +411,17 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
     else if (v == b.first) b.second++;
   }
   std::vector<bool> weaken(n, false);
-  for (const Shift& s : shifts) {
+  auto evaluate = [&](const Shift& s) {
+    if (s.offset == 0) return;
     int v = votes[{s.family, s.run, s.offset}];
     int total = voters[{s.family, s.run}];
     int zero = votes[{s.family, s.run, 0}];
     double support = total > 0 ? static_cast<double>(v) / total : 0;
-    if (v < 2 || support < 0.3 || zero >= v) continue;
+    if (v < 2 || support < 0.3 || zero >= v) return;
     const RepairEntry& e = entries[s.entry];
-    bool strong = v >= 3 && support >= 0.6 && zero < 0.3 * total;
-    if (resolved_layer[s.entry] >= 0 && !strong) continue;
+    // strong: the file as a whole fits the shift far better than its names as written
+    bool strong = v >= 3 && ((support >= 0.6 && zero < 0.3 * total) || (support >= 0.9 && v >= 1.5 * zero));
+    if (resolved_layer[s.entry] >= 0 && !strong) return;
     if (resolved_layer[s.entry] >= 0 && resolved_layer[s.entry] != s.layer) weaken[s.entry] = true;
     const auto& bv = best_votes[{s.family, s.run}];
     double ambiguity = v == bv.first ? static_cast<double>(bv.second) : 1.0;
@@ -418,21 +429,22 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
     if (s.family != kTensorName && !eop.empty() && eop != layer_name_op(lg.layers[s.layer]) && eop != lg.layers[s.layer].op_type &&
         eop != lg.layers[s.layer].kind) {
       // a node name "Conv_12" may belong to a fused layer named after its Relu: still fine
-      if (s.family == kLayerName) continue;
+      if (s.family == kLayerName) return;
     }
     double conf = (0.35 + 0.6 * support * (1.0 - 1.0 / v)) / ambiguity;
     std::string reason = "consistent renumbering: " + std::to_string(v) + " of " + std::to_string(total) +
                          " entries fit a shift of " + (s.offset > 0 ? "+" : "") + std::to_string(s.offset) + " in their " +
-                         family_word(s.family) + " names ('" + s.text + "' exists)";
+                         family_word(s.family) + " names ('" + cands[s.cand].text + "' exists)";
     if (e.exact_layer >= 0) {
       if (!reference && strong && s.layer != e.exact_layer) {
         rr.misnamed[s.entry] = true;
         ev[s.entry].add(s.layer, conf, reason);
       }
-      continue;
+      return;
     }
     ev[s.entry].add(s.layer, conf, reason);
-  }
+  };
+  for (size_t i = 0; i < n; ++i) for_each_shift(i, evaluate);
   // a name that resolves only by coincidence in a consistently renumbered file
   for (size_t i = 0; i < n; ++i) {
     if (!weaken[i]) continue;
@@ -481,7 +493,7 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
     for (size_t li = 0; li < lg.layers.size(); ++li)
       if (!lg.layers[li].is_input()) seq.push_back(static_cast<int>(li));
     const size_t T = seq.size();
-    if (n > 0 && T > 0 && n * T <= 20'000'000) {
+    if (n > 0 && T > 0 && n * T <= 4'000'000) {
       const float NEG = -1e9f, gap_t = 0.1f, gap_e = 1.0f;
       std::vector<float> dp((n + 1) * (T + 1), NEG);
       std::vector<uint8_t> bp((n + 1) * (T + 1), 0);  // 1 skip layer, 2 skip entry, 3 match
@@ -505,6 +517,7 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
             if (anchor[i] >= 0) s = anchor[i] == seq[j] ? 10.0f : NEG;
             else if (etype[i].empty()) s = 0.5f;
             else if (etype[i] == layer_name_op(L)) s = 2.0f;
+            else if (etype[i] == L.op_type || etype[i] == L.kind) s = 1.5f;  // node-name forms ("Conv_12" of a fused Conv)
             if (s > NEG / 2 && cur + s > dp[at(i + 1, j + 1)]) { dp[at(i + 1, j + 1)] = cur + s; bp[at(i + 1, j + 1)] = 3; }
           }
         }
@@ -518,7 +531,7 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
         else break;
       }
       for (size_t k = 0; k < n; ++k) {
-        if (match[k] < 0 || anchor[k] >= 0) continue;
+        if (match[k] < 0 || anchor[k] >= 0 || rr.misnamed[k]) continue;
         bool prev_ok = k > 0 && match[k - 1] >= 0 && match[k - 1] == match[k] - 1;
         bool next_ok = k + 1 < n && match[k + 1] >= 0 && match[k + 1] == match[k] + 1;
         int layer = seq[match[k]];

@@ -75,6 +75,7 @@ void add_fp_forward_command(CLI::App& app) {
       j["notes"] = r.notes;
       j["summary"] = {{"chip", chip.name}, {"fp_type", mode}, {"float_layers", r.layers.size()},
                       {"total_layers", am.layers.layers.size()}, {"output", o->output}};
+      make_utf8_safe(j);
       write_json_report(o->json, j);
     }
     if (o->json != "-") {

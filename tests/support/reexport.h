@@ -18,7 +18,7 @@ namespace mixq::test {
 
 enum class Reexport { Renumber, PathStyle, NodeNames };
 
-inline const char* reexport_name(Reexport k) {
+inline std::string reexport_name(Reexport k) {
   return k == Reexport::Renumber ? "renumbered" : k == Reexport::PathStyle ? "path-style" : "node names";
 }
 
