@@ -86,6 +86,10 @@
     drop.classList.remove('on');
     for (const f of e.dataTransfer.files) openFile(f);
   });
+  // Ctrl+S is the studio's "Export qtable", not the browser's "Save page".
+  window.addEventListener('keydown', (e) => {
+    if ((e.ctrlKey || e.metaKey) && (e.key === 's' || e.key === 'S')) e.preventDefault();
+  }, true);
   // Emscripten's GLFW has no clipboard: feed ImGui's clipboard from the paste event.
   window.addEventListener('paste', (e) => {
     const text = (e.clipboardData || window.clipboardData).getData('text');

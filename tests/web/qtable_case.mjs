@@ -7,8 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 export async function runQtableCase(page, { check, artifacts, sharedDir }) {
-  const before = { failures: 0 };
-  const wrap = (cond, what) => { if (!cond) before.failures++; check(cond, what); };
+  const wrap = check;
   const face = sharedDir && path.join(sharedDir, 'models/yolov5n-0.5-face.onnx');
   if (!face || !fs.existsSync(face)) { console.log(`SKIPPED qtable case: ${face} is absent`); return 0; }
   await page.setInputFiles('#model-input', face);
@@ -53,9 +52,17 @@ export async function runQtableCase(page, { check, artifacts, sharedDir }) {
   wrap(!exported.includes(shift(renamed[renamed.length - 1]) + ' ') || byLine.get(6).status === 'ok',
        'exported qtable names only layers of this model');
   wrap(exported.startsWith('# genetated time: ') && exported.includes('# op_name   quantize_mode\n'), 'exported qtable has the generator header');
+  // The UI's own export (Ctrl+S -> Blob download) gives the same file.
+  await page.mouse.click(700, 300);
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 15000 }), page.keyboard.press('Control+s')]);
+  const downloaded = fs.readFileSync(await download.path(), 'utf8');
+  fs.writeFileSync(path.join(artifacts, 'qtable-downloaded.txt'), downloaded);
+  const body = (t) => t.split('\n').filter((l) => !l.startsWith('# genetated time:')).join('\n');
+  wrap(download.suggestedFilename() === 'qtable.txt' && body(downloaded) === body(exported),
+       `the UI's Export qtable download (${download.suggestedFilename()}) equals exportQtable()`);
   const bad = await page.evaluate(() => { try { window.mixq.applySuggestions(7); return ''; } catch (e) { return e.message; } });
   wrap(bad.includes('confidence'), `a bad confidence is refused: "${bad}"`);
   await page.waitForTimeout(400);
   await page.screenshot({ path: path.join(artifacts, 'studio-web-qtable-fixed.png') });
-  return 0;  // failures are counted through check()
+  return 0;  // failures are counted by check()
 }

@@ -509,6 +509,12 @@ void StudioApp::frame() {
 
   // Shortcuts
   if (io.KeyCtrl && ImGui::IsKeyPressed('F', false)) m.focus_search = true;
+  if (io.KeyCtrl && ImGui::IsKeyPressed('S', false) && m.session.has_model()) {
+    try {
+      m.services.save_file("qtable.txt", "text/plain", export_qtable());
+    } catch (const Error&) {
+    }
+  }
   if (io.KeyCtrl && !io.WantTextInput && ImGui::IsKeyPressed('Z', false)) m.session.undo();
   if (io.KeyCtrl && !io.WantTextInput && ImGui::IsKeyPressed('Y', false)) m.session.redo();
 
@@ -617,7 +623,7 @@ void StudioApp::Impl::draw_menu_bar(StudioApp& app) {
     if (ImGui::MenuItem("Open model...")) pick("model");
     if (ImGui::MenuItem("Import qtable...", nullptr, false, session.has_model())) pick("qtable");
     ImGui::Separator();
-    if (ImGui::MenuItem("Export qtable", nullptr, false, session.has_model())) {
+    if (ImGui::MenuItem("Export qtable", "Ctrl+S", false, session.has_model())) {
       try {
         services.save_file("qtable.txt", "text/plain", app.export_qtable());
       } catch (const Error&) {
