@@ -15,8 +15,8 @@ std::vector<std::string> join(std::vector<std::string> a, const std::vector<std:
 
 const std::vector<ChipProfile>& profiles() {
   static const std::vector<ChipProfile> all = [] {
-    const std::vector<std::string> x_family = {"INT8", "UINT8", "BF16", "F16", "F32", "W8F16", "W8BF16", "W4F16",
-                                               "W4BF16"};
+    const std::vector<std::string> x_family = {"INT8",  "UINT8",  "BF16",  "F16",   "F32",
+                                               "W8F16", "W8BF16", "W4F16", "W4BF16"};
     const std::vector<std::string> cv = {"INT8", "BF16", "F32", "F16"};  // F32/F16 run as BF16
     std::vector<ChipProfile> p;
     p.push_back({"bm1684", {"INT8", "F32"}, "F32", false, false});
@@ -44,9 +44,9 @@ bool ChipProfile::supports(std::string_view mode) const {
 }
 
 const std::vector<std::string>& qtable_modes() {
-  static const std::vector<std::string> modes = {"INT8",   "UINT8",  "INT4",   "BF16", "F16",    "F32",
-                                                 "W8F16",  "W8BF16", "W4F16",  "W4BF16", "F8", "F8E4M3",
-                                                 "F8E5M2", "W4F8E4M3", "W4F8E5M2"};
+  static const std::vector<std::string> modes = {"INT8", "UINT8",  "INT4",   "BF16",     "F16",
+                                                 "F32",  "W8F16",  "W8BF16", "W4F16",    "W4BF16",
+                                                 "F8",   "F8E4M3", "F8E5M2", "W4F8E4M3", "W4F8E5M2"};
   return modes;
 }
 

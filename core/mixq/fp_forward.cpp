@@ -17,8 +17,8 @@ int resolve_or_throw(const LayerGraph& lg, const std::string& name, const char* 
   }
   std::string close;
   for (const auto& c : closest_names(lg, name, 5)) close += (close.empty() ? "" : ", ") + c;
-  throw Error(std::string(flag) + ": '" + name + "' names no layer, tensor or node of the model (closest layer names: " +
-              close + ")");
+  throw Error(std::string(flag) + ": '" + name +
+              "' names no layer, tensor or node of the model (closest layer names: " + close + ")");
 }
 
 bool is_conv(const Layer& l) { return l.kind == "Conv"; }
@@ -54,8 +54,10 @@ std::vector<FpForwardBlock> parse_fpfwd_blocks(const std::string& text) {
     cur.clear();
   };
   for (char c : text) {
-    if (c == ';' || c == ' ') flush();
-    else cur += c;
+    if (c == ';' || c == ' ')
+      flush();
+    else
+      cur += c;
   }
   flush();
   return r;
@@ -135,7 +137,10 @@ FpForwardResult fp_forward(const LayerGraph& lg, const FpForwardOptions& o) {
   if (o.first_convs > 0) {
     int k = 0;
     for (size_t l = 0; l < lg.layers.size() && k < o.first_convs; ++l)
-      if (is_conv(lg.layers[l])) { fl[l] = true; ++k; }
+      if (is_conv(lg.layers[l])) {
+        fl[l] = true;
+        ++k;
+      }
   }
   for (size_t l = 0; l < fl.size(); ++l)
     if (fl[l] && !lg.layers[l].is_input()) r.layers.push_back(static_cast<int>(l));

@@ -42,16 +42,21 @@ std::string quote(const std::string& s) { return "'" + s + "'"; }
 
 const char* qstatus_name(QStatus s) {
   switch (s) {
-    case QStatus::Ok: return "ok";
-    case QStatus::Unmatched: return "unmatched";
-    case QStatus::Invalid: return "invalid";
-    case QStatus::Ignored: return "ignored";
+    case QStatus::Ok:
+      return "ok";
+    case QStatus::Unmatched:
+      return "unmatched";
+    case QStatus::Invalid:
+      return "invalid";
+    case QStatus::Ignored:
+      return "ignored";
   }
   return "?";
 }
 
 int QTableReport::count(QStatus s) const {
-  return static_cast<int>(std::count_if(entries.begin(), entries.end(), [&](const QTableEntry& e) { return e.status == s; }));
+  return static_cast<int>(
+      std::count_if(entries.begin(), entries.end(), [&](const QTableEntry& e) { return e.status == s; }));
 }
 
 // [SECTION] Syntax ------------------------------------------------------------------------------
@@ -107,9 +112,9 @@ namespace {
 // Common spellings that are not TPU-MLIR modes, mapped to the mode meant.
 std::string mode_alias(const std::string& m) {
   static const std::map<std::string, std::string> aliases = {
-      {"FP16", "F16"},     {"FLOAT16", "F16"}, {"HALF", "F16"},   {"FP32", "F32"},   {"FLOAT32", "F32"},
-      {"FLOAT", "F32"},    {"BFLOAT16", "BF16"}, {"FPBF16", "BF16"}, {"I8", "INT8"}, {"U8", "UINT8"},
-      {"FP8", "F8"},       {"I4", "INT4"},     {"AUTO", "AUTO"}};
+      {"FP16", "F16"},  {"FLOAT16", "F16"},   {"HALF", "F16"},    {"FP32", "F32"}, {"FLOAT32", "F32"},
+      {"FLOAT", "F32"}, {"BFLOAT16", "BF16"}, {"FPBF16", "BF16"}, {"I8", "INT8"},  {"U8", "UINT8"},
+      {"FP8", "F8"},    {"I4", "INT4"},       {"AUTO", "AUTO"}};
   auto it = aliases.find(m);
   return it == aliases.end() ? std::string() : it->second;
 }
@@ -117,9 +122,9 @@ std::string mode_alias(const std::string& m) {
 bool is_float_mode(const std::string& m) { return m != "INT8" && m != "UINT8" && m != "INT4"; }
 
 struct ModeVerdict {
-  bool valid = true;     // TPU-MLIR accepts and the chip runs it as written
-  std::string fixed;     // mode to write ("" = none derivable)
-  std::string message;   // problem or note
+  bool valid = true;    // TPU-MLIR accepts and the chip runs it as written
+  std::string fixed;    // mode to write ("" = none derivable)
+  std::string message;  // problem or note
 };
 
 ModeVerdict judge_mode(const std::string& written, const ChipProfile& chip, const Layer* layer) {
@@ -138,13 +143,13 @@ ModeVerdict judge_mode(const std::string& written, const ChipProfile& chip, cons
     v.message = "runs as " + norm + " on " + chip.name + " (TPU-MLIR converts " + m + " to " + norm + ")";
   if (!chip.supports(norm)) {
     std::string repl = is_float_mode(norm) ? chip.float_type : "INT8";
-    if (v.valid)
-      v.message = chip.name + " cannot run " + norm + " (TPU-MLIR fails when lowering); use " + repl;
+    if (v.valid) v.message = chip.name + " cannot run " + norm + " (TPU-MLIR fails when lowering); use " + repl;
     v.valid = false;
     norm = repl;
   }
   if (norm == "INT4" && layer && layer->kind != "Conv" && layer->kind != "MatMul" && layer->kind != "Gemm") {
-    if (v.valid) v.message = "INT4 applies to Conv/MatMul only: TPU-MLIR runs this " + layer->kind + " as INT8; write INT8";
+    if (v.valid)
+      v.message = "INT4 applies to Conv/MatMul only: TPU-MLIR runs this " + layer->kind + " as INT8; write INT8";
     v.valid = false;
     norm = "INT8";
   }
@@ -157,7 +162,10 @@ bool salvage(const QTableLine& l, std::string& name, std::string& mode) {
   std::string t = l.text;
   size_t hash = std::string::npos;
   for (size_t i = 1; i < t.size(); ++i)
-    if (t[i] == '#' && is_blank(t[i - 1])) { hash = i; break; }
+    if (t[i] == '#' && is_blank(t[i - 1])) {
+      hash = i;
+      break;
+    }
   if (hash != std::string::npos) t = t.substr(0, hash);
   auto tok = split_tokens(t);
   if (tok.size() < 2 || tok[0][0] == '#') return false;
@@ -204,7 +212,8 @@ QTableReport check_qtable(const AnalyzedModel& model, std::string_view text, con
         problem += "; write it as '" + e.name + " " + upper(e.mode) + "'";
       } else if (!l.tokens.empty()) {
         e.name = l.tokens[0];
-        problem += l.tokens.size() == 1 ? "; a lone name has no mode: write '<op_name> <mode>'" : "; cannot read an entry";
+        problem +=
+            l.tokens.size() == 1 ? "; a lone name has no mode: write '<op_name> <mode>'" : "; cannot read an entry";
       }
     }
     abort_problem.push_back(problem);
@@ -261,7 +270,8 @@ QTableReport check_qtable(const AnalyzedModel& model, std::string_view text, con
         if (claims.count(alt.layer) || alt.confidence < 0.5 * e.suggestions[0].confidence) continue;
         std::string taken = e.suggestions[0].name;
         QSuggestion s = alt;
-        s.reason += "; " + quote(taken) + " is already taken by line " + std::to_string(rep.entries[claims[top][0]].line);
+        s.reason +=
+            "; " + quote(taken) + " is already taken by line " + std::to_string(rep.entries[claims[top][0]].line);
         e.suggestions.erase(e.suggestions.begin() + static_cast<long>(k));
         e.suggestions.insert(e.suggestions.begin(), s);
         break;
@@ -292,9 +302,9 @@ QTableReport check_qtable(const AnalyzedModel& model, std::string_view text, con
     if (e.layer < 0) {
       if (e.status != QStatus::Invalid) e.status = QStatus::Unmatched;
       NameMatch nm = lg.resolve(e.name);
-      std::string why = nm.how == NameMatch::How::Vanished
-                            ? nm.reason + "; TPU-MLIR silently ignores this line"
-                            : quote(e.name) + " names no layer of " + model.source_name + ": TPU-MLIR silently ignores this line";
+      std::string why = nm.how == NameMatch::How::Vanished ? nm.reason + "; TPU-MLIR silently ignores this line"
+                                                           : quote(e.name) + " names no layer of " + model.source_name +
+                                                                 ": TPU-MLIR silently ignores this line";
       msgs.push_back(why);
     } else if (e.misnamed) {
       if (e.status != QStatus::Invalid) e.status = QStatus::Unmatched;
@@ -311,7 +321,8 @@ QTableReport check_qtable(const AnalyzedModel& model, std::string_view text, con
       msgs.push_back("no counterpart found; run `mixq info` for the layer names, or pass --reference OLD_MODEL");
     }
     if (e.status == QStatus::Ok && msgs.empty())
-      msgs.push_back("TPU-MLIR applies " + (e.fixed_mode.empty() ? upper(e.mode) : e.fixed_mode) + " to layer " + quote(e.name));
+      msgs.push_back("TPU-MLIR applies " + (e.fixed_mode.empty() ? upper(e.mode) : e.fixed_mode) + " to layer " +
+                     quote(e.name));
     if (!e.conflicts.empty()) {
       std::string c;
       for (int l : e.conflicts) c += (c.empty() ? "" : ", ") + std::to_string(l);
@@ -442,15 +453,23 @@ std::string write_qtable(const LayerGraph& layers, const std::vector<std::pair<i
     if (l >= 0 && l < static_cast<int>(layers.layers.size())) by_layer[l] = m;
   std::map<std::string, int> mode_count;
   for (const auto& [l, m] : by_layer) mode_count[m]++;
-  std::string mix = "F16";
-  int best = -1;
+  std::string mix;
+  int best = 0;
   for (const auto& [m, c] : mode_count)
-    if (m != "INT8" && c > best) { best = c; mix = m; }
+    if (m != "INT8" && m != "UINT8" && m != "INT4" && c > best) {
+      best = c;
+      mix = m;
+    }
+  if (mix.empty()) {  // nothing in float: name the chip's float type, as fp_forward.py does
+    mix = "F16";
+    for (const auto& n : chip_names())
+      if (n == header.chip) mix = chip_profile(n).float_type;
+  }
   std::ostringstream os;
   os << "# genetated time: " << header.generated_time << "\n";
   if (header.sample_number) os << "# sample number: " << *header.sample_number << "\n";
   os << "# chip: " << header.chip << "  mix_mode: " << mix << "\n";
-  os << "# number of " << mix << " layer: " << std::max(best, 0) << "\n";
+  os << "# number of " << mix << " layer: " << best << "\n";
   os << "###\n";
   os << "# op_name   quantize_mode\n";
   for (const auto& [l, m] : by_layer) os << layers.layers[l].name << " " << m << "\n";
@@ -493,7 +512,8 @@ QTableFix fix_qtable(const AnalyzedModel& model, const QTableReport& rep, const 
     } else {
       std::ostringstream os;
       os.precision(2);
-      if (e.suggestions.empty()) os << "no counterpart of " << quote(e.name) << " in " << model.source_name;
+      if (e.suggestions.empty())
+        os << "no counterpart of " << quote(e.name) << " in " << model.source_name;
       else
         os << std::fixed << "best suggestion " << quote(e.suggestions[0].name) << " has confidence "
            << e.suggestions[0].confidence << " < --min_confidence " << min_confidence;
@@ -513,8 +533,9 @@ QTableFix fix_qtable(const AnalyzedModel& model, const QTableReport& rep, const 
       if (it->second.first == mode) {
         change(e, "merged", after, "same layer and mode as line " + std::to_string(it->second.second));
       } else {
-        change(e, "dropped", "", "conflict: line " + std::to_string(it->second.second) + " already sets " +
-                                     lg.layers[layer].name + " to " + it->second.first);
+        change(e, "dropped", "",
+               "conflict: line " + std::to_string(it->second.second) + " already sets " + lg.layers[layer].name +
+                   " to " + it->second.first);
         ++fix.dropped;
       }
       continue;
@@ -522,14 +543,16 @@ QTableFix fix_qtable(const AnalyzedModel& model, const QTableReport& rep, const 
     chosen[layer] = {mode, e.line};
     std::vector<std::string> why;
     if (!how.empty()) why.push_back(how);
-    if (mode != e.mode) why.push_back("mode " + e.mode + " -> " + mode + (mv.message.empty() ? "" : " (" + mv.message + ")"));
+    if (mode != e.mode)
+      why.push_back("mode " + e.mode + " -> " + mode + (mv.message.empty() ? "" : " (" + mv.message + ")"));
     if (e.status == QStatus::Invalid && e.text != e.name + " " + e.mode) why.push_back("line rewritten: " + e.message);
     std::string action = !how.empty() ? "renamed" : (mode != e.mode ? "mode" : (e.text != after ? "repaired" : "kept"));
     std::string reason;
     for (const auto& w : why) reason += (reason.empty() ? "" : "; ") + w;
     change(e, action, after, reason);
   }
-  std::sort(fix.changes.begin(), fix.changes.end(), [](const QTableChange& a, const QTableChange& b) { return a.line < b.line; });
+  std::sort(fix.changes.begin(), fix.changes.end(),
+            [](const QTableChange& a, const QTableChange& b) { return a.line < b.line; });
   std::vector<std::pair<int, std::string>> lm;
   for (const auto& [l, mm] : chosen) lm.push_back({l, mm.first});
   fix.written = static_cast<int>(lm.size());
@@ -543,7 +566,8 @@ nlohmann::json qtable_fix_json(const QTableReport& rep, const QTableFix& fix) {
   nlohmann::json j = qtable_report_json(rep);
   nlohmann::json ch = nlohmann::json::array();
   for (const auto& c : fix.changes)
-    ch.push_back({{"line", c.line}, {"action", c.action}, {"before", c.before}, {"after", c.after}, {"reason", c.reason}});
+    ch.push_back(
+        {{"line", c.line}, {"action", c.action}, {"before", c.before}, {"after", c.after}, {"reason", c.reason}});
   j["changes"] = ch;
   j["fix"] = {{"written", fix.written}, {"dropped", fix.dropped}};
   make_utf8_safe(j);

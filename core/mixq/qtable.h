@@ -42,7 +42,7 @@ struct QTableLine {
 std::vector<QTableLine> parse_qtable_lines(std::string_view text);
 
 struct QSuggestion {
-  std::string name;    // a layer name of the model
+  std::string name;  // a layer name of the model
   int layer = -1;
   double confidence = 0;  // in [0,1]
   std::string reason;
@@ -55,9 +55,9 @@ struct QTableEntry {
   std::string mode;        // mode as written
   std::string fixed_mode;  // mode a fix would write for the chip ("" when none can be derived)
   QStatus status = QStatus::Ok;
-  std::string message;     // what TPU-MLIR does with the line and what to do instead
-  int layer = -1;          // layer the name reaches in TPU-MLIR (exact name), -1 if none
-  bool misnamed = false;   // exact match, but not the layer the entry was written for
+  std::string message;                   // what TPU-MLIR does with the line and what to do instead
+  int layer = -1;                        // layer the name reaches in TPU-MLIR (exact name), -1 if none
+  bool misnamed = false;                 // exact match, but not the layer the entry was written for
   std::vector<QSuggestion> suggestions;  // ranked, best first
   std::vector<int> conflicts;            // lines of other entries aimed at the same layer
   bool name_repairable = false;          // the line has a name to map (not a lone token/duplicate)
@@ -66,8 +66,8 @@ struct QTableEntry {
 struct QTableReport {
   std::string chip;
   std::string model;
-  std::string reference;     // source name of the reference model ("" if none)
-  int lines = 0;             // lines in the file
+  std::string reference;             // source name of the reference model ("" if none)
+  int lines = 0;                     // lines in the file
   std::vector<QTableEntry> entries;  // every non-blank, non-comment line, file order
   int count(QStatus s) const;
   bool all_ok() const { return count(QStatus::Ok) == static_cast<int>(entries.size()); }

@@ -35,9 +35,9 @@ std::string name_op(const std::string& name) {
   std::string last = slash == std::string::npos ? name : name.substr(slash + 1);
   size_t u2 = last.find('_');
   std::string head = u2 == std::string::npos ? last : last.substr(0, u2);
-  if (op_like(head) && (u2 == std::string::npos ||
-                        std::all_of(last.begin() + static_cast<long>(u2) + 1, last.end(),
-                                    [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; })))
+  if (op_like(head) &&
+      (u2 == std::string::npos || std::all_of(last.begin() + static_cast<long>(u2) + 1, last.end(),
+                                              [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; })))
     return head;
   return "";
 }
@@ -49,11 +49,16 @@ struct DigitRun {
 std::vector<DigitRun> digit_runs(const std::string& s) {
   std::vector<DigitRun> r;
   for (size_t i = 0; i < s.size();) {
-    if (!std::isdigit(static_cast<unsigned char>(s[i]))) { ++i; continue; }
+    if (!std::isdigit(static_cast<unsigned char>(s[i]))) {
+      ++i;
+      continue;
+    }
     size_t b = i;
     while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-    if (i - b <= 9) r.push_back({b, i - b, std::stoll(s.substr(b, i - b))});
-    else r.push_back({b, i - b, -1});
+    if (i - b <= 9)
+      r.push_back({b, i - b, std::stoll(s.substr(b, i - b))});
+    else
+      r.push_back({b, i - b, -1});
   }
   return r;
 }
@@ -160,12 +165,15 @@ std::vector<uint64_t> base_labels(const AnalyzedModel& am) {
     if (l.main_node >= 0) {
       const Node& n = am.model.graph.nodes[l.main_node];
       for (const auto& [key, a] : n.attrs) {
-        if (a.kind == Attribute::Kind::Int) h = mix(mix(h, hash_str(key)), static_cast<uint64_t>(a.i));
+        if (a.kind == Attribute::Kind::Int)
+          h = mix(mix(h, hash_str(key)), static_cast<uint64_t>(a.i));
         else if (a.kind == Attribute::Kind::Ints) {
           h = mix(h, hash_str(key));
           for (int64_t v : a.ints) h = mix(h, static_cast<uint64_t>(v));
-        } else if (a.kind == Attribute::Kind::String) h = mix(mix(h, hash_str(key)), hash_str(a.s));
-        else if (a.kind == Attribute::Kind::Float) h = mix(mix(h, hash_str(key)), static_cast<uint64_t>(std::llround(a.f * 1e4)));
+        } else if (a.kind == Attribute::Kind::String)
+          h = mix(mix(h, hash_str(key)), hash_str(a.s));
+        else if (a.kind == Attribute::Kind::Float)
+          h = mix(mix(h, hash_str(key)), static_cast<uint64_t>(std::llround(a.f * 1e4)));
       }
     }
     lab.push_back(h);
@@ -239,7 +247,10 @@ LayerAlignment align_layers(const AnalyzedModel& ref, const AnalyzedModel& tgt) 
           for (int t : ts) {
             if (taken[t]) continue;
             double d = std::fabs((nt > 1 ? static_cast<double>(t) / (nt - 1) : 0) - pr);
-            if (d < bd) { bd = d; best = t; }
+            if (d < bd) {
+              bd = d;
+              best = t;
+            }
           }
           if (best < 0) continue;
           al.target[r] = best;
@@ -316,8 +327,9 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
     if (nm.rfind("\xEF\xBB\xBF", 0) == 0) {  // a byte-order mark glued to the first name of the file
       NameMatch b = lg.resolve(nm.substr(3));
       if (b.how != NameMatch::How::None && b.layer >= 0) {
-        ev[i].add(b.layer, 0.97, "the name starts with a UTF-8 byte-order mark; without it, it names '" +
-                                     lg.layers[b.layer].name + "'");
+        ev[i].add(
+            b.layer, 0.97,
+            "the name starts with a UTF-8 byte-order mark; without it, it names '" + lg.layers[b.layer].name + "'");
         resolved_layer[i] = b.layer;
         continue;
       }
@@ -334,8 +346,9 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
     if (u != std::string::npos && u > 0 && op_like(std::string_view(nm).substr(u + 1))) {
       NameMatch b = lg.resolve(nm.substr(0, u));
       if (b.how == NameMatch::How::TensorName && b.layer >= 0)
-        ev[i].add(b.layer, 0.5, "'" + nm.substr(0, u) + "' is produced by layer '" + lg.layers[b.layer].name +
-                                    "': the suffix must be the ONNX op type (" + layer_name_op(lg.layers[b.layer]) + ")");
+        ev[i].add(b.layer, 0.5,
+                  "'" + nm.substr(0, u) + "' is produced by layer '" + lg.layers[b.layer].name +
+                      "': the suffix must be the ONNX op type (" + layer_name_op(lg.layers[b.layer]) + ")");
     }
   }
   // 3. renumbering votes
@@ -351,31 +364,43 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
     if (a.size() != b.size() || a.size() < 2) return false;
     for (size_t k = 0; k < a.size(); ++k) {
       if (a[k].value < 0 || b[k].value < 0) return false;
-      if (k == 0) d = b[0].value - a[0].value;
-      else if (b[k].value - a[k].value != d) return false;
+      if (k == 0)
+        d = b[0].value - a[0].value;
+      else if (b[k].value - a[k].value != d)
+        return false;
     }
     return true;
   };
-  std::map<std::string, std::vector<size_t>> all_tmpl;  // "<f>\x02template" -> cands
+  std::map<std::string, std::vector<size_t>> all_tmpl;                  // "<f>\x02template" -> cands
   std::map<std::string, std::vector<std::pair<int64_t, size_t>>> tmpl;  // "<f>\x02template" -> (value, cand)
   for (size_t c = 0; c < cands.size(); ++c) {
     auto runs = digit_runs(cands[c].text);
-    if (runs.size() >= 2) all_tmpl[std::to_string(cands[c].family) + "\x02" + all_runs_template(cands[c].text, runs)].push_back(c);
+    if (runs.size() >= 2)
+      all_tmpl[std::to_string(cands[c].family) + "\x02" + all_runs_template(cands[c].text, runs)].push_back(c);
     for (size_t r = 0; r < runs.size(); ++r) {
       if (runs[r].value < 0) continue;
-      tmpl[std::to_string(cands[c].family) + "\x02" + std::to_string(r) + "\x02" + with_run(cands[c].text, runs[r], "\x01")]
+      tmpl[std::to_string(cands[c].family) + "\x02" + std::to_string(r) + "\x02" +
+           with_run(cands[c].text, runs[r], "\x01")]
           .push_back({runs[r].value, c});
     }
   }
   // Enumerates (family, run, offset, candidate) for entry i; run kAllRuns = all runs alike.
   // Two passes (votes, then evidence) so nothing of size entries x candidates is stored.
-  struct Shift { size_t entry; int family; size_t run; int64_t offset; int layer; size_t cand; };
+  struct Shift {
+    size_t entry;
+    int family;
+    size_t run;
+    int64_t offset;
+    int layer;
+    size_t cand;
+  };
   auto for_each_shift = [&](size_t i, const std::function<void(const Shift&)>& fn) {
     auto runs = digit_runs(entries[i].name);
     for (size_t r = 0; r < runs.size(); ++r) {
       if (runs[r].value < 0) continue;
       for (int f = 0; f < 3; ++f) {
-        auto it = tmpl.find(std::to_string(f) + "\x02" + std::to_string(r) + "\x02" + with_run(entries[i].name, runs[r], "\x01"));
+        auto it = tmpl.find(std::to_string(f) + "\x02" + std::to_string(r) + "\x02" +
+                            with_run(entries[i].name, runs[r], "\x01"));
         if (it == tmpl.end()) continue;
         for (const auto& [value, c] : it->second) fn({i, f, r, value - runs[r].value, cands[c].layer, c});
       }
@@ -407,8 +432,10 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
   for (const auto& [k, v] : votes) {
     if (std::get<2>(k) == 0) continue;
     auto& b = best_votes[{std::get<0>(k), std::get<1>(k)}];
-    if (v > b.first) b = {v, 1};
-    else if (v == b.first) b.second++;
+    if (v > b.first)
+      b = {v, 1};
+    else if (v == b.first)
+      b.second++;
   }
   std::vector<bool> weaken(n, false);
   auto evaluate = [&](const Shift& s) {
@@ -426,15 +453,15 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
     const auto& bv = best_votes[{s.family, s.run}];
     double ambiguity = v == bv.first ? static_cast<double>(bv.second) : 1.0;
     std::string eop = name_op(e.name);
-    if (s.family != kTensorName && !eop.empty() && eop != layer_name_op(lg.layers[s.layer]) && eop != lg.layers[s.layer].op_type &&
-        eop != lg.layers[s.layer].kind) {
+    if (s.family != kTensorName && !eop.empty() && eop != layer_name_op(lg.layers[s.layer]) &&
+        eop != lg.layers[s.layer].op_type && eop != lg.layers[s.layer].kind) {
       // a node name "Conv_12" may belong to a fused layer named after its Relu: still fine
       if (s.family == kLayerName) return;
     }
     double conf = (0.35 + 0.6 * support * (1.0 - 1.0 / v)) / ambiguity;
     std::string reason = "consistent renumbering: " + std::to_string(v) + " of " + std::to_string(total) +
-                         " entries fit a shift of " + (s.offset > 0 ? "+" : "") + std::to_string(s.offset) + " in their " +
-                         family_word(s.family) + " names ('" + cands[s.cand].text + "' exists)";
+                         " entries fit a shift of " + (s.offset > 0 ? "+" : "") + std::to_string(s.offset) +
+                         " in their " + family_word(s.family) + " names ('" + cands[s.cand].text + "' exists)";
     if (e.exact_layer >= 0) {
       if (!reference && strong && s.layer != e.exact_layer) {
         rr.misnamed[s.entry] = true;
@@ -466,8 +493,10 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
       auto ct = path_tokens(c.text);
       size_t tail = 0;
       while (tail < et.size() && tail < ct.size() && et[et.size() - 1 - tail] == ct[ct.size() - 1 - tail]) ++tail;
-      if (tail > best) { best = tail; best_layers = {c.layer}; }
-      else if (tail == best && std::find(best_layers.begin(), best_layers.end(), c.layer) == best_layers.end())
+      if (tail > best) {
+        best = tail;
+        best_layers = {c.layer};
+      } else if (tail == best && std::find(best_layers.begin(), best_layers.end(), c.layer) == best_layers.end())
         best_layers.push_back(c.layer);
     }
     // the generic tail ("Conv_output_0_Conv") says nothing: require more than 4 tokens
@@ -475,8 +504,9 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
     double frac = static_cast<double>(best) / static_cast<double>(et.size());
     double conf = (0.3 + 0.55 * frac) / static_cast<double>(best_layers.size());
     for (int l : best_layers)
-      ev[i].add(l, conf, "path-style name: the last " + std::to_string(best) + " of " + std::to_string(et.size()) +
-                             " path tokens agree with '" + lg.layers[l].name + "'");
+      ev[i].add(l, conf,
+                "path-style name: the last " + std::to_string(best) + " of " + std::to_string(et.size()) +
+                    " path tokens agree with '" + lg.layers[l].name + "'");
   }
   // 5. structural position: align the file's op-type sequence with the model's layers
   {
@@ -505,30 +535,49 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
           if (cur <= NEG / 2) continue;
           if (j < T) {
             float v = cur - (i == 0 ? 0.0f : gap_t);
-            if (v > dp[at(i, j + 1)]) { dp[at(i, j + 1)] = v; bp[at(i, j + 1)] = 1; }
+            if (v > dp[at(i, j + 1)]) {
+              dp[at(i, j + 1)] = v;
+              bp[at(i, j + 1)] = 1;
+            }
           }
           if (i < n) {
             float v = cur - (anchor[i] >= 0 ? 10.0f : gap_e);
-            if (v > dp[at(i + 1, j)]) { dp[at(i + 1, j)] = v; bp[at(i + 1, j)] = 2; }
+            if (v > dp[at(i + 1, j)]) {
+              dp[at(i + 1, j)] = v;
+              bp[at(i + 1, j)] = 2;
+            }
           }
           if (i < n && j < T) {
             const Layer& L = lg.layers[seq[j]];
             float s = NEG;
-            if (anchor[i] >= 0) s = anchor[i] == seq[j] ? 10.0f : NEG;
-            else if (etype[i].empty()) s = 0.5f;
-            else if (etype[i] == layer_name_op(L)) s = 2.0f;
-            else if (etype[i] == L.op_type || etype[i] == L.kind) s = 1.5f;  // node-name forms ("Conv_12" of a fused Conv)
-            if (s > NEG / 2 && cur + s > dp[at(i + 1, j + 1)]) { dp[at(i + 1, j + 1)] = cur + s; bp[at(i + 1, j + 1)] = 3; }
+            if (anchor[i] >= 0)
+              s = anchor[i] == seq[j] ? 10.0f : NEG;
+            else if (etype[i].empty())
+              s = 0.5f;
+            else if (etype[i] == layer_name_op(L))
+              s = 2.0f;
+            else if (etype[i] == L.op_type || etype[i] == L.kind)
+              s = 1.5f;  // node-name forms ("Conv_12" of a fused Conv)
+            if (s > NEG / 2 && cur + s > dp[at(i + 1, j + 1)]) {
+              dp[at(i + 1, j + 1)] = cur + s;
+              bp[at(i + 1, j + 1)] = 3;
+            }
           }
         }
       std::vector<int> match(n, -1);
       size_t i = n, j = T;
       while (i > 0 || j > 0) {
         uint8_t b = bp[at(i, j)];
-        if (b == 3) { match[i - 1] = static_cast<int>(j - 1); --i; --j; }
-        else if (b == 2) --i;
-        else if (b == 1) --j;
-        else break;
+        if (b == 3) {
+          match[i - 1] = static_cast<int>(j - 1);
+          --i;
+          --j;
+        } else if (b == 2)
+          --i;
+        else if (b == 1)
+          --j;
+        else
+          break;
       }
       for (size_t k = 0; k < n; ++k) {
         if (match[k] < 0 || anchor[k] >= 0 || rr.misnamed[k]) continue;
@@ -537,14 +586,19 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
         int layer = seq[match[k]];
         // contiguous with a known (anchored) entry: the run of the file follows the model exactly
         bool linked = false;
-        for (size_t q = k; q > 0 && !linked && match[q - 1] >= 0 && match[q - 1] == match[q] - 1; --q) linked = anchor[q - 1] >= 0;
-        for (size_t q = k; q + 1 < n && !linked && match[q + 1] >= 0 && match[q + 1] == match[q] + 1; ++q) linked = anchor[q + 1] >= 0;
-        double conf = etype[k].empty() ? 0.2 : linked ? 0.6 : (prev_ok && next_ok ? 0.45 : (prev_ok || next_ok ? 0.35 : 0.25));
+        for (size_t q = k; q > 0 && !linked && match[q - 1] >= 0 && match[q - 1] == match[q] - 1; --q)
+          linked = anchor[q - 1] >= 0;
+        for (size_t q = k; q + 1 < n && !linked && match[q + 1] >= 0 && match[q + 1] == match[q] + 1; ++q)
+          linked = anchor[q + 1] >= 0;
+        double conf = etype[k].empty() ? 0.2
+                      : linked         ? 0.6
+                                       : (prev_ok && next_ok ? 0.45 : (prev_ok || next_ok ? 0.35 : 0.25));
         int from_end = 0;
         for (size_t q = static_cast<size_t>(match[k]) + 1; q < T; ++q)
           from_end += layer_name_op(lg.layers[seq[q]]) == layer_name_op(lg.layers[layer]);
-        ev[k].add(layer, conf, "structural position: the " + std::to_string(from_end + 1) + "-th " +
-                                   layer_name_op(lg.layers[layer]) + " from the outputs, in line with its neighbours in the file");
+        ev[k].add(layer, conf,
+                  "structural position: the " + std::to_string(from_end + 1) + "-th " +
+                      layer_name_op(lg.layers[layer]) + " from the outputs, in line with its neighbours in the file");
       }
     }
   }
@@ -557,8 +611,10 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
       std::string reason;
       for (const auto& [c, r] : list) {
         miss *= 1.0 - c;
-        if (reason.empty()) reason = r;
-        else if (reason.find(r.substr(0, 20)) == std::string::npos) reason += "; also " + r;
+        if (reason.empty())
+          reason = r;
+        else if (reason.find(r.substr(0, 20)) == std::string::npos)
+          reason += "; also " + r;
       }
       double conf = list[0].first >= 1.0 ? 1.0 : std::min(0.99, 1.0 - miss);
       if (list.size() > 1 && conf > list[0].first) conf = std::max(list[0].first, std::min(conf, 0.99));

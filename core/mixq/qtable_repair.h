@@ -30,8 +30,8 @@ struct RepairEntry {
 
 struct RepairResult {
   std::vector<std::vector<QSuggestion>> suggestions;  // per entry, ranked
-  std::vector<bool> misnamed;     // exact match that evidence says is the wrong layer
-  std::vector<std::string> notes; // file-level findings ("every number shifted by +100")
+  std::vector<bool> misnamed;                         // exact match that evidence says is the wrong layer
+  std::vector<std::string> notes;                     // file-level findings ("every number shifted by +100")
 };
 
 RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<RepairEntry>& entries,

@@ -23,7 +23,8 @@ void add_fp_forward_command(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("fp_forward", "Write a qtable keeping chosen layers (and their closure) in float");
   cmd->add_option("MODEL", o->model, "ONNX model")->required();
-  cmd->add_option("--chip", o->chip, "target chip (bm1684, bm1684x, bm1688, cv186x, bm1690, cv18xx, mars3)")->required();
+  cmd->add_option("--chip", o->chip, "target chip (bm1684, bm1684x, bm1688, cv186x, bm1690, cv18xx, mars3)")
+      ->required();
   cmd->add_option("-o,--output", o->output, "qtable to write")->required();
   cmd->add_option("--fpfwd_inputs", o->inputs, "a,b: these layers and all their ancestors become float");
   cmd->add_option("--fpfwd_outputs", o->outputs, "c,d: these layers and all their descendants become float");
@@ -50,7 +51,8 @@ void add_fp_forward_command(CLI::App& app) {
     fo.yolo_heads = o->yolo_heads;
     fo.first_convs = o->first_convs;
     require(!fo.inputs.empty() || !fo.outputs.empty() || !fo.blocks.empty() || fo.yolo_heads || fo.first_convs > 0,
-            "fp_forward: nothing selected (give --fpfwd_inputs, --fpfwd_outputs, --fpfwd_blocks, --yolo_heads or --first_convs)");
+            "fp_forward: nothing selected (give --fpfwd_inputs, --fpfwd_outputs, --fpfwd_blocks, --yolo_heads or "
+            "--first_convs)");
     AnalyzeOptions ao;
     ao.load = native::load_options_for(o->model);
     if (!o->input_shapes.empty()) ao.input_shapes = parse_input_shapes(o->input_shapes);
@@ -73,8 +75,11 @@ void add_fp_forward_command(CLI::App& app) {
       j["layers"] = layers;
       j["head_convs"] = heads;
       j["notes"] = r.notes;
-      j["summary"] = {{"chip", chip.name}, {"fp_type", mode}, {"float_layers", r.layers.size()},
-                      {"total_layers", am.layers.layers.size()}, {"output", o->output}};
+      j["summary"] = {{"chip", chip.name},
+                      {"fp_type", mode},
+                      {"float_layers", r.layers.size()},
+                      {"total_layers", am.layers.layers.size()},
+                      {"output", o->output}};
       make_utf8_safe(j);
       write_json_report(o->json, j);
     }

@@ -100,7 +100,8 @@ void add_qtable_command(CLI::App& app) {
       for (const auto& c : f.changes) {
         if (c.action == "kept") continue;
         std::printf("line %d: %s: %s%s%s\n", c.line, c.action.c_str(), c.before.c_str(),
-                    c.after.empty() ? "" : (" -> " + c.after).c_str(), c.reason.empty() ? "" : ("\n    " + c.reason).c_str());
+                    c.after.empty() ? "" : (" -> " + c.after).c_str(),
+                    c.reason.empty() ? "" : ("\n    " + c.reason).c_str());
       }
       std::printf("wrote %s: %d entries (%d input lines dropped)\n", fo->output.c_str(), f.written, f.dropped);
     }

@@ -25,11 +25,16 @@ inline std::string reexport_name(Reexport k) {
 inline std::string shift_digits(const std::string& s, long offset) {
   std::string r;
   for (size_t i = 0; i < s.size();) {
-    if (!std::isdigit(static_cast<unsigned char>(s[i]))) { r += s[i++]; continue; }
+    if (!std::isdigit(static_cast<unsigned char>(s[i]))) {
+      r += s[i++];
+      continue;
+    }
     size_t b = i;
     while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-    if (i - b > 9) r += s.substr(b, i - b);
-    else r += std::to_string(std::stol(s.substr(b, i - b)) + offset);
+    if (i - b > 9)
+      r += s.substr(b, i - b);
+    else
+      r += std::to_string(std::stol(s.substr(b, i - b)) + offset);
   }
   return r;
 }
@@ -44,24 +49,29 @@ inline Model simulate_reexport(const Model& original, Reexport kind, long offset
   Graph& g = m.graph;
   std::map<std::string, std::string> ren;  // tensor renames
   auto keep = [&](const std::string& t) {
-    for (const auto& v : g.inputs) if (v.name == t) return true;
-    for (const auto& v : g.outputs) if (v.name == t) return true;
+    for (const auto& v : g.inputs)
+      if (v.name == t) return true;
+    for (const auto& v : g.outputs)
+      if (v.name == t) return true;
     return t.empty();
   };
   if (kind == Reexport::Renumber) {
     for (const auto& n : g.nodes)
-      for (const auto& o : n.outputs) if (!keep(o)) ren[o] = shift_digits(o, offset);
-    for (const auto& [w, t] : g.weights) if (!keep(w)) ren[w] = shift_digits(w, offset);
+      for (const auto& o : n.outputs)
+        if (!keep(o)) ren[o] = shift_digits(o, offset);
+    for (const auto& [w, t] : g.weights)
+      if (!keep(w)) ren[w] = shift_digits(w, offset);
   } else if (kind == Reexport::PathStyle) {
     for (size_t i = 0; i < g.nodes.size(); ++i) {
       const Node& n = g.nodes[i];
       for (size_t k = 0; k < n.outputs.size(); ++k)
         if (!keep(n.outputs[k]))
-          ren[n.outputs[k]] = "/model." + std::to_string(i) + "/" + lower_ascii(n.op_type) + "/" + n.op_type + "_output_" +
-                              std::to_string(k);
+          ren[n.outputs[k]] = "/model." + std::to_string(i) + "/" + lower_ascii(n.op_type) + "/" + n.op_type +
+                              "_output_" + std::to_string(k);
     }
     int w = 0;
-    for (const auto& [name, t] : g.weights) if (!keep(name)) ren[name] = "model.w" + std::to_string(w++) + ".weight";
+    for (const auto& [name, t] : g.weights)
+      if (!keep(name)) ren[name] = "model.w" + std::to_string(w++) + ".weight";
   }
   auto rn = [&](const std::string& t) {
     auto it = ren.find(t);
@@ -71,9 +81,12 @@ inline Model simulate_reexport(const Model& original, Reexport kind, long offset
     Node& n = g.nodes[i];
     for (auto& x : n.inputs) x = rn(x);
     for (auto& x : n.outputs) x = rn(x);
-    if (kind == Reexport::Renumber) n.name = shift_digits(n.name, offset);
-    else if (kind == Reexport::PathStyle) n.name = "/model." + std::to_string(i) + "/" + lower_ascii(n.op_type) + "/" + n.op_type;
-    else n.name = "node_" + n.op_type + "_" + std::to_string(i + 7);
+    if (kind == Reexport::Renumber)
+      n.name = shift_digits(n.name, offset);
+    else if (kind == Reexport::PathStyle)
+      n.name = "/model." + std::to_string(i) + "/" + lower_ascii(n.op_type) + "/" + n.op_type;
+    else
+      n.name = "node_" + n.op_type + "_" + std::to_string(i + 7);
   }
   std::map<std::string, Tensor> weights;
   for (auto& [name, t] : g.weights) weights[rn(name)] = t;

@@ -49,8 +49,9 @@ const QTableEntry& entry_at(const QTableReport& r, int line) {
 }  // namespace
 
 TEST_CASE("qtable lines follow TPU-MLIR's reader exactly") {
-  auto lines = parse_qtable_lines("# comment\r\n\r\n   \nname F16\r\n  # indented\na\tBF16\n lead F16\ntrail F16 \n"
-                                  "a b c\nx F16 # note\nlone\n#x y z\n");
+  auto lines = parse_qtable_lines(
+      "# comment\r\n\r\n   \nname F16\r\n  # indented\na\tBF16\n lead F16\ntrail F16 \n"
+      "a b c\nx F16 # note\nlone\n#x y z\n");
   using K = QTableLine::Kind;
   REQUIRE(lines.size() == 12);
   CHECK(lines[0].kind == K::Comment);
@@ -94,22 +95,24 @@ TEST_CASE("check_qtable classifies every line with a message and a suggestion") 
   REQUIRE(am.layers.find("r2_Relu") >= 0);
   std::string q =
       "# header\n"
-      "c1_Conv F16\n"          // 2 ok
-      "s1_Sigmoid F16\n"       // 3 vanished: SiLU's Sigmoid -> m1_Mul
-      "c2_Conv F16\n"          // 4 vanished: Conv fused into Relu -> r2_Relu
+      "c1_Conv F16\n"                // 2 ok
+      "s1_Sigmoid F16\n"             // 3 vanished: SiLU's Sigmoid -> m1_Mul
+      "c2_Conv F16\n"                // 4 vanished: Conv fused into Relu -> r2_Relu
       "b2_BatchNormalization F16\n"  // 5 vanished: BN folded
-      "y F16\n"                // 6 bare tensor -> y_Conv
-      "FP16 F16\n"             // 7 no such layer
-      "y_Relu fp16\n"          // 8 wrong suffix + unknown mode
-      "lone\n"                 // 9 ignored
-      "c1_Conv BF16\n"         // 10 overrides line 2
-      " x_in F16\n";           // 11 leading blank
+      "y F16\n"                      // 6 bare tensor -> y_Conv
+      "FP16 F16\n"                   // 7 no such layer
+      "y_Relu fp16\n"                // 8 wrong suffix + unknown mode
+      "lone\n"                       // 9 ignored
+      "c1_Conv BF16\n"               // 10 overrides line 2
+      " x_in F16\n";                 // 11 leading blank
   QTableReport r = check_qtable(am, q, chip_profile("bm1684x"));
   REQUIRE(r.entries.size() == 10);
   CHECK(entry_at(r, 2).status == QStatus::Ignored);  // overridden by line 10
   CHECK(entry_at(r, 2).message.find("line 10") != std::string::npos);
   CHECK(entry_at(r, 10).status == QStatus::Ok);
-  auto suggested = [&](int line) { return entry_at(r, line).suggestions.empty() ? std::string() : entry_at(r, line).suggestions[0].name; };
+  auto suggested = [&](int line) {
+    return entry_at(r, line).suggestions.empty() ? std::string() : entry_at(r, line).suggestions[0].name;
+  };
   CHECK(entry_at(r, 3).status == QStatus::Unmatched);
   CHECK(suggested(3) == "m1_Mul");
   CHECK(entry_at(r, 3).message.find("SiLU") != std::string::npos);
@@ -147,18 +150,19 @@ TEST_CASE("modes the chip cannot run are invalid, with the mode to use") {
   CHECK(r1684x.entries[2].status == QStatus::Invalid);  // INT4 on bm1684x
   CHECK(r1684x.entries[2].fixed_mode == "INT8");
   auto r1688 = check_qtable(am, q, chip_profile("bm1688"));
-  CHECK(r1688.entries[2].status == QStatus::Ok);        // INT4 Conv on bm1688
-  CHECK(r1688.entries[1].status == QStatus::Invalid);   // INT4 on a SiLU
+  CHECK(r1688.entries[2].status == QStatus::Ok);       // INT4 Conv on bm1688
+  CHECK(r1688.entries[1].status == QStatus::Invalid);  // INT4 on a SiLU
   CHECK(r1688.entries[1].fixed_mode == "INT8");
   auto rcv = check_qtable(am, q, chip_profile("cv183x"));
-  CHECK(rcv.entries[0].status == QStatus::Ok);          // runs as BF16
+  CHECK(rcv.entries[0].status == QStatus::Ok);  // runs as BF16
   CHECK(rcv.entries[0].fixed_mode == "BF16");
 }
 
 TEST_CASE("write_qtable: generator header, model order, one line per layer") {
   AnalyzedModel am = analyze(small_model());
   int y = am.layers.find("y_Conv"), c1 = am.layers.find("c1_Conv");
-  std::string t = write_qtable(am.layers, {{y, "F16"}, {c1, "F16"}, {y, "F16"}}, {"2024-01-01 12:00:00.000000", "bm1684x", {}});
+  std::string t =
+      write_qtable(am.layers, {{y, "F16"}, {c1, "F16"}, {y, "F16"}}, {"2024-01-01 12:00:00.000000", "bm1684x", {}});
   CHECK(t ==
         "# genetated time: 2024-01-01 12:00:00.000000\n# chip: bm1684x  mix_mode: F16\n# number of F16 layer: 2\n###\n"
         "# op_name   quantize_mode\nc1_Conv F16\ny_Conv F16\n");
@@ -168,7 +172,8 @@ TEST_CASE("write_qtable: generator header, model order, one line per layer") {
 
 TEST_CASE("fix_qtable reports every line and never maps two entries onto one layer") {
   AnalyzedModel am = analyze(small_model());
-  std::string q = "c1_Conv FP16\ns1_Sigmoid F16\nc2_Conv F16\nb2_BatchNormalization BF16\nnothing_here F16\nlone\nm1 F16 # c\n";
+  std::string q =
+      "c1_Conv FP16\ns1_Sigmoid F16\nc2_Conv F16\nb2_BatchNormalization BF16\nnothing_here F16\nlone\nm1 F16 # c\n";
   const ChipProfile& chip = chip_profile("bm1684x");
   QTableReport r = check_qtable(am, q, chip);
   QTableFix f = fix_qtable(am, r, chip, 0.5, {"T", "bm1684x", {}});
@@ -185,7 +190,8 @@ TEST_CASE("fix_qtable reports every line and never maps two entries onto one lay
   CHECK(names.count("r2_Relu"));
   CHECK(f.dropped >= 2);  // nothing_here, lone, and the conflicting BF16 for r2_Relu
   bool conflict_reported = false;
-  for (const auto& c : f.changes) conflict_reported |= c.line == 4 && c.action == "dropped" && c.reason.find("conflict") != std::string::npos;
+  for (const auto& c : f.changes)
+    conflict_reported |= c.line == 4 && c.action == "dropped" && c.reason.find("conflict") != std::string::npos;
   CHECK(conflict_reported);
 }
 
@@ -208,7 +214,10 @@ std::set<std::string> tensor_closure(const AnalyzedModel& am, const std::string&
         bool edge = false;
         for (const auto& t : to.input_tensors)
           for (const auto& o : from.outputs) edge |= t == o;
-        if (edge) { names.insert(b.name); grew = true; }
+        if (edge) {
+          names.insert(b.name);
+          grew = true;
+        }
       }
   }
   return names;
@@ -350,8 +359,8 @@ TEST_CASE("repair accuracy on simulated re-exports of the shared models") {
   using mixq::test::Reexport;
   std::printf("\nqtable repair accuracy (top-1 / applied at confidence >= 0.5: right of applied)\n");
   std::printf("%-36s %-15s %-7s %-4s %16s %16s\n", "model", "re-export", "qtable", "ref", "top-1", "applied");
-  for (const char* rel : {"models/yolov5n-0.5-face.onnx", "models/fastestdet.onnx", "models/st_mobilenet_v2_0.35_128_tfs.onnx",
-                          "models/mnist.onnx"}) {
+  for (const char* rel : {"models/yolov5n-0.5-face.onnx", "models/fastestdet.onnx",
+                          "models/st_mobilenet_v2_0.35_128_tfs.onnx", "models/mnist.onnx"}) {
     MIXQ_REQUIRE_SHARED(bytes, rel);
     AnalyzedModel orig = analyze(bytes, rel);
     for (auto [kind, offset] : std::vector<std::pair<Reexport, long>>{
@@ -371,12 +380,13 @@ TEST_CASE("repair accuracy on simulated re-exports of the shared models") {
             std::vector<std::pair<int, std::string>> lm;
             for (int l : picked) lm.push_back({l, "F16"});
             CHECK(check_qtable(orig, write_qtable(orig.layers, lm, {"T", "bm1684x", {}}), chip_profile("bm1684x"),
-                               with_ref ? &orig : nullptr).all_ok());
+                               with_ref ? &orig : nullptr)
+                      .all_ok());
           }
           std::string kname = reexport_name(kind) + (kind == Reexport::Renumber ? " +" + std::to_string(offset) : "");
           std::printf("%-36s %-15s %-7s %-4s %5d/%-4d %5.1f%% %5d/%-4d %5.1f%%\n", rel + 7, kname.c_str(), qname,
-                      with_ref ? "yes" : "no", a.top1, a.entries, 100.0 * a.top1 / std::max(1, a.entries), a.applied_right,
-                      a.applied, 100.0 * a.applied_right / std::max(1, a.applied));
+                      with_ref ? "yes" : "no", a.top1, a.entries, 100.0 * a.top1 / std::max(1, a.entries),
+                      a.applied_right, a.applied, 100.0 * a.applied_right / std::max(1, a.applied));
           if (with_ref) CHECK(a.top1 == a.entries);  // a pure rename maps 100% with the reference
           if (kind == Reexport::NodeNames) CHECK(a.top1 == a.entries);
           // a consistent renumbering is found by voting over the whole file
@@ -416,9 +426,10 @@ TEST_CASE("repair accuracy for qtables written with ONNX node or tensor names") 
       for (NameForm form : {NameForm::Node, NameForm::Tensor}) {
         for (bool with_ref : {true, false}) {
           Accuracy a = measure(orig, re, pick_every(orig, 3), with_ref, form);
-          std::printf("%-26s %-15s %-7s %-4s %5d/%-4d %5.1f%% %5d/%-4d\n", rel + 7, mixq::test::reexport_name(kind).c_str(),
-                      form == NameForm::Node ? "node" : "tensor", with_ref ? "yes" : "no", a.top1, a.entries,
-                      100.0 * a.top1 / std::max(1, a.entries), a.applied_right, a.applied);
+          std::printf("%-26s %-15s %-7s %-4s %5d/%-4d %5.1f%% %5d/%-4d\n", rel + 7,
+                      mixq::test::reexport_name(kind).c_str(), form == NameForm::Node ? "node" : "tensor",
+                      with_ref ? "yes" : "no", a.top1, a.entries, 100.0 * a.top1 / std::max(1, a.entries),
+                      a.applied_right, a.applied);
           if (with_ref) CHECK(a.top1 == a.entries);
           if (kind == Reexport::Renumber) CHECK(a.top1 >= 0.9 * a.entries);
           CHECK(a.applied_right >= 0.85 * a.applied);
@@ -434,12 +445,16 @@ TEST_CASE("repair accuracy for qtables written with ONNX node or tensor names") 
 TEST_CASE("garbage qtables never crash and every line is accounted for") {
   AnalyzedModel am = analyze(small_model());
   uint32_t seed = 1684;
-  auto next = [&] { seed = seed * 1664525u + 1013904223u; return seed >> 8; };
+  auto next = [&] {
+    seed = seed * 1664525u + 1013904223u;
+    return seed >> 8;
+  };
   const std::string alphabet = "ab_1209 \t#\r\nF16INT8BF16c1_Conv/.:";
   for (int round = 0; round < 200; ++round) {
     std::string text;
     size_t len = next() % 300;
-    for (size_t k = 0; k < len; ++k) text += (next() % 17 == 0) ? static_cast<char>(next() % 256) : alphabet[next() % alphabet.size()];
+    for (size_t k = 0; k < len; ++k)
+      text += (next() % 17 == 0) ? static_cast<char>(next() % 256) : alphabet[next() % alphabet.size()];
     for (const char* chip : {"bm1684", "bm1688", "cv183x"}) {
       QTableReport r = check_qtable(am, text, chip_profile(chip), round % 2 ? &am : nullptr);
       size_t entry_lines = 0;
@@ -456,7 +471,7 @@ TEST_CASE("garbage qtables never crash and every line is accounted for") {
 
 TEST_CASE("a UTF-8 byte-order mark is reported as TPU-MLIR sees it") {
   AnalyzedModel am = analyze(small_model());
-  auto r = check_qtable(am, "\xEF\xBB\xBFc1_Conv F16\ny_Conv F16\n", chip_profile("bm1684x"));
+  auto r = check_qtable(am, "\xEF\xBB\xBF" "c1_Conv F16\ny_Conv F16\n", chip_profile("bm1684x"));
   REQUIRE(r.entries.size() == 2);
   CHECK(r.entries[0].status == QStatus::Unmatched);  // the BOM is part of the name for TPU-MLIR
   REQUIRE_FALSE(r.entries[0].suggestions.empty());
