@@ -236,7 +236,10 @@ void qtable_panel(QtableState& s, StudioSession& session, const QtableUi& ui) {
       ImGui::SameLine();
       const int target = e.decision == QtableEntry::Decision::Accepted ? e.suggestion_layer : e.layer;
       if (target >= 0) {
-        if (ImGui::Selectable((e.name + "  " + e.mode).c_str(), false)) ui.jump(target);
+        const std::string label = e.decision == QtableEntry::Decision::Accepted
+                                      ? e.name + " -> " + e.suggestion_name + "  " + e.mode
+                                      : e.name + "  " + e.mode;
+        if (ImGui::Selectable(label.c_str(), false)) ui.jump(target);
       } else {
         ImGui::TextWrapped("%s  %s", e.name.c_str(), e.mode.c_str());
       }
