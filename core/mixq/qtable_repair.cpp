@@ -95,13 +95,6 @@ std::vector<Candidate> candidates_of(const AnalyzedModel& am) {
   return c;
 }
 
-std::string fmt(double x) {
-  std::ostringstream os;
-  os.precision(2);
-  os << std::fixed << x;
-  return os.str();
-}
-
 uint64_t mix(uint64_t h, uint64_t v) {
   h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
   return h * 0x100000001b3ULL;
@@ -147,7 +140,9 @@ std::vector<std::string> closest_names(const LayerGraph& lg, const std::string& 
 
 namespace {
 
-std::vector<uint64_t> base_labels(const AnalyzedModel& am) {
+// Label of each layer before refinement. Without `with_shapes` activation shapes are left
+// out, so an export at another input resolution still aligns (weight shapes stay).
+std::vector<uint64_t> base_labels(const AnalyzedModel& am, bool with_shapes) {
   std::vector<uint64_t> lab;
   for (const auto& l : am.layers.layers) {
     uint64_t h = hash_str(l.kind);
@@ -156,7 +151,8 @@ std::vector<uint64_t> base_labels(const AnalyzedModel& am) {
     h = mix(h, l.is_output);
     h = mix(h, l.inputs.size());
     h = mix(h, l.consumers.size());
-    for (int64_t d : l.shape) h = mix(h, static_cast<uint64_t>(d));
+    if (with_shapes)
+      for (int64_t d : l.shape) h = mix(h, static_cast<uint64_t>(d));
     for (const auto& w : l.weights) {
       h = mix(h, 0xabcdef);
       if (const ValueState* v = am.shapes.find(w))
@@ -207,59 +203,106 @@ size_t distinct(const std::vector<uint64_t>& a, const std::vector<uint64_t>& b) 
 
 LayerAlignment align_layers(const AnalyzedModel& ref, const AnalyzedModel& tgt) {
   const size_t nr = ref.layers.layers.size(), nt = tgt.layers.layers.size();
-  std::vector<std::vector<uint64_t>> lr{base_labels(ref)}, lt{base_labels(tgt)};
-  size_t classes = distinct(lr[0], lt[0]);
-  for (int round = 0; round < 256; ++round) {
-    auto a = refine(ref.layers, lr.back()), b = refine(tgt.layers, lt.back());
-    size_t c = distinct(a, b);
-    lr.push_back(std::move(a));
-    lt.push_back(std::move(b));
-    if (c <= classes) break;
-    classes = c;
-  }
   LayerAlignment al;
   al.target.assign(nr, -1);
   al.confidence.assign(nr, 0.0);
   std::vector<bool> taken(nt, false);
-  const int levels = static_cast<int>(lr.size());
-  for (int k = levels - 1; k >= 0; --k) {
-    std::map<uint64_t, std::pair<std::vector<int>, std::vector<int>>> cls;
-    for (size_t i = 0; i < nr; ++i)
-      if (al.target[i] < 0) cls[lr[k][i]].first.push_back(static_cast<int>(i));
-    for (size_t j = 0; j < nt; ++j)
-      if (!taken[j]) cls[lt[k][j]].second.push_back(static_cast<int>(j));
-    double depth = levels > 1 ? static_cast<double>(k) / (levels - 1) : 1.0;
-    for (auto& [label, rt] : cls) {
-      auto& [rs, ts] = rt;
-      if (rs.empty() || ts.empty()) continue;
-      if (rs.size() == ts.size()) {
-        for (size_t q = 0; q < rs.size(); ++q) {
-          al.target[rs[q]] = ts[q];
-          taken[ts[q]] = true;
-          al.confidence[rs[q]] = k == levels - 1 ? (rs.size() == 1 ? 1.0 : 0.9) : 0.5 + 0.35 * depth;
-        }
-      } else if (k == 0 || k < levels - 1) {
-        // unequal counts: pair by nearest relative position
-        for (int r : rs) {
-          double pr = nr > 1 ? static_cast<double>(r) / (nr - 1) : 0;
-          int best = -1;
-          double bd = 2;
-          for (int t : ts) {
-            if (taken[t]) continue;
-            double d = std::fabs((nt > 1 ? static_cast<double>(t) / (nt - 1) : 0) - pr);
-            if (d < bd) {
-              bd = d;
-              best = t;
-            }
+  // One alignment pass over the layers still unpaired; `scale` lowers the confidence of
+  // the coarser (shape-free) pass.
+  auto pass = [&](bool with_shapes, double scale) {
+    std::vector<std::vector<uint64_t>> lr{base_labels(ref, with_shapes)}, lt{base_labels(tgt, with_shapes)};
+    size_t classes = distinct(lr[0], lt[0]);
+    for (int round = 0; round < 256; ++round) {
+      auto a = refine(ref.layers, lr.back()), b = refine(tgt.layers, lt.back());
+      size_t c = distinct(a, b);
+      lr.push_back(std::move(a));
+      lt.push_back(std::move(b));
+      if (c <= classes) break;
+      classes = c;
+    }
+    const int levels = static_cast<int>(lr.size());
+    // seed and extend: an unpaired layer whose paired neighbours point at exactly one
+    // unpaired layer with the same base label takes it (survives local differences)
+    auto extend = [&](double conf) {
+      const auto &br = lr[0], &bt = lt[0];
+      for (bool changed = true; changed;) {
+        changed = false;
+        for (size_t r = 0; r < nr; ++r) {
+          if (al.target[r] >= 0) continue;
+          const Layer& R = ref.layers.layers[r];
+          std::set<int> from_inputs, from_consumers;
+          bool have_inputs = false, have_consumers = false;
+          auto narrow = [&](std::set<int>& acc, bool& have, const std::vector<int>& options) {
+            std::set<int> next;
+            for (int t : options)
+              if (!taken[t] && bt[t] == br[r] && (!have || acc.count(t))) next.insert(t);
+            acc = std::move(next);
+            have = true;
+          };
+          for (int p : R.inputs)
+            if (al.target[p] >= 0) narrow(from_inputs, have_inputs, tgt.layers.layers[al.target[p]].consumers);
+          for (int c : R.consumers)
+            if (al.target[c] >= 0) narrow(from_consumers, have_consumers, tgt.layers.layers[al.target[c]].inputs);
+          std::set<int> cand;
+          if (have_inputs && have_consumers) {
+            for (int t : from_inputs)
+              if (from_consumers.count(t)) cand.insert(t);
+          } else {
+            cand = have_inputs ? from_inputs : from_consumers;
           }
-          if (best < 0) continue;
-          al.target[r] = best;
-          taken[best] = true;
-          al.confidence[r] = std::max(0.2, 0.3 + 0.3 * depth - bd);
+          if (cand.size() != 1) continue;
+          int t = *cand.begin();
+          al.target[r] = t;
+          taken[t] = true;
+          al.confidence[r] = scale * conf;
+          changed = true;
+        }
+      }
+    };
+    for (int k = levels - 1; k >= 0; --k) {
+      if (k < levels - 1) extend(0.85);
+      std::map<uint64_t, std::pair<std::vector<int>, std::vector<int>>> cls;
+      for (size_t i = 0; i < nr; ++i)
+        if (al.target[i] < 0) cls[lr[k][i]].first.push_back(static_cast<int>(i));
+      for (size_t j = 0; j < nt; ++j)
+        if (!taken[j]) cls[lt[k][j]].second.push_back(static_cast<int>(j));
+      double depth = levels > 1 ? static_cast<double>(k) / (levels - 1) : 1.0;
+      for (auto& [label, rt] : cls) {
+        auto& [rs, ts] = rt;
+        if (rs.empty() || ts.empty()) continue;
+        if (rs.size() == ts.size()) {
+          for (size_t q = 0; q < rs.size(); ++q) {
+            al.target[rs[q]] = ts[q];
+            taken[ts[q]] = true;
+            al.confidence[rs[q]] = scale * (k == levels - 1 ? (rs.size() == 1 ? 1.0 : 0.9) : 0.5 + 0.35 * depth);
+          }
+        } else if (k < levels - 1 && !(with_shapes && k == 0)) {
+          // unequal counts: pair by nearest relative position
+          for (int r : rs) {
+            double pr = nr > 1 ? static_cast<double>(r) / (nr - 1) : 0;
+            int best = -1;
+            double bd = 2;
+            for (int t : ts) {
+              if (taken[t]) continue;
+              double d = std::fabs((nt > 1 ? static_cast<double>(t) / (nt - 1) : 0) - pr);
+              if (d < bd) {
+                bd = d;
+                best = t;
+              }
+            }
+            if (best < 0) continue;
+            al.target[r] = best;
+            taken[best] = true;
+            al.confidence[r] = scale * std::max(0.2, 0.3 + 0.3 * depth - bd);
+          }
         }
       }
     }
-  }
+  };
+  pass(true, 1.0);
+  // layers left over (e.g. an export at another input resolution): align them again
+  // without activation shapes
+  if (std::find(al.target.begin(), al.target.end(), -1) != al.target.end()) pass(false, 0.95);
   return al;
 }
 
@@ -418,6 +461,10 @@ RepairResult suggest_repairs(const AnalyzedModel& model, const std::vector<Repai
   std::map<std::tuple<int, size_t, int64_t>, int> votes;
   std::map<std::pair<int, size_t>, int> voters;
   for (size_t i = 0; i < n; ++i) {
+    // graph input/output names are fixed by the exporter (input_names/output_names), they
+    // say nothing about how the rest was renumbered
+    int x = entries[i].exact_layer;
+    if (x >= 0 && (lg.layers[x].is_output || lg.layers[x].is_input())) continue;
     std::set<std::tuple<int, size_t, int64_t>> mine;
     std::set<std::pair<int, size_t>> voted;
     for_each_shift(i, [&](const Shift& s) {

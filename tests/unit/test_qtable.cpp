@@ -300,8 +300,9 @@ struct Accuracy {
 // and counts how many entries end on the right layer.
 enum class NameForm { Layer, Node, Tensor };  // how the qtable's author wrote the names
 
+// `inserted_after`: the re-export has one extra node after this node index (-1: none).
 Accuracy measure(const AnalyzedModel& orig, const AnalyzedModel& re, const std::vector<int>& picked, bool with_ref,
-                 NameForm form = NameForm::Layer) {
+                 NameForm form = NameForm::Layer, int inserted_after = -1) {
   std::map<int, int> by_main;
   for (size_t l = 0; l < re.layers.layers.size(); ++l)
     if (re.layers.layers[l].main_node >= 0) by_main[re.layers.layers[l].main_node] = static_cast<int>(l);
@@ -325,7 +326,8 @@ Accuracy measure(const AnalyzedModel& orig, const AnalyzedModel& re, const std::
   std::map<std::string, int> truth;
   for (int l : picked) {
     const Layer& L = orig.layers.layers[l];
-    truth[written_name(l)] = L.main_node >= 0 ? by_main.at(L.main_node) : l;
+    int main = L.main_node >= 0 && inserted_after >= 0 && L.main_node > inserted_after ? L.main_node + 1 : L.main_node;
+    truth[written_name(l)] = main >= 0 ? by_main.at(main) : l;
   }
   std::set<int> applied_layers;
   for (const auto& e : r.entries) {
@@ -390,9 +392,9 @@ TEST_CASE("repair accuracy on simulated re-exports of the shared models") {
           if (with_ref) CHECK(a.top1 == a.entries);  // a pure rename maps 100% with the reference
           if (kind == Reexport::NodeNames) CHECK(a.top1 == a.entries);
           // a consistent renumbering is found by voting over the whole file
-          if (kind == Reexport::Renumber) CHECK(a.top1 >= 0.85 * a.entries);
+          if (kind == Reexport::Renumber) CHECK(a.top1 >= 0.95 * a.entries);
           // what `fix` applies at its default threshold is right (positional guesses stay below it)
-          CHECK(a.applied_right >= 0.85 * a.applied);
+          CHECK(a.applied_right >= 0.9 * a.applied);
         }
       }
     }
@@ -471,7 +473,10 @@ TEST_CASE("garbage qtables never crash and every line is accounted for") {
 
 TEST_CASE("a UTF-8 byte-order mark is reported as TPU-MLIR sees it") {
   AnalyzedModel am = analyze(small_model());
-  auto r = check_qtable(am, "\xEF\xBB\xBF" "c1_Conv F16\ny_Conv F16\n", chip_profile("bm1684x"));
+  auto r = check_qtable(am,
+                        "\xEF\xBB\xBF"
+                        "c1_Conv F16\ny_Conv F16\n",
+                        chip_profile("bm1684x"));
   REQUIRE(r.entries.size() == 2);
   CHECK(r.entries[0].status == QStatus::Unmatched);  // the BOM is part of the name for TPU-MLIR
   REQUIRE_FALSE(r.entries[0].suggestions.empty());
@@ -479,4 +484,54 @@ TEST_CASE("a UTF-8 byte-order mark is reported as TPU-MLIR sees it") {
   auto c = check_qtable(am, "\xEF\xBB\xBF# genetated time: x\ny_Conv F16\n", chip_profile("bm1684x"));
   CHECK(c.entries[0].status == QStatus::Invalid);
   CHECK(c.entries[0].message.find("byte-order mark") != std::string::npos);
+}
+
+TEST_CASE("the reference still maps when the new export has another input resolution") {
+  using mixq::test::Reexport;
+  MIXQ_REQUIRE_SHARED(bytes, "models/st_mobilenet_v2_0.35_128_tfs.onnx");  // global pooling: any size
+  AnalyzedModel orig = analyze(bytes);
+  AnalyzeOptions o;
+  o.load.source_name = "re320.onnx";
+  o.input_shapes = {{1, 3, 160, 160}};
+  AnalyzedModel re = analyze_model(save_onnx(mixq::test::simulate_reexport(orig.model, Reexport::Renumber, 100)), o);
+  REQUIRE(re.layers.layers.size() == orig.layers.layers.size());
+  LayerAlignment al = align_layers(orig, re);
+  int right = 0;
+  for (size_t l = 0; l < orig.layers.layers.size(); ++l)
+    right += al.target[l] >= 0 && re.layers.layers[al.target[l]].main_node == orig.layers.layers[l].main_node;
+  CHECK(right == static_cast<int>(orig.layers.layers.size()));
+  Accuracy a = measure(orig, re, pick_every(orig, 3), true);
+  std::printf("reference at another resolution: %d/%d right, %d/%d applied right\n", a.top1, a.entries, a.applied_right,
+              a.applied);
+  CHECK(a.top1 >= 0.95 * a.entries);
+  CHECK(a.applied_right >= 0.95 * a.applied);
+}
+
+TEST_CASE("the reference maps a re-export with a local structural change") {
+  using mixq::test::Reexport;
+  MIXQ_REQUIRE_SHARED(bytes, "models/yolov5n-0.5-face.onnx");
+  AnalyzedModel orig = analyze(bytes);
+  for (int at : {60, 150}) {
+    // an extra (unfusable) LeakyRelu after node `at`, then path-style names: no name evidence
+    Model changed = orig.model;
+    Graph& g = changed.graph;
+    std::string out = g.nodes[at].outputs[0], extra = out + "_extra";
+    for (auto& n : g.nodes)
+      for (auto& in : n.inputs)
+        if (in == out) in = extra;
+    Node leaky;
+    leaky.name = "extra_leaky";
+    leaky.op_type = "LeakyRelu";
+    leaky.inputs = {out};
+    leaky.outputs = {extra};
+    g.nodes.insert(g.nodes.begin() + at + 1, leaky);
+    g.index();
+    AnalyzedModel re = analyze(save_onnx(mixq::test::simulate_reexport(changed, Reexport::PathStyle)), "changed.onnx");
+    REQUIRE(re.layers.layers.size() == orig.layers.layers.size() + 1);
+    Accuracy a = measure(orig, re, pick_every(orig, 3), true, NameForm::Layer, at);
+    std::printf("reference with an extra layer after node %d: %d/%d right, %d/%d applied right\n", at, a.top1,
+                a.entries, a.applied_right, a.applied);
+    CHECK(a.top1 >= 0.95 * a.entries);
+    CHECK(a.applied_right >= 0.95 * a.applied);
+  }
 }
