@@ -1,0 +1,108 @@
+// Embind functions behind window.mixq (web/mixq.js wraps them; spec/cli.md "The web
+// studio's script API"). Each returns its value and records a failure in
+// studio_last_error() (the JS wrapper turns it into a thrown Error with the same
+// message the CLI prints); nothing the user edited is lost on an error.
+#include <emscripten/bind.h>
+
+#include <exception>
+#include <string>
+
+#include "web_app.h"
+
+namespace {
+
+std::string g_last_error;
+
+template <typename F>
+auto guarded(F&& f) -> decltype(f()) {
+  g_last_error.clear();
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    g_last_error = e.what();
+    if (g_last_error.empty()) g_last_error = "unknown error";
+    return decltype(f())();
+  }
+}
+
+mixq::studio::StudioApp& app() { return mixq::studio::web_app(); }
+
+bool load_model(std::string bytes, std::string name) {
+  return guarded([&] {
+    app().load_model({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, name);
+    return true;
+  });
+}
+bool load_reference(std::string bytes, std::string name) {
+  return guarded([&] {
+    app().load_reference({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, name);
+    return true;
+  });
+}
+std::string import_qtable(std::string text, std::string name) {
+  return guarded([&] { return app().import_qtable(text, name); });
+}
+std::string apply_suggestions(double min_confidence) {
+  return guarded([&] { return app().apply_suggestions(min_confidence); });
+}
+std::string export_qtable() {
+  return guarded([&] { return app().export_qtable(); });
+}
+std::string export_precisions() {
+  return guarded([&] { return app().export_precisions_json(); });
+}
+std::string session_url() {
+  return guarded([&] { return app().session_url(); });
+}
+bool open_session_url(std::string url) {
+  return guarded([&] {
+    app().open_session_url(url);
+    return true;
+  });
+}
+bool set_chip(std::string chip) {
+  return guarded([&] {
+    app().set_chip(chip);
+    return true;
+  });
+}
+bool set_precision(std::string layer, std::string mode) {
+  return guarded([&] {
+    app().set_precision(layer, mode);
+    return true;
+  });
+}
+bool select_layer(std::string layer) {
+  return guarded([&] {
+    app().select_layer(layer);
+    return true;
+  });
+}
+std::string stats() {
+  return guarded([&] { return app().stats_json(); });
+}
+void report_error(std::string message) { app().report_error(message); }
+void set_clipboard(std::string text) { mixq::studio::web_set_clipboard(text); }
+void fit_view() { app().fit_view(); }
+std::string last_error() { return g_last_error; }
+
+}  // namespace
+
+EMSCRIPTEN_BINDINGS(mixq_studio) {
+  emscripten::function("studio_load_model", &load_model);
+  emscripten::function("studio_import_qtable", &import_qtable);
+  emscripten::function("studio_load_reference", &load_reference);
+  emscripten::function("studio_apply_suggestions", &apply_suggestions);
+  emscripten::function("studio_export_qtable", &export_qtable);
+  emscripten::function("studio_export_precisions", &export_precisions);
+  emscripten::function("studio_session_url", &session_url);
+  emscripten::function("studio_open_session_url", &open_session_url);
+  emscripten::function("studio_set_chip", &set_chip);
+  emscripten::function("studio_set_precision", &set_precision);
+  emscripten::function("studio_select_layer", &select_layer);
+  emscripten::function("studio_stats", &stats);
+  emscripten::function("studio_report_error", &report_error);
+  emscripten::function("studio_set_clipboard", &set_clipboard);
+  emscripten::function("studio_fit_view", &fit_view);
+  emscripten::function("studio_last_error", &last_error);
+}
