@@ -503,3 +503,103 @@ TEST_CASE("executor contracts: errors, tap, determinism, memory reuse") {
     CHECK(std::equal(one.at("y").bytes().begin(), one.at("y").bytes().end(), three.at("y").bytes().begin()));
   }
 }
+
+TEST_CASE("more ops: InstanceNormalization, LogSoftmax, Tile, Split, Upsample, reductions, logic") {
+  Shape s{1, 2, 3, 4};
+  auto x = random_values(24, 30, 0.1f, 2.f);
+  auto at = [&](int c, int h, int w) { return x[(c * 3 + h) * 4 + w]; };
+  OnnxBuilder b(13);
+  b.input("x", s);
+  for (const char* o : {"in", "ls", "tile", "sp0", "sp1", "rmax", "rsum", "gmp", "cmp", "not", "cast", "sq", "lg"})
+    b.output(o);
+  add_tensor(b, "sc", {2}, {1.5f, -0.5f});
+  add_tensor(b, "bi", {2}, {0.25f, 2.f});
+  b.node("InstanceNormalization", {"x", "sc", "bi"}, {"in"});
+  OnnxBuilder::attr_i(b.node("LogSoftmax", {"x"}, {"ls"}), "axis", 1);
+  b.weight_i64("reps", {1, 1, 2, 1});
+  b.node("Tile", {"x", "reps"}, {"tile"});
+  b.weight_i64("split", {1, 3});
+  OnnxBuilder::attr_i(b.node("Split", {"x", "split"}, {"sp0", "sp1"}), "axis", 3);
+  auto& rmax = b.node("ReduceMax", {"x"}, {"rmax"});
+  OnnxBuilder::attr_ints(rmax, "axes", {1, 3});
+  OnnxBuilder::attr_i(rmax, "keepdims", 0);
+  b.weight_i64("rax", {2});
+  b.node("ReduceSum", {"x", "rax"}, {"rsum"});
+  b.node("GlobalMaxPool", {"x"}, {"gmp"});
+  b.scalar("one", 1.f);
+  b.node("Greater", {"x", "one"}, {"cmp"});
+  b.node("Not", {"cmp"}, {"not"});
+  OnnxBuilder::attr_i(b.node("Cast", {"cmp"}, {"cast"}), "to", 1);
+  b.node("Sqrt", {"x"}, {"sq"});
+  b.node("Log", {"x"}, {"lg"});
+  auto out = run(b, {{"x", Tensor::from_f32(s, x)}});
+
+  std::vector<float> in(24), ls(24), tile, sp0, sp1, rmax_ref, rsum, gmp, cast, notv, sq, lg;
+  for (int c = 0; c < 2; ++c) {
+    double mean = 0, var = 0;
+    for (int i = 0; i < 12; ++i) mean += x[c * 12 + i] / 12.0;
+    for (int i = 0; i < 12; ++i) var += (x[c * 12 + i] - mean) * (x[c * 12 + i] - mean) / 12.0;
+    float sc = c ? -0.5f : 1.5f, bi = c ? 2.f : 0.25f;
+    for (int i = 0; i < 12; ++i) in[c * 12 + i] = float((x[c * 12 + i] - mean) / std::sqrt(var + 1e-5) * sc + bi);
+  }
+  for (int h = 0; h < 3; ++h)
+    for (int w = 0; w < 4; ++w) {
+      double m = std::max(at(0, h, w), at(1, h, w));
+      double lse = m + std::log(std::exp(at(0, h, w) - m) + std::exp(at(1, h, w) - m));
+      for (int c = 0; c < 2; ++c) ls[(c * 3 + h) * 4 + w] = float(at(c, h, w) - lse);
+    }
+  for (int c = 0; c < 2; ++c)
+    for (int r = 0; r < 2; ++r)
+      for (int h = 0; h < 3; ++h)
+        for (int w = 0; w < 4; ++w) tile.push_back(at(c, h, w));
+  for (int c = 0; c < 2; ++c)
+    for (int h = 0; h < 3; ++h) {
+      sp0.push_back(at(c, h, 0));
+      for (int w = 1; w < 4; ++w) sp1.push_back(at(c, h, w));
+    }
+  for (int h = 0; h < 3; ++h) {
+    float m = -INFINITY;
+    for (int c = 0; c < 2; ++c)
+      for (int w = 0; w < 4; ++w) m = std::max(m, at(c, h, w));
+    rmax_ref.push_back(m);
+  }
+  for (int c = 0; c < 2; ++c)
+    for (int w = 0; w < 4; ++w) {
+      double sum = 0;
+      for (int h = 0; h < 3; ++h) sum += at(c, h, w);
+      rsum.push_back(float(sum));
+    }
+  for (int c = 0; c < 2; ++c) gmp.push_back(*std::max_element(x.begin() + c * 12, x.begin() + c * 12 + 12));
+  for (float v : x) {
+    cast.push_back(v > 1.f ? 1.f : 0.f);
+    notv.push_back(v > 1.f ? 0.f : 1.f);
+    sq.push_back(std::sqrt(v));
+    lg.push_back(std::log(v));
+  }
+  require_close(out.at("in"), in, s, kTolTranscend);
+  require_close(out.at("ls"), ls, s, kTolTranscend);
+  require_close(out.at("tile"), tile, {1, 2, 6, 4}, kTolExact);
+  require_close(out.at("sp0"), sp0, {1, 2, 3, 1}, kTolExact);
+  require_close(out.at("sp1"), sp1, {1, 2, 3, 3}, kTolExact);
+  require_close(out.at("rmax"), rmax_ref, {1, 3}, kTolExact);
+  require_close(out.at("rsum"), rsum, {1, 2, 1, 4}, kTolAccumulate);
+  require_close(out.at("gmp"), gmp, {1, 2, 1, 1}, kTolExact);
+  CHECK(out.at("cmp").dtype() == DType::Bool);
+  require_close(out.at("not"), notv, s, kTolExact);
+  require_close(out.at("cast"), cast, s, kTolExact);
+  require_close(out.at("sq"), sq, s, kTolTranscend);
+  require_close(out.at("lg"), lg, s, kTolTranscend);
+}
+
+TEST_CASE("Upsample (opset 9) nearest repeats pixels") {
+  Shape s{1, 1, 2, 3};
+  std::vector<float> x = {1, 2, 3, 4, 5, 6};
+  OnnxBuilder b(9);
+  b.input("x", s).output("y");
+  add_tensor(b, "scales", {4}, {1.f, 1.f, 2.f, 2.f});
+  b.node("Upsample", {"x", "scales"}, {"y"});
+  std::vector<float> ref;
+  for (int h = 0; h < 4; ++h)
+    for (int w = 0; w < 6; ++w) ref.push_back(x[(h / 2) * 3 + w / 2]);
+  require_close(run(b, {{"x", Tensor::from_f32(s, x)}}).at("y"), ref, {1, 1, 4, 6}, kTolExact);
+}

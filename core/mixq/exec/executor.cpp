@@ -139,11 +139,15 @@ Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::ma
   }
   for (int v : p.input_slots)
     if (last_use[v] < 0 && !p.slots[v].is_output) p.input_release.push_back(v);
+  // Every graph output must be a graph input, a constant or produced by a planned node.
+  std::vector<bool> available(p.slots.size(), false);
+  for (int v : p.input_slots) available[v] = true;
+  for (const Plan::Step& s : p.steps)
+    for (int v : s.outputs)
+      if (v >= 0) available[v] = true;
   for (const std::string& o : p.outputs) {
-    const Plan::Slot& s = p.slots[p.slot_of[o]];
-    bool produced = s.constant != nullptr ||
-                    std::find(p.outputs.begin(), p.outputs.end(), o) != p.outputs.end();
-    require(produced, src + ": graph output '" + o + "' is never produced");
+    int v = p.slot_of[o];
+    require(available[v] || p.slots[v].constant, src + ": graph output '" + o + "' is never produced");
   }
   p.pool = std::make_unique<ThreadPool>(options.threads);
 }
