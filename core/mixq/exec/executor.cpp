@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 
 #include "mixq/error.h"
 #include "mixq/exec/kernel.h"
@@ -50,6 +51,8 @@ struct Executor::Plan {
   std::vector<int> input_release;  // graph inputs nobody reads
   std::unique_ptr<ThreadPool> pool;
   int64_t macs = 0;
+  std::multimap<size_t, Tensor> spare;  // pooled buffers by capacity
+  std::mutex spare_mu;
 };
 
 Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::make_unique<Plan>()) {
@@ -163,21 +166,28 @@ int64_t Executor::macs() const { return plan_->macs; }
 std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>& inputs, const Tap& tap) {
   Plan& p = *plan_;
   std::vector<Tensor> values(p.slots.size());
-  // Released buffers by (dtype, numel), reused for later outputs of the same size: no
-  // zero-fill, no fresh pages. Kernels overwrite every element of their outputs.
-  std::map<std::pair<DType, int64_t>, std::vector<Tensor>> spare;
+  // Released activation buffers are pooled in the plan and reused (best fit by capacity)
+  // for later tensors, also across runs: no zero-fill, no fresh pages. The pool never
+  // holds more buffers than were live at once. Kernels overwrite every output element.
+  auto& spare = p.spare;
   auto release = [&](Tensor& t) {
-    if (t.numel() >= 1024) spare[{t.dtype(), t.numel()}].push_back(std::move(t));
+    if (t.capacity() >= 4096) {
+      std::lock_guard<std::mutex> lock(p.spare_mu);
+      spare.emplace(t.capacity(), std::move(t));
+    }
     t = Tensor();
   };
   auto allocate = [&](DType dtype, const Shape& shape) {
-    auto it = spare.find({dtype, shape_numel(shape)});
-    if (it == spare.end() || it->second.empty()) return Tensor(dtype, shape);
-    Tensor t = std::move(it->second.back());
-    it->second.pop_back();
-    t.reshape(shape);
+    size_t need = size_t(shape_numel(shape)) * dtype_size(dtype);
+    std::lock_guard<std::mutex> lock(p.spare_mu);
+    auto it = spare.lower_bound(need);
+    if (need < 4096 || it == spare.end() || it->first > 2 * need + 65536) return Tensor(dtype, shape);
+    Tensor t = std::move(it->second);
+    spare.erase(it);
+    t.reset(dtype, shape);
     return t;
   };
+
   std::vector<const Tensor*> ptr(p.slots.size(), nullptr);
   for (size_t v = 0; v < p.slots.size(); ++v) ptr[v] = p.slots[v].constant;
   for (const auto& entry : inputs) {
