@@ -186,7 +186,9 @@ class ConvKernel : public Kernel {
     // Split output channels when there are few column blocks (small maps, many channels).
     mb_ = g_.Mg;
     int64_t tasks = g_.N * g_.G * col_blocks_;
-    if (tasks < 8 && g_.Mg >= 64) mb_ = std::max<int64_t>(32, ((g_.Mg + 3) / 4 + 15) / 16 * 16);
+    // Split output channels when there are few column blocks, unless the conv is tiny.
+    if (tasks < 8 && g_.Mg >= 64 && g_.Mg * P * K_ >= (int64_t(1) << 20))
+      mb_ = std::max<int64_t>(32, ((g_.Mg + 3) / 4 + 15) / 16 * 16);
     m_blocks_ = (g_.Mg + mb_ - 1) / mb_;
   }
   int64_t macs() const override { return g_.N * g_.M * g_.OH * g_.OW * K_; }
@@ -199,10 +201,13 @@ class ConvKernel : public Kernel {
     const ConvGeometry& g = g_;
     int64_t P = g.OH * g.OW, HW = g.H * g.W;
     if (depthwise_) {
-      int64_t planes = g.N * g.C;
-      pool.parallel_for(planes, [&](int64_t i) {
-        int64_t c = i % g.C;
-        depthwise_plane(g, x + i * HW, w + c * g.KH * g.KW, b ? b[c] : 0.f, y + i * P);
+      // Group planes so that each task has ~64K multiply-adds (fixed by shape only).
+      int64_t per_plane = std::max<int64_t>(1, P * g.KH * g.KW);
+      parallel_range(pool, g.N * g.C, std::max<int64_t>(1, 65536 / per_plane), [&](int64_t b0, int64_t b1) {
+        for (int64_t i = b0; i < b1; ++i) {
+          int64_t c = i % g.C;
+          depthwise_plane(g, x + i * HW, w + c * g.KH * g.KW, b ? b[c] : 0.f, y + i * P);
+        }
       });
       return;
     }
