@@ -8,6 +8,7 @@
 //   ConvTranspose       GEMM (W^T X) then col2im per output channel
 #include <Eigen/Core>
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "mixq/exec/kernel.h"
@@ -166,6 +167,59 @@ void depthwise_plane(const ConvGeometry& g, const float* in, const float* w, flo
   }
 }
 
+// Per-output-channel affine (folded BatchNormalization) then clamp / leaky slope.
+struct Epilogue {
+  bool active = false;
+  std::vector<float> scale, shift;  // empty: identity
+  float lo = -INFINITY, hi = INFINITY, leaky = 1.f;
+  float apply(float v, int64_t m) const {
+    if (!scale.empty()) v = v * scale[m] + shift[m];
+    if (v < 0) v *= leaky;
+    return std::min(std::max(v, lo), hi);
+  }
+};
+
+// Absorbs BatchNormalization (constant params), Relu, Clip (constant bounds), LeakyRelu
+// into `e` (which may already hold a BatchNormalization). Returns false otherwise.
+bool absorb_into(Epilogue& e, const KernelInit& c, int64_t channels) {
+  const Node& n = c.node;
+  bool has_act = e.lo != -INFINITY || e.hi != INFINITY || e.leaky != 1.f;
+  if (n.op_type == "BatchNormalization") {
+    if (has_act || !e.scale.empty() || (c.outputs.size() > 1 && c.outputs[1])) return false;
+    for (size_t i = 1; i < 5; ++i)
+      if (!c.constant(i) || c.constant(i)->numel() != channels) return false;
+    auto sc = c.constant(1)->to_f32(), bi = c.constant(2)->to_f32(), mean = c.constant(3)->to_f32(),
+         var = c.constant(4)->to_f32();
+    float eps = n.attr_float("epsilon", 1e-5f);
+    e.scale.resize(channels);
+    e.shift.resize(channels);
+    for (int64_t m = 0; m < channels; ++m) {
+      e.scale[m] = sc[m] / std::sqrt(var[m] + eps);
+      e.shift[m] = bi[m] - mean[m] * e.scale[m];
+    }
+  } else if (has_act) {
+    return false;
+  } else if (n.op_type == "Relu") {
+    e.lo = 0.f;
+  } else if (n.op_type == "LeakyRelu") {
+    e.leaky = n.attr_float("alpha", 0.01f);
+    if (!(e.leaky >= 0.f && e.leaky <= 1.f)) return false;
+  } else if (n.op_type == "Clip") {
+    if (c.opset < 11) {
+      e.lo = n.attr_float("min", -INFINITY);
+      e.hi = n.attr_float("max", INFINITY);
+    } else {
+      if ((c.has_input(1) && !c.constant(1)) || (c.has_input(2) && !c.constant(2))) return false;
+      e.lo = c.has_input(1) ? c.constant(1)->to_f32().at(0) : -INFINITY;
+      e.hi = c.has_input(2) ? c.constant(2)->to_f32().at(0) : INFINITY;
+    }
+  } else {
+    return false;
+  }
+  e.active = true;
+  return true;
+}
+
 class ConvKernel : public Kernel {
  public:
   explicit ConvKernel(const KernelInit& k) : g_(conv_geometry(k, false)) {
@@ -192,8 +246,16 @@ class ConvKernel : public Kernel {
     m_blocks_ = (g_.Mg + mb_ - 1) / mb_;
   }
   int64_t macs() const override { return g_.N * g_.M * g_.OH * g_.OW * K_; }
-
+  bool absorb(const KernelInit& consumer) override { return absorb_into(epilogue_, consumer, g_.M); }
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
+    execute(in, out, pool, nullptr);
+  }
+  void run_fused(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
+    execute(in, out, pool, epilogue_.active ? &epilogue_ : nullptr);
+  }
+
+  void execute(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool,
+               const Epilogue* ep) {
     const float* x = in[0]->f32().data();
     const float* w = in[1]->f32().data();
     const float* b = in.size() > 2 && in[2] ? in[2]->f32().data() : nullptr;
@@ -207,6 +269,10 @@ class ConvKernel : public Kernel {
         for (int64_t i = b0; i < b1; ++i) {
           int64_t c = i % g.C;
           depthwise_plane(g, x + i * HW, w + c * g.KH * g.KW, b ? b[c] : 0.f, y + i * P);
+          if (ep) {
+            float* yp = y + i * P;
+            for (int64_t j = 0; j < P; ++j) yp[j] = ep->apply(yp[j], c);
+          }
         }
       });
       return;
@@ -233,7 +299,23 @@ class ConvKernel : public Kernel {
         MapC cmat(buf.data(), nb, K_, Eigen::OuterStride<>(nb));
         ymat.noalias() = cmat * wmat;
       }
-      if (b) {
+      if (ep) {
+        for (int64_t m = 0; m < mc; ++m) {
+          int64_t mm = gi * g.Mg + m0 + m;
+          float bv = b ? b[mm] : 0.f;
+          float sc = ep->scale.empty() ? 1.f : ep->scale[mm], sh = ep->scale.empty() ? 0.f : ep->shift[mm];
+          float a = sc, c0 = bv * sc + sh, lo = ep->lo, hi = ep->hi, leaky = ep->leaky;
+          float* col = ybase + m * P;
+          if (leaky == 1.f) {
+            for (int64_t j = 0; j < nb; ++j) col[j] = std::min(std::max(col[j] * a + c0, lo), hi);
+          } else {
+            for (int64_t j = 0; j < nb; ++j) {
+              float v = col[j] * a + c0;
+              col[j] = std::min(std::max(v < 0 ? v * leaky : v, lo), hi);
+            }
+          }
+        }
+      } else if (b) {
         const float* bb = b + gi * g.Mg + m0;
         for (int64_t m = 0; m < mc; ++m) {
           float bv = bb[m];
@@ -246,6 +328,7 @@ class ConvKernel : public Kernel {
 
  private:
   ConvGeometry g_;
+  Epilogue epilogue_;
   int64_t K_ = 0, nb_ = 0, col_blocks_ = 0, mb_ = 0, m_blocks_ = 0;
   bool depthwise_ = false, pointwise_ = false;
 };
