@@ -1,4 +1,10 @@
-// Executor: planning (kernels per node, liveness) and running (see executor.h).
+// Executor: planning and running (see executor.h).
+//
+// [SECTIONS]
+//   Plan            slots (one per tensor), steps (one kernel per non-folded node), owned
+//                   copies of nodes and constants, buffer pool
+//   Executor()      kernels, liveness (release after last reader), epilogue fusion
+//   run()           input checks, tap, in-place / pooled outputs, fused steps
 #include "mixq/exec/executor.h"
 
 #include <algorithm>
