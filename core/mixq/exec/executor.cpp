@@ -246,15 +246,16 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
   for (const auto& entry : inputs) {
     const std::string& name = entry.first;
     bool known = std::any_of(p.inputs.begin(), p.inputs.end(), [&](const InputSpec& s) { return s.name == name; });
-    require(known, "input '" + name + "' is not an input of the model");
+    if (!known) throw Error("input '" + name + "' is not an input of the model");
   }
   for (size_t i = 0; i < p.inputs.size(); ++i) {
     const InputSpec& spec = p.inputs[i];
     auto it = inputs.find(spec.name);
-    require(it != inputs.end(), "input '" + spec.name + "' " + shape_str(spec.shape) + " is missing");
+    if (it == inputs.end()) throw Error("input '" + spec.name + "' " + shape_str(spec.shape) + " is missing");
     const Tensor& t = it->second;
-    require(t.shape() == spec.shape, "input '" + spec.name + "' has shape " + shape_str(t.shape()) +
-                                         ", the model was analysed for " + shape_str(spec.shape));
+    if (t.shape() != spec.shape)
+      throw Error("input '" + spec.name + "' has shape " + shape_str(t.shape()) + ", the model was analysed for " +
+                  shape_str(spec.shape));
     int v = p.input_slots[i];
     if (t.dtype() == spec.dtype) {
       values[v] = t;

@@ -139,28 +139,59 @@ void im2col_block(const ConvGeometry& g, const float* in, int64_t p0, int64_t nb
 }
 
 // Depthwise (one input and one output channel per group): direct loops over one plane.
+// Each input row contributes KW taps; for KW == 3 the three taps are fused in one pass
+// over the columns where all of them are inside the row (edges: per-tap ranges).
 void depthwise_plane(const ConvGeometry& g, const float* in, const float* w, float bias, float* out) {
+  const int64_t S = g.SW;
+  // Column range valid for tap kw (0 <= ow*S + off < W), the same for every row.
+  std::vector<int64_t> off(g.KW), lo(g.KW), hi(g.KW);
+  for (int64_t kw = 0; kw < g.KW; ++kw) {
+    off[kw] = kw * g.DW - g.PL;
+    lo[kw] = off[kw] >= 0 ? 0 : (-off[kw] + S - 1) / S;
+    hi[kw] = g.W - off[kw] <= 0 ? 0 : std::min<int64_t>(g.OW, (g.W - off[kw] + S - 1) / S);
+    if (hi[kw] < lo[kw]) hi[kw] = lo[kw];
+  }
+  int64_t all_lo = 0, all_hi = g.OW;  // columns where every tap is inside the row
+  for (int64_t kw = 0; kw < g.KW; ++kw) all_lo = std::max(all_lo, lo[kw]), all_hi = std::min(all_hi, hi[kw]);
+  if (all_hi < all_lo) all_hi = all_lo;
   for (int64_t oh = 0; oh < g.OH; ++oh) {
-    float* orow = out + oh * g.OW;
+    float* __restrict orow = out + oh * g.OW;
     for (int64_t ow = 0; ow < g.OW; ++ow) orow[ow] = bias;
     for (int64_t kh = 0; kh < g.KH; ++kh) {
       int64_t ih = oh * g.SH - g.PT + kh * g.DH;
       if (ih < 0 || ih >= g.H) continue;
-      const float* irow = in + ih * g.W;
+      const float* __restrict irow = in + ih * g.W;
+      const float* wk = w + kh * g.KW;
+      // edges, tap by tap
       for (int64_t kw = 0; kw < g.KW; ++kw) {
-        float wv = w[kh * g.KW + kw];
-        int64_t off = kw * g.DW - g.PL;
-        // valid ow: 0 <= ow*SW + off < W
-        int64_t lo = off >= 0 ? 0 : (-off + g.SW - 1) / g.SW;
-        int64_t hi = g.W - off <= 0 ? 0 : std::min<int64_t>(g.OW, (g.W - off + g.SW - 1) / g.SW);
-        if (g.SW == 1) {
-          const float* src = irow + off;
-          for (int64_t ow = lo; ow < hi; ++ow) orow[ow] += wv * src[ow];
-        } else if (g.SW == 2) {
-          const float* src = irow + off;
-          for (int64_t ow = lo; ow < hi; ++ow) orow[ow] += wv * src[2 * ow];
+        float wv = wk[kw];
+        const float* src = irow + off[kw];
+        for (int64_t ow = lo[kw]; ow < std::min(all_lo, hi[kw]); ++ow) orow[ow] += wv * src[ow * S];
+        for (int64_t ow = std::max(all_hi, lo[kw]); ow < hi[kw]; ++ow) orow[ow] += wv * src[ow * S];
+      }
+      // interior: KW == 3 in one pass, else tap by tap
+      if (g.KW == 3) {
+        const float* __restrict a = irow + off[0];
+        const float* __restrict b = irow + off[1];
+        const float* __restrict c = irow + off[2];
+        float w0 = wk[0], w1 = wk[1], w2 = wk[2];
+        if (S == 1) {
+          for (int64_t ow = all_lo; ow < all_hi; ++ow) orow[ow] += w0 * a[ow] + w1 * b[ow] + w2 * c[ow];
+        } else if (S == 2) {
+          for (int64_t ow = all_lo; ow < all_hi; ++ow)
+            orow[ow] += w0 * a[2 * ow] + w1 * b[2 * ow] + w2 * c[2 * ow];
         } else {
-          for (int64_t ow = lo; ow < hi; ++ow) orow[ow] += wv * irow[ow * g.SW + off];
+          for (int64_t ow = all_lo; ow < all_hi; ++ow) orow[ow] += w0 * a[ow * S] + w1 * b[ow * S] + w2 * c[ow * S];
+        }
+      } else {
+        for (int64_t kw = 0; kw < g.KW; ++kw) {
+          float wv = wk[kw];
+          const float* __restrict src = irow + off[kw];
+          if (S == 1) {
+            for (int64_t ow = all_lo; ow < all_hi; ++ow) orow[ow] += wv * src[ow];
+          } else {
+            for (int64_t ow = all_lo; ow < all_hi; ++ow) orow[ow] += wv * src[ow * S];
+          }
         }
       }
     }
@@ -172,11 +203,6 @@ struct Epilogue {
   bool active = false;
   std::vector<float> scale, shift;  // empty: identity
   float lo = -INFINITY, hi = INFINITY, leaky = 1.f;
-  float apply(float v, int64_t m) const {
-    if (!scale.empty()) v = v * scale[m] + shift[m];
-    if (v < 0) v *= leaky;
-    return std::min(std::max(v, lo), hi);
-  }
 };
 
 // Absorbs BatchNormalization (constant params), Relu, Clip (constant bounds), LeakyRelu
@@ -218,6 +244,21 @@ bool absorb_into(Epilogue& e, const KernelInit& c, int64_t channels) {
   }
   e.active = true;
   return true;
+}
+
+// v = act(scale[m] * (v + bias) + shift[m]) over n values of channel m.
+void apply_epilogue(const Epilogue& ep, int64_t m, float bias, float* v, int64_t n) {
+  float a = ep.scale.empty() ? 1.f : ep.scale[m];
+  float c0 = ep.scale.empty() ? bias : bias * a + ep.shift[m];
+  float lo = ep.lo, hi = ep.hi, leaky = ep.leaky;
+  if (leaky == 1.f) {
+    for (int64_t j = 0; j < n; ++j) v[j] = std::min(std::max(v[j] * a + c0, lo), hi);
+  } else {
+    for (int64_t j = 0; j < n; ++j) {
+      float x = v[j] * a + c0;
+      v[j] = std::min(std::max(x < 0 ? x * leaky : x, lo), hi);
+    }
+  }
 }
 
 class ConvKernel : public Kernel {
@@ -269,10 +310,7 @@ class ConvKernel : public Kernel {
         for (int64_t i = b0; i < b1; ++i) {
           int64_t c = i % g.C;
           depthwise_plane(g, x + i * HW, w + c * g.KH * g.KW, b ? b[c] : 0.f, y + i * P);
-          if (ep) {
-            float* yp = y + i * P;
-            for (int64_t j = 0; j < P; ++j) yp[j] = ep->apply(yp[j], c);
-          }
+          if (ep) apply_epilogue(*ep, c, 0.f, y + i * P, P);
         }
       });
       return;
@@ -302,18 +340,7 @@ class ConvKernel : public Kernel {
       if (ep) {
         for (int64_t m = 0; m < mc; ++m) {
           int64_t mm = gi * g.Mg + m0 + m;
-          float bv = b ? b[mm] : 0.f;
-          float sc = ep->scale.empty() ? 1.f : ep->scale[mm], sh = ep->scale.empty() ? 0.f : ep->shift[mm];
-          float a = sc, c0 = bv * sc + sh, lo = ep->lo, hi = ep->hi, leaky = ep->leaky;
-          float* col = ybase + m * P;
-          if (leaky == 1.f) {
-            for (int64_t j = 0; j < nb; ++j) col[j] = std::min(std::max(col[j] * a + c0, lo), hi);
-          } else {
-            for (int64_t j = 0; j < nb; ++j) {
-              float v = col[j] * a + c0;
-              col[j] = std::min(std::max(v < 0 ? v * leaky : v, lo), hi);
-            }
-          }
+          apply_epilogue(*ep, mm, b ? b[mm] : 0.f, ybase + m * P, nb);
         }
       } else if (b) {
         const float* bb = b + gi * g.Mg + m0;
