@@ -127,8 +127,8 @@ std::unique_ptr<Kernel> make_slice(const KernelInit& k) {
     (void)opset;
     std::vector<int64_t> st, step;
     Shape os;
-    check(slice_params(x, starts, ends, axes, steps, *node, st, step, os), *node, "cannot compute the slice");
-    check(os == expected, *node, "slice shape " + shape_str(os) + " differs from the inferred " + shape_str(expected));
+    if (!slice_params(x, starts, ends, axes, steps, *node, st, step, os)) fail(*node, "cannot compute the slice");
+    if (os != expected) fail(*node, "slice shape " + shape_str(os) + " differs from the inferred " + shape_str(expected));
     auto xs = row_strides(x);
     int64_t base = 0;
     std::vector<int64_t> stride(x.size());
@@ -152,7 +152,7 @@ std::unique_ptr<Kernel> make_gather(const KernelInit& k) {
     std::vector<int64_t> idx = in[1]->to_i64();
     for (auto& i : idx) {
       if (i < 0) i += n;
-      check(i >= 0 && i < n, *node, "index out of range [0, " + std::to_string(n) + ")");
+      if (i < 0 || i >= n) fail(*node, "index out of range [0, " + std::to_string(n) + ")");
     }
     const uint8_t* src = in[0]->bytes().data();
     uint8_t* dst = out[0]->mutable_bytes().data();
@@ -180,7 +180,7 @@ std::unique_ptr<Kernel> make_gather_elements(const KernelInit& k) {
         rem %= ist[d];
         if (int64_t(d) == axis) {
           c = idx[i] < 0 ? idx[i] + x[d] : idx[i];
-          check(c >= 0 && c < x[d], k.node, "index out of range");
+          if (c < 0 || c >= x[d]) fail(k.node, "index out of range");
         }
         off += c * xs[d];
       }
