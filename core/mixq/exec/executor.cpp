@@ -1,0 +1,243 @@
+// Executor: planning (kernels per node, liveness) and running (see executor.h).
+#include "mixq/exec/executor.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "mixq/error.h"
+#include "mixq/exec/kernel.h"
+
+namespace mixq {
+
+namespace {
+const exec::KernelRegistry& registry() {
+  static const exec::KernelRegistry r = [] {
+    exec::KernelRegistry reg;
+    exec::register_conv_kernels(reg);
+    exec::register_gemm_kernels(reg);
+    exec::register_elementwise_kernels(reg);
+    exec::register_pool_kernels(reg);
+    exec::register_resize_kernels(reg);
+    exec::register_data_kernels(reg);
+    exec::register_norm_kernels(reg);
+    return reg;
+  }();
+  return r;
+}
+}  // namespace
+
+struct Executor::Plan {
+  struct Step {
+    const Node* node = nullptr;
+    std::unique_ptr<exec::Kernel> kernel;
+    std::vector<int> inputs;   // value slots, -1 = omitted
+    std::vector<int> outputs;  // value slots, -1 = omitted
+    std::vector<int> release;  // runtime slots dead after this step
+  };
+  struct Slot {
+    std::string name;
+    const Tensor* constant = nullptr;  // weights / folded values
+    DType dtype = DType::Undefined;
+    Shape shape;
+    bool is_output = false;
+  };
+  std::vector<Slot> slots;
+  std::map<std::string, int> slot_of;
+  std::vector<Step> steps;
+  std::vector<InputSpec> inputs;
+  std::vector<int> input_slots;
+  std::vector<std::string> outputs;
+  std::vector<int> input_release;  // graph inputs nobody reads
+  std::unique_ptr<ThreadPool> pool;
+  int64_t macs = 0;
+};
+
+Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::make_unique<Plan>()) {
+  Plan& p = *plan_;
+  const Graph& g = am.model.graph;
+  const std::string src = am.source_name.empty() ? std::string("model") : am.source_name;
+  auto slot = [&](const std::string& name) -> int {
+    auto it = p.slot_of.find(name);
+    if (it != p.slot_of.end()) return it->second;
+    const ValueState* vs = am.shapes.find(name);
+    Plan::Slot s;
+    s.name = name;
+    if (vs) {
+      if (vs->constant) s.constant = &*vs->constant;
+      s.dtype = vs->dtype;
+      s.shape = vs->shape;
+    }
+    p.slots.push_back(std::move(s));
+    p.slot_of[name] = int(p.slots.size()) - 1;
+    return int(p.slots.size()) - 1;
+  };
+  for (const ValueInfo& in : g.inputs) {
+    const ValueState* vs = am.shapes.find(in.name);
+    require(vs && vs->shape_known(), src + ": input '" + in.name +
+                                         "' has no concrete shape: pass --input_shapes (e.g. [[1,3,640,640]])");
+    p.inputs.push_back({in.name, vs->shape, vs->dtype});
+    p.input_slots.push_back(slot(in.name));
+  }
+  for (const ValueInfo& out : g.outputs) {
+    p.outputs.push_back(out.name);
+    p.slots[slot(out.name)].is_output = true;
+  }
+  int64_t opset = am.model.opset();
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (i < am.shapes.node_folded.size() && am.shapes.node_folded[i]) continue;
+    const Node& n = g.nodes[i];
+    require(n.domain.empty() || n.domain == "ai.onnx",
+            src + ": " + n.describe() + ": ops of domain '" + n.domain + "' are not supported by the executor");
+    auto it = registry().find(n.op_type);
+    require(it != registry().end(), src + ": op " + n.op_type + " (node '" + n.name + "', output '" +
+                                        (n.outputs.empty() ? std::string() : n.outputs[0]) +
+                                        "') is not supported by the executor");
+    Plan::Step step;
+    step.node = &n;
+    exec::KernelInit init{n, {}, {}, opset};
+    for (const std::string& t : n.inputs) {
+      if (t.empty()) {
+        step.inputs.push_back(-1);
+        init.inputs.push_back(nullptr);
+        continue;
+      }
+      const ValueState* vs = am.shapes.find(t);
+      require(vs != nullptr, src + ": " + n.describe() + ": input '" + t + "' is unknown");
+      step.inputs.push_back(slot(t));
+      init.inputs.push_back(vs);
+    }
+    for (const std::string& t : n.outputs) {
+      if (t.empty()) {
+        step.outputs.push_back(-1);
+        init.outputs.push_back(nullptr);
+        continue;
+      }
+      const ValueState* vs = am.shapes.find(t);
+      require(vs && vs->shape_known() && vs->dtype != DType::Undefined,
+              src + ": " + n.describe() + ": output '" + t +
+                  "' has no concrete shape/type after shape inference (pass --input_shapes)");
+      step.outputs.push_back(slot(t));
+      init.outputs.push_back(vs);
+    }
+    try {
+      step.kernel = it->second(init);
+    } catch (const Error& e) {
+      std::string m = e.what();
+      throw Error(m.rfind(src, 0) == 0 ? m : src + ": " + m);
+    }
+    p.macs += step.kernel->macs();
+    p.steps.push_back(std::move(step));
+  }
+  // Liveness: a runtime slot is released after the last step reading it.
+  std::vector<int> last_use(p.slots.size(), -1);
+  for (size_t s = 0; s < p.steps.size(); ++s)
+    for (int v : p.steps[s].inputs)
+      if (v >= 0) last_use[v] = int(s);
+  for (size_t v = 0; v < p.slots.size(); ++v) {
+    if (p.slots[v].constant || p.slots[v].is_output) continue;
+    if (last_use[v] >= 0) p.steps[last_use[v]].release.push_back(int(v));
+  }
+  for (int v : p.input_slots)
+    if (last_use[v] < 0 && !p.slots[v].is_output) p.input_release.push_back(v);
+  for (const std::string& o : p.outputs) {
+    const Plan::Slot& s = p.slots[p.slot_of[o]];
+    bool produced = s.constant != nullptr ||
+                    std::find(p.outputs.begin(), p.outputs.end(), o) != p.outputs.end();
+    require(produced, src + ": graph output '" + o + "' is never produced");
+  }
+  p.pool = std::make_unique<ThreadPool>(options.threads);
+}
+
+Executor::~Executor() = default;
+Executor::Executor(Executor&&) noexcept = default;
+Executor& Executor::operator=(Executor&&) noexcept = default;
+const std::vector<Executor::InputSpec>& Executor::inputs() const { return plan_->inputs; }
+const std::vector<std::string>& Executor::outputs() const { return plan_->outputs; }
+int Executor::threads() const { return plan_->pool->size(); }
+int64_t Executor::macs() const { return plan_->macs; }
+
+std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>& inputs, const Tap& tap) {
+  Plan& p = *plan_;
+  std::vector<Tensor> values(p.slots.size());
+  std::vector<const Tensor*> ptr(p.slots.size(), nullptr);
+  for (size_t v = 0; v < p.slots.size(); ++v) ptr[v] = p.slots[v].constant;
+  for (const auto& [name, t] : inputs) {
+    bool known = std::any_of(p.inputs.begin(), p.inputs.end(), [&](const InputSpec& s) { return s.name == name; });
+    require(known, "input '" + name + "' is not an input of the model");
+  }
+  for (size_t i = 0; i < p.inputs.size(); ++i) {
+    const InputSpec& spec = p.inputs[i];
+    auto it = inputs.find(spec.name);
+    require(it != inputs.end(), "input '" + spec.name + "' " + shape_str(spec.shape) + " is missing");
+    const Tensor& t = it->second;
+    require(t.shape() == spec.shape, "input '" + spec.name + "' has shape " + shape_str(t.shape()) +
+                                         ", the model was analysed for " + shape_str(spec.shape));
+    int v = p.input_slots[i];
+    if (t.dtype() == spec.dtype) {
+      values[v] = t;
+    } else {
+      require(t.dtype() != DType::String && spec.dtype != DType::String && dtype_size(t.dtype()) != 0,
+              "input '" + spec.name + "' has dtype " + dtype_name(t.dtype()) + ", expected " + dtype_name(spec.dtype));
+      values[v] = dtype_is_float(spec.dtype) ? tensor_from_f64(spec.dtype, t.shape(), t.to_f64())
+                                             : tensor_from_i64(spec.dtype, t.shape(), t.to_i64());
+    }
+    ptr[v] = &values[v];
+    if (tap) tap(spec.name, values[v]);
+  }
+  for (int v : p.input_release) values[v] = Tensor();
+  std::vector<const Tensor*> in;
+  std::vector<Tensor*> out;
+  for (Plan::Step& step : p.steps) {
+    in.clear();
+    out.clear();
+    for (int v : step.inputs) {
+      if (v < 0) {
+        in.push_back(nullptr);
+        continue;
+      }
+      if (!ptr[v]) throw Error(step.node->describe() + ": input '" + p.slots[v].name + "' was not computed");
+      in.push_back(ptr[v]);
+    }
+    if (step.kernel->is_view()) {
+      int src = step.inputs[0], dst = step.outputs[0];
+      bool last = std::find(step.release.begin(), step.release.end(), src) != step.release.end();
+      if (last && ptr[src] == &values[src]) {
+        values[dst] = std::move(values[src]);
+        values[src] = Tensor();
+        ptr[src] = nullptr;
+      } else {
+        values[dst] = *ptr[src];
+      }
+      values[dst].reshape(p.slots[dst].shape);
+      ptr[dst] = &values[dst];
+    } else {
+      for (int v : step.outputs) {
+        if (v < 0) {
+          out.push_back(nullptr);
+          continue;
+        }
+        values[v] = Tensor(p.slots[v].dtype, p.slots[v].shape);
+        out.push_back(&values[v]);
+      }
+      step.kernel->run(in, out, *p.pool);
+      for (int v : step.outputs)
+        if (v >= 0) ptr[v] = &values[v];
+    }
+    if (tap)
+      for (int v : step.outputs)
+        if (v >= 0) tap(p.slots[v].name, values[v]);
+    for (int v : step.release) {
+      values[v] = Tensor();
+      ptr[v] = nullptr;
+    }
+  }
+  std::map<std::string, Tensor> result;
+  for (const std::string& o : p.outputs) {
+    int v = p.slot_of[o];
+    require(ptr[v] != nullptr, "graph output '" + o + "' was not computed");
+    result[o] = ptr[v] == &values[v] ? std::move(values[v]) : *ptr[v];
+  }
+  return result;
+}
+
+}  // namespace mixq
