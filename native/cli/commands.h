@@ -13,6 +13,7 @@ extern int g_exit_code;
 
 void add_info_command(CLI::App& app);
 void add_run_command(CLI::App& app);
+void add_calibrate_command(CLI::App& app);
 
 // Writes `report` to `json_path` ("-" = stdout) atomically.
 void write_json_report(const std::string& json_path, const nlohmann::json& report);

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "mixq 0.1.0");
   mixq::cli::add_info_command(app);
   mixq::cli::add_run_command(app);
+  mixq::cli::add_calibrate_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
