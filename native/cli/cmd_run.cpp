@@ -33,7 +33,7 @@ std::map<std::string, std::string> tpu_keys(const AnalyzedModel& am) {
 void add_run_command(CLI::App& app) {
   struct Opts {
     std::string model, test_input, output, keys = "tpu", input_shapes, mlir, json;
-    bool dump_all = false, compress = false;
+    bool dump_all = false, compress = false, profile = false;
     int repeat = 0, threads = 0;
   };
   auto opts = std::make_shared<Opts>();
@@ -49,6 +49,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--threads", opts->threads, "worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--input_shapes", opts->input_shapes, "fix input shapes, e.g. [[1,3,640,640]] (default: from the inputs)");
   cmd->add_option("--mlir", opts->mlir, "top .mlir from model_transform.py: the authority for layer names");
+  cmd->add_flag("--profile", opts->profile, "print the time spent per op type (one extra run)");
   cmd->add_flag("--compress", opts->compress, "deflate-compress the output npz");
   cmd->add_option("--json", opts->json, "write the JSON report to FILE ('-' = stdout)");
   cmd->callback([opts] {
@@ -145,6 +146,37 @@ void add_run_command(CLI::App& app) {
       text += line;
       report["latency_ms"] = {{"median", median}, {"min", ms[0]}, {"repeat", opts->repeat}};
       report["gflops"] = gflops;
+    }
+    if (opts->profile) {
+      // Time between consecutive tap calls, attributed to the op producing the tensor.
+      std::map<std::string, double> per_op;
+      std::vector<std::pair<double, std::string>> per_node;
+      auto last = std::chrono::steady_clock::now();
+      const Graph& g = am.model.graph;
+      exec.run(feed, [&](const std::string& name, const Tensor&) {
+        auto now = std::chrono::steady_clock::now();
+        int p = g.producer(name);
+        double ms = std::chrono::duration<double, std::milli>(now - last).count();
+        per_op[p >= 0 ? g.nodes[p].op_type : "Input"] += ms;
+        if (p >= 0) per_node.push_back({ms, g.nodes[p].describe() + " " + shape_str(am.shapes.find(name)->shape)});
+        last = std::chrono::steady_clock::now();
+      });
+      std::vector<std::pair<double, std::string>> rows;
+      for (auto& [op, ms] : per_op) rows.push_back({ms, op});
+      std::sort(rows.rbegin(), rows.rend());
+      for (auto& [ms, op] : rows) {
+        char line[120];
+        std::snprintf(line, sizeof line, "  %-24s %9.3f ms\n", op.c_str(), ms);
+        text += line;
+        report["profile_ms"][op] = ms;
+      }
+      std::sort(per_node.rbegin(), per_node.rend());
+      text += "  slowest nodes:\n";
+      for (size_t i = 0; i < per_node.size() && i < 12; ++i) {
+        char line[300];
+        std::snprintf(line, sizeof line, "  %9.3f ms  %s\n", per_node[i].first, per_node[i].second.c_str());
+        text += line;
+      }
     }
     report["macs"] = exec.macs();
     if (!opts->json.empty()) write_json_report(opts->json, report);

@@ -139,11 +139,15 @@ Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::ma
   }
   for (int v : p.input_slots)
     if (last_use[v] < 0 && !p.slots[v].is_output) p.input_release.push_back(v);
+  // Every graph output must be a graph input, a constant or produced by a planned node.
+  std::vector<bool> available(p.slots.size(), false);
+  for (int v : p.input_slots) available[v] = true;
+  for (const Plan::Step& s : p.steps)
+    for (int v : s.outputs)
+      if (v >= 0) available[v] = true;
   for (const std::string& o : p.outputs) {
-    const Plan::Slot& s = p.slots[p.slot_of[o]];
-    bool produced = s.constant != nullptr ||
-                    std::find(p.outputs.begin(), p.outputs.end(), o) != p.outputs.end();
-    require(produced, src + ": graph output '" + o + "' is never produced");
+    int v = p.slot_of[o];
+    require(available[v] || p.slots[v].constant, src + ": graph output '" + o + "' is never produced");
   }
   p.pool = std::make_unique<ThreadPool>(options.threads);
 }
@@ -159,9 +163,25 @@ int64_t Executor::macs() const { return plan_->macs; }
 std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>& inputs, const Tap& tap) {
   Plan& p = *plan_;
   std::vector<Tensor> values(p.slots.size());
+  // Released buffers by (dtype, numel), reused for later outputs of the same size: no
+  // zero-fill, no fresh pages. Kernels overwrite every element of their outputs.
+  std::map<std::pair<DType, int64_t>, std::vector<Tensor>> spare;
+  auto release = [&](Tensor& t) {
+    if (t.numel() >= 1024) spare[{t.dtype(), t.numel()}].push_back(std::move(t));
+    t = Tensor();
+  };
+  auto allocate = [&](DType dtype, const Shape& shape) {
+    auto it = spare.find({dtype, shape_numel(shape)});
+    if (it == spare.end() || it->second.empty()) return Tensor(dtype, shape);
+    Tensor t = std::move(it->second.back());
+    it->second.pop_back();
+    t.reshape(shape);
+    return t;
+  };
   std::vector<const Tensor*> ptr(p.slots.size(), nullptr);
   for (size_t v = 0; v < p.slots.size(); ++v) ptr[v] = p.slots[v].constant;
-  for (const auto& [name, t] : inputs) {
+  for (const auto& entry : inputs) {
+    const std::string& name = entry.first;
     bool known = std::any_of(p.inputs.begin(), p.inputs.end(), [&](const InputSpec& s) { return s.name == name; });
     require(known, "input '" + name + "' is not an input of the model");
   }
@@ -211,12 +231,36 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
       values[dst].reshape(p.slots[dst].shape);
       ptr[dst] = &values[dst];
     } else {
-      for (int v : step.outputs) {
+      // In place: output 0 takes over a dying input's buffer.
+      int taken = -1;
+      if (!step.outputs.empty() && step.outputs[0] >= 0) {
+        const Plan::Slot& o = p.slots[step.outputs[0]];
+        for (int i : step.kernel->inplace_inputs()) {
+          int v = step.inputs[i];
+          if (v < 0 || ptr[v] != &values[v] || values[v].dtype() != o.dtype || values[v].numel() != shape_numel(o.shape))
+            continue;
+          if (std::find(step.release.begin(), step.release.end(), v) == step.release.end()) continue;
+          if (std::count(step.inputs.begin(), step.inputs.end(), v) != 1) continue;
+          taken = i;
+          break;
+        }
+      }
+      for (size_t j = 0; j < step.outputs.size(); ++j) {
+        int v = step.outputs[j];
         if (v < 0) {
           out.push_back(nullptr);
           continue;
         }
-        values[v] = Tensor(p.slots[v].dtype, p.slots[v].shape);
+        if (j == 0 && taken >= 0) {
+          int src = step.inputs[taken];
+          values[v] = std::move(values[src]);
+          values[v].reshape(p.slots[v].shape);
+          values[src] = Tensor();
+          ptr[src] = nullptr;
+          in[taken] = &values[v];
+        } else {
+          values[v] = allocate(p.slots[v].dtype, p.slots[v].shape);
+        }
         out.push_back(&values[v]);
       }
       step.kernel->run(in, out, *p.pool);
@@ -227,6 +271,7 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
       for (int v : step.outputs)
         if (v >= 0) tap(p.slots[v].name, values[v]);
     for (int v : step.release) {
+      if (ptr[v] == &values[v]) release(values[v]);
       values[v] = Tensor();
       ptr[v] = nullptr;
     }

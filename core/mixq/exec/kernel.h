@@ -37,12 +37,18 @@ class Kernel {
   // bytes of input 0; the executor moves or copies them and does not call run().
   virtual bool is_view() const { return false; }
   virtual int64_t macs() const { return 0; }
+  // Inputs whose buffer output 0 may take over (element i of the output depends only on
+  // element i of that input): when such an input dies at this node and has the output's
+  // dtype and size, the executor passes the same tensor as input and output.
+  virtual std::vector<int> inplace_inputs() const { return {}; }
 };
 
 using RunFn = std::function<void(const std::vector<const Tensor*>&, const std::vector<Tensor*>&, ThreadPool&)>;
 class FnKernel : public Kernel {
  public:
-  explicit FnKernel(RunFn fn, int64_t macs = 0) : fn_(std::move(fn)), macs_(macs) {}
+  explicit FnKernel(RunFn fn, int64_t macs = 0, std::vector<int> inplace = {})
+      : fn_(std::move(fn)), macs_(macs), inplace_(std::move(inplace)) {}
+  std::vector<int> inplace_inputs() const override { return inplace_; }
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
     fn_(in, out, pool);
   }
@@ -51,8 +57,11 @@ class FnKernel : public Kernel {
  private:
   RunFn fn_;
   int64_t macs_;
+  std::vector<int> inplace_;
 };
-inline std::unique_ptr<Kernel> make_fn(RunFn fn, int64_t macs = 0) { return std::make_unique<FnKernel>(std::move(fn), macs); }
+inline std::unique_ptr<Kernel> make_fn(RunFn fn, int64_t macs = 0, std::vector<int> inplace = {}) {
+  return std::make_unique<FnKernel>(std::move(fn), macs, std::move(inplace));
+}
 
 using KernelMaker = std::function<std::unique_ptr<Kernel>(const KernelInit&)>;
 using KernelRegistry = std::map<std::string, KernelMaker>;

@@ -119,7 +119,7 @@ std::unique_ptr<Kernel> unary_scalar(const KernelInit& k, F f) {
     parallel_range(pool, in[0]->numel(), 16384, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) y[i] = f(x[i]);
     });
-  });
+  }, 0, {0});
 }
 
 // Eigen array expression on one chunk: g(ConstArrMap) -> array expression.
@@ -134,7 +134,7 @@ std::unique_ptr<Kernel> unary_eigen(const KernelInit& k, G g) {
       ArrMap ym(y + b, e - b);
       ym = g(xm);
     });
-  });
+  }, 0, {0});
 }
 
 float erf_f(float x) { return std::erf(x); }
@@ -222,6 +222,10 @@ std::unique_ptr<Kernel> make_binary(const KernelInit& k, Bin op, bool variadic) 
     double e = k.constant(1)->to_f64()[0];
     if (e == 2.0 || e == 0.5 || e == 1.0 || e == 3.0) pow_fast = true, pow_scalar = float(e);
   }
+  std::vector<int> inplace;
+  if (in_type == DType::Float32 && !is_compare(op) && k.outputs[0]->dtype == DType::Float32 && count == 2)
+    for (int i = 0; i < 2; ++i)
+      if (shapes[i] == oshape) inplace.push_back(i);
   return make_fn([=](const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
     Tensor& y = *out[0];
     if (pow_fast) {
@@ -285,7 +289,7 @@ std::unique_ptr<Kernel> make_binary(const KernelInit& k, Bin op, bool variadic) 
       if (mean) for (auto& v : acc) v /= double(count);
       store(y, acc);
     }
-  });
+  }, 0, inplace);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -365,7 +369,7 @@ std::unique_ptr<Kernel> make_clip(const KernelInit& k) {
     parallel_range(pool, in[0]->numel(), 16384, [&](int64_t b, int64_t e) {
       for (int64_t i = b; i < e; ++i) y[i] = std::min(std::max(x[i], lo), hi);
     });
-  });
+  }, 0, {0});
 }
 
 class ViewKernel : public Kernel {

@@ -14,6 +14,8 @@ namespace {
 struct Taps {
   std::vector<std::vector<std::pair<int64_t, float>>> taps;  // per output index
   std::vector<bool> extrapolate;                             // tf_crop_and_resize outside
+  bool single = false;                                       // every output: one tap, weight 1
+  std::vector<int64_t> index;                                // that tap's index
 };
 
 struct ResizeConfig {
@@ -94,6 +96,13 @@ Taps make_taps(int64_t in, int64_t out, float scale, float roi_start, float roi_
       fail(n, "mode '" + c.mode + "' is not supported");
     }
   }
+  t.single = true;
+  t.index.assign(out, 0);
+  for (int64_t xo = 0; xo < out; ++xo) {
+    if (t.extrapolate[xo]) continue;
+    if (t.taps[xo].size() != 1 || t.taps[xo][0].second != 1.f) t.single = false;
+    else t.index[xo] = t.taps[xo][0].first;
+  }
   return t;
 }
 
@@ -152,9 +161,10 @@ std::unique_ptr<Kernel> make_resize(const KernelInit& k, bool upsample) {
   }
   return make_fn([=](const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
     Shape cur = x;
-    std::vector<float> a(in[0]->f32().begin(), in[0]->f32().end()), b;
+    std::vector<float> a, b;
+    const float* stage_in = in[0]->f32().data();
     if (dims.empty()) {
-      std::memcpy(out[0]->f32().data(), a.data(), a.size() * sizeof(float));
+      std::memcpy(out[0]->f32().data(), stage_in, in[0]->numel() * sizeof(float));
       return;
     }
     for (size_t s = 0; s < dims.size(); ++s) {
@@ -170,8 +180,21 @@ std::unique_ptr<Kernel> make_resize(const KernelInit& k, bool upsample) {
         b.assign(size_t(outer * nout * inner), 0.f);
         dst = b.data();
       }
-      const float* src = a.data();
+      const float* src = stage_in;
       const Taps& t = taps[s];
+      if (inner == 1 && t.single) {  // innermost axis, one tap of weight 1 per output
+        pool.parallel_for(outer, [&](int64_t o) {
+          const float* sp = src + o * nin;
+          float* dp = dst + o * nout;
+          for (int64_t j = 0; j < nout; ++j) dp[j] = t.extrapolate[j] ? c.extrapolation : sp[t.index[j]];
+        });
+        cur[d] = nout;
+        if (!last) {
+          a.swap(b);
+          stage_in = a.data();
+        }
+        continue;
+      }
       float ext = c.extrapolation;
       pool.parallel_for(outer, [&](int64_t o) {
         const float* sp = src + o * nin * inner;
@@ -195,7 +218,10 @@ std::unique_ptr<Kernel> make_resize(const KernelInit& k, bool upsample) {
         }
       });
       cur[d] = nout;
-      if (!last) a.swap(b);
+      if (!last) {
+        a.swap(b);
+        stage_in = a.data();
+      }
     }
   });
 }
