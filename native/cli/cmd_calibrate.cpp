@@ -77,7 +77,7 @@ void add_calibrate_command(CLI::App& app) {
     std::string resize_dims, mean = "0,0,0", scale = "1,1,1", pixel_format = "bgr", channel_format = "nchw",
                 pad_type = "center";
     int pad_value = 0;
-    bool keep_aspect_ratio = false;
+    bool keep_aspect_ratio = false, int4_th = false, part_asymmetric = false;
   };
   auto o = std::make_shared<Opts>();
   CLI::App* cmd = app.add_subcommand("calibrate", "calibration table (run_calibration.py) from a dataset");
@@ -101,6 +101,9 @@ void add_calibrate_command(CLI::App& app) {
   cmd->add_option("--scale", o->scale, "per-channel scale (default 1,1,1)");
   cmd->add_option("--pixel_format", o->pixel_format, "rgb|bgr|gray (default bgr)");
   cmd->add_option("--channel_format", o->channel_format, "nchw|nhwc (default nchw)");
+  cmd->add_flag("--int4_th", o->int4_th, "also write the #int4_th section (kl with 8 target bins)");
+  cmd->add_flag("--part_asymmetric", o->part_asymmetric,
+                "SiLU/GELU layers feeding only Conv/MatMul get asymmetric ranges (#asym_op section)");
   cmd->add_option("--trt_cache", o->trt_cache, "also write a TensorRT calibration cache");
   cmd->add_option("--ort_json", o->ort_json, "also write onnxruntime-style JSON ranges");
   cmd->add_option("--check_table", o->check_table,
@@ -149,6 +152,8 @@ void add_calibrate_command(CLI::App& app) {
       co.histogram_bins = o->histogram_bin_num;
       co.tune_num = o->tune_num;
       co.threads = o->threads;
+      co.int4_th = o->int4_th;
+      co.part_asymmetric = o->part_asymmetric;
       auto& p = co.preprocess;
       if (!o->resize_dims.empty()) p.resize_dims = calib::parse_int_list(o->resize_dims, "--resize_dims");
       p.keep_aspect_ratio = o->keep_aspect_ratio;

@@ -186,3 +186,35 @@ TEST_CASE("calibrate: yolov5n-face letterboxed, percentile9999 on two images") {
   check_cali_table(rep, am.layers);
   CHECK(rep.issues.empty());
 }
+
+TEST_CASE("calibrate: --part_asymmetric marks SiLU before Conv, --int4_th adds the int4 section") {
+  test::OnnxBuilder b;
+  b.input("x", {1, 1, 4, 4}).output("y");
+  b.conv("x", "c", 1, 2, 3);
+  b.node("Sigmoid", {"c"}, {"s"});
+  b.node("Mul", {"c", "s"}, {"m"});
+  b.conv("m", "y", 2, 2, 1);
+  AnalyzedModel am = analyze_model(b.bytes(), {});
+  std::map<std::string, std::vector<uint8_t>> files;
+  DataSelection sel;
+  sel.kind = DataKind::Npy;
+  for (int i = 0; i < 2; i++) {
+    files[std::to_string(i) + ".npy"] = write_npy(item(1.0f + i));
+    sel.samples.push_back({{std::to_string(i) + ".npy"}});
+  }
+  CalibrateOptions o;
+  o.part_asymmetric = true;
+  o.int4_th = true;
+  auto r = calibrate(am, sel, [&](const std::string& f) { return files.at(f); }, o);
+  CaliTable t = r.table();
+  REQUIRE(t.asym_ops.size() == 1);
+  CHECK(t.asym_ops[0] == "m_Mul");  // the SiLU is named after its Mul
+  REQUIRE(t.int4_rows.size() == t.rows.size());
+  for (size_t i = 0; i < t.rows.size(); i++) {
+    CHECK(t.int4_rows[i].threshold <= t.rows[i].threshold);
+    CHECK(t.int4_rows[i].min == Approx(-t.int4_rows[i].threshold * 8 / 7));
+  }
+  std::string text = write_cali_table({}, t);
+  CHECK_THAT(text, Catch::Contains("#int4_th\nx "));
+  CHECK_THAT(text, Catch::Contains("#asym_op\nm_Mul\n"));
+}

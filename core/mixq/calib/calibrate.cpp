@@ -45,7 +45,11 @@ std::string check_input_range(const std::string& input_name, double min, double 
 
 CaliTable CalibrationResult::table() const {
   CaliTable t;
-  for (const auto& l : layers) t.rows.push_back({l.layer, l.threshold, l.min, l.max});
+  for (const auto& l : layers) {
+    t.rows.push_back({l.layer, l.threshold, l.min, l.max});
+    if (l.int4_threshold > 0) t.int4_rows.push_back({l.layer, l.int4_threshold, -l.int4_threshold * 8 / 7, l.int4_threshold});
+    if (l.asymmetric) t.asym_ops.push_back(l.layer);
+  }
   return t;
 }
 
@@ -90,6 +94,19 @@ CalibrationResult calibrate(const AnalyzedModel& am, const DataSelection& data_i
       layer_of_tensor.emplace(l.outputs[0], i);
     }
   }
+  std::vector<bool> asym(num_layers, false);
+  if (options.part_asymmetric) {
+    for (int i = 0; i < num_layers; i++) {
+      const Layer& l = layers[i];
+      if (l.kind != "SiLU" && l.kind != "GELU" && l.op_type != "Gelu") continue;
+      bool all_mm = !l.consumers.empty();
+      for (int c : l.consumers) {
+        const std::string& k = layers[c].kind;
+        all_mm = all_mm && (k == "Conv" || k == "MatMul" || k == "Gemm");
+      }
+      asym[i] = all_mm;
+    }
+  }
   std::vector<std::unique_ptr<TensorStats>> stats(num_layers);
   std::vector<std::string> layer_tensor(num_layers);
   int64_t runs_expected = 0;  // set after the first batch is formed
@@ -101,10 +118,13 @@ CalibrationResult calibrate(const AnalyzedModel& am, const DataSelection& data_i
     const int li = it->second;
     if (!stats[li]) {
       int64_t keep = 0;
-      if (options.method == CaliMethod::Percentile9999) {
+      if (options.method == CaliMethod::Percentile9999 || asym[li]) {
         keep = percentile_keep(percentile_for_layer(li, num_layers), runs_expected, value.numel());
       }
-      stats[li] = std::make_unique<TensorStats>(stats_config_for(options.method, options.histogram_bins, keep));
+      StatsConfig cfg = stats_config_for(options.method, options.histogram_bins, keep);
+      cfg.percentile_keep = keep;
+      cfg.histogram = cfg.histogram || options.int4_th;
+      stats[li] = std::make_unique<TensorStats>(cfg);
       layer_tensor[li] = tensor;
     }
     if (value.dtype() == DType::Float32) {
@@ -154,7 +174,15 @@ CalibrationResult calibrate(const AnalyzedModel& am, const DataSelection& data_i
     ctx.is_graph_input = l.is_input();
     ctx.percentile = percentile_for_layer(i, num_layers);
     ctx.num_samples = runs;
-    LayerThreshold th = compute_threshold(options.method, st, ctx, l.name);
+    LayerThreshold th = compute_threshold(asym[i] ? CaliMethod::Percentile9999 : options.method, st, ctx, l.name);
+    lc.asymmetric = asym[i];
+    if (options.int4_th) {
+      lc.int4_threshold = th.threshold;
+      if (options.method == CaliMethod::Kl && !asym[i]) {
+        float k4 = kl_threshold(st.histogram(), 8);
+        if (std::isfinite(k4) && k4 > 1e-5 && k4 < th.threshold) lc.int4_threshold = k4;
+      }
+    }
     lc.tensor = layer_tensor[i];
     lc.threshold = lc.untuned_threshold = th.threshold;
     lc.min = th.min;

@@ -31,6 +31,13 @@ struct CalibrateOptions {
   int tune_num = 0;           // samples used by the tune step (0 = no tuning)
   int threads = 0;            // executor threads (0 = all cores natively)
   PreprocessOptions preprocess;  // for image samples (all image inputs)
+  // #int4_th section: kl with 8 target bins (other methods: the int8 threshold), rows
+  // "<name> th -th*8/7 th" (spec section 3).
+  bool int4_th = false;
+  // TPU-MLIR's --part_asymmetric: SiLU/GELU layers whose consumers are all Conv/MatMul get
+  // asymmetric quantization (#asym_op section); their min/max/threshold come from the
+  // percentile9999 statistics of the signed values.
+  bool part_asymmetric = false;
   // Called after each batch (done, total) and during tuning; return false to cancel
   // (calibrate then throws mixq::Error("calibration cancelled")).
   std::function<bool(const std::string& stage, size_t done, size_t total)> progress;
@@ -43,6 +50,8 @@ struct LayerCalibration {
   double absmax = 0;
   double untuned_threshold = 0;
   std::string warning;
+  double int4_threshold = 0;
+  bool asymmetric = false;
 };
 
 struct CalibrationResult {
