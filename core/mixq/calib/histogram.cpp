@@ -12,7 +12,7 @@ void bin_into(std::span<const float> x, double width, std::vector<int64_t>& coun
   const float wf = static_cast<float>(width);
   const int64_t n = static_cast<int64_t>(offset_limit);
   for (float v : x) {
-    if (!std::isfinite(v) || v == 0.f) continue;
+    if (v == 0.f) continue;  // callers pass finite values only
     int64_t b = histogram_bin(std::fabs(v), wf);
     if (b >= 0 && b < n) counts[b]++;
   }
@@ -143,26 +143,32 @@ void keep_extremes(std::vector<float>& kept, std::vector<float> incoming, int64_
 }  // namespace
 
 void TensorStats::add(std::span<const float> x) {
-  // Finite view (copied only when the sample has non-finite values).
+  // One pass for min, max and the non-finite count; a finite copy only when needed.
   std::vector<float> finite;
+  float mn = INFINITY, mx = -INFINITY;
   int64_t bad = 0;
-  for (float v : x) bad += !std::isfinite(v);
+  for (float v : x) {
+    bad += !std::isfinite(v);
+    mn = v < mn ? v : mn;
+    mx = v > mx ? v : mx;
+  }
   if (bad) {
     nonfinite_ += bad;
     finite.reserve(x.size() - bad);
-    for (float v : x)
-      if (std::isfinite(v)) finite.push_back(v);
+    mn = INFINITY;
+    mx = -INFINITY;
+    for (float v : x) {
+      if (!std::isfinite(v)) continue;
+      finite.push_back(v);
+      mn = v < mn ? v : mn;
+      mx = v > mx ? v : mx;
+    }
     x = finite;
   }
   elements_ = static_cast<int64_t>(x.size());
   if (x.empty()) {
     samples_++;
     return;
-  }
-  float mn = x[0], mx = x[0];
-  for (float v : x) {
-    mn = v < mn ? v : mn;
-    mx = v > mx ? v : mx;
   }
   if (samples_ == 0) {
     min_ = mn;
