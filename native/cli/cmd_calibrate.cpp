@@ -201,6 +201,7 @@ void add_calibrate_command(CLI::App& app) {
                                {"tune_samples", r.tune_samples},
                                {"samples_per_second", sps},
                                {"seconds_inference", r.seconds_inference},
+                               {"seconds_statistics", r.seconds_statistics},
                                {"seconds_thresholds", r.seconds_thresholds},
                                {"preprocess", r.preprocess_description},
                                {"warnings", r.warnings},

@@ -173,6 +173,25 @@ TEST_CASE("percentile9999: TPU-MLIR's interpolation between extreme values, memo
   CHECK(r.threshold > 3.3);
 }
 
+TEST_CASE("percentile extremes: TPU-MLIR's per-sample concatenation, overlapping when a sample is small") {
+  StatsConfig c;
+  c.histogram = false;
+  c.percentile_keep = 8;
+  TensorStats s(c);
+  std::vector<float> concat;
+  for (int k = 0; k < 5; k++) {
+    auto x = gaussian(10 + 10 * k, 1.f + k, 300 + k);  // 10, 20 (= 2L: disjoint), 30, ... values
+    s.add(x);
+    std::sort(x.begin(), x.end());
+    size_t keep = std::min<size_t>(8, x.size());
+    concat.insert(concat.end(), x.begin(), x.begin() + keep);  // a_sort[:k]
+    concat.insert(concat.end(), x.end() - keep, x.end());      // a_sort[-k:]
+  }
+  std::sort(concat.begin(), concat.end());
+  CHECK(s.top() == std::vector<float>(concat.end() - 8, concat.end()));
+  CHECK(s.bottom() == std::vector<float>(concat.begin(), concat.begin() + 8));
+}
+
 TEST_CASE("mse (OCTAV) and ACIQ: mean of per-sample estimates against plain formulas") {
   auto a = gaussian(30000, 1.f, 11), b = gaussian(30000, 2.f, 12);
   auto plain_octav = [](const std::vector<float>& x) {

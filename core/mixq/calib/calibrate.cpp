@@ -112,9 +112,11 @@ CalibrationResult calibrate(const AnalyzedModel& am, const DataSelection& data_i
   int64_t runs_expected = 0;  // set after the first batch is formed
   int runs = 0;
   std::vector<float> scratch;
+  double stats_seconds = 0;
   auto tap = [&](const std::string& tensor, const Tensor& value) {
     auto it = layer_of_tensor.find(tensor);
     if (it == layer_of_tensor.end()) return;
+    const double tap_start = now_seconds();
     const int li = it->second;
     if (!stats[li]) {
       int64_t keep = 0;
@@ -133,6 +135,7 @@ CalibrationResult calibrate(const AnalyzedModel& am, const DataSelection& data_i
       scratch = value.to_f32();
       stats[li]->add(scratch);
     }
+    stats_seconds += now_seconds() - tap_start;
   };
 
   // Runs known up front: images are single items grouped by the batch size; npy/npz
@@ -153,6 +156,7 @@ CalibrationResult calibrate(const AnalyzedModel& am, const DataSelection& data_i
   }
   result.batches = runs;
   result.seconds_inference = now_seconds() - t0;
+  result.seconds_statistics = stats_seconds;
 
   // [SECTION] thresholds ---------------------------------------------------------------
   const double t1 = now_seconds();

@@ -62,6 +62,7 @@ struct CalibrationResult {
   std::vector<std::string> warnings;     // guards, suspicious input ranges, skipped values
   std::string preprocess_description;    // effective preprocessing per image input
   double seconds_inference = 0;          // wall time of executor runs incl. statistics
+  double seconds_statistics = 0;         // part of seconds_inference spent in the statistics
   double seconds_thresholds = 0;
 
   CaliTable table() const;

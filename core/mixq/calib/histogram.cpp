@@ -130,6 +130,16 @@ double aciq_laplace_clip(std::span<const float> x) {
 namespace {
 // Keeps the `keep` largest (or smallest) of `kept` + `incoming`, sorted ascending.
 void keep_extremes(std::vector<float>& kept, std::vector<float> incoming, int64_t keep, bool largest) {
+  if (incoming.empty()) return;
+  if (static_cast<int64_t>(incoming.size()) > keep) {  // only the `keep` extremes can survive
+    if (largest) {
+      std::nth_element(incoming.begin(), incoming.end() - keep, incoming.end());
+      incoming.erase(incoming.begin(), incoming.end() - keep);
+    } else {
+      std::nth_element(incoming.begin(), incoming.begin() + (keep - 1), incoming.end());
+      incoming.resize(keep);
+    }
+  }
   kept.insert(kept.end(), incoming.begin(), incoming.end());
   std::sort(kept.begin(), kept.end());
   if (static_cast<int64_t>(kept.size()) > keep) {
@@ -141,6 +151,37 @@ void keep_extremes(std::vector<float>& kept, std::vector<float> incoming, int64_
   }
 }
 }  // namespace
+
+void TensorStats::add_extremes(std::span<const float> x) {
+  // TPU-MLIR concatenates each sample's L smallest and L largest values (both whole
+  // arrays when the sample is smaller than L) and later sorts everything; only the L
+  // extremes of that multiset matter, so they are kept incrementally.
+  const int64_t L = config_.percentile_keep;
+  const int64_t n = static_cast<int64_t>(x.size());
+  if (n >= 2 * L && static_cast<int64_t>(top_.size()) == L && static_cast<int64_t>(bottom_.size()) == L) {
+    // The sample's L smallest and L largest are disjoint, so the multiset's L largest are
+    // the L largest values seen at all: only values beyond the current L-th extreme can
+    // change the kept values (equal ones leave the values unchanged). One pass.
+    const float hi_cut = top_.front(), lo_cut = bottom_.back();
+    std::vector<float> hi, lo;
+    for (float v : x) {
+      if (v > hi_cut) hi.push_back(v);
+      if (v < lo_cut) lo.push_back(v);
+    }
+    keep_extremes(top_, std::move(hi), L, true);
+    keep_extremes(bottom_, std::move(lo), L, false);
+    return;
+  }
+  const int64_t k = std::min(L, n);
+  std::vector<float> v(x.begin(), x.end());
+  std::vector<float> both(2 * k);
+  std::nth_element(v.begin(), v.begin() + (k - 1), v.end());
+  std::copy_n(v.begin(), k, both.begin());
+  std::nth_element(v.begin(), v.end() - k, v.end());
+  std::copy(v.end() - k, v.end(), both.begin() + k);
+  keep_extremes(top_, both, L, true);
+  keep_extremes(bottom_, std::move(both), L, false);
+}
 
 void TensorStats::add(std::span<const float> x) {
   // One pass for min, max and the non-finite count; a finite copy only when needed.
@@ -182,24 +223,7 @@ void TensorStats::add(std::span<const float> x) {
   if (config_.octav) octav_sum_ += octav_scale(x);
   if (config_.aciq_gauss) aciq_gauss_sum_ += aciq_gauss_clip(x);
   if (config_.aciq_laplace) aciq_laplace_sum_ += aciq_laplace_clip(x);
-  if (config_.percentile_keep > 0) {
-    // TPU-MLIR concatenates each sample's L smallest and L largest values (both whole
-    // arrays when the sample is smaller than L) and later sorts everything; only the L
-    // extremes of that multiset matter, so they are kept incrementally.
-    const int64_t L = config_.percentile_keep;
-    const int64_t n = static_cast<int64_t>(x.size());
-    const int64_t k = std::min(L, n);
-    std::vector<float> v(x.begin(), x.end());
-    std::vector<float> lo(k), hi(k);
-    std::nth_element(v.begin(), v.begin() + (k - 1), v.end());
-    std::copy_n(v.begin(), k, lo.begin());
-    std::nth_element(v.begin(), v.end() - k, v.end());
-    std::copy(v.end() - k, v.end(), hi.begin());
-    std::vector<float> both = lo;
-    both.insert(both.end(), hi.begin(), hi.end());
-    keep_extremes(top_, both, L, true);
-    keep_extremes(bottom_, std::move(both), L, false);
-  }
+  if (config_.percentile_keep > 0) add_extremes(x);
 }
 
 }  // namespace mixq::calib

@@ -68,6 +68,7 @@ class TensorStats {
   const StatsConfig& config() const { return config_; }
 
  private:
+  void add_extremes(std::span<const float> x);
   StatsConfig config_;
   int64_t samples_ = 0, elements_ = 0, nonfinite_ = 0;
   float min_ = 0, max_ = 0;
