@@ -12,6 +12,7 @@
 #include "mixq/calib/tune.h"
 #include "mixq/error.h"
 #include "mixq/exec/executor.h"
+#include "mixq/exec/thread_pool.h"
 #include "mixq/log.h"
 
 namespace mixq::calib {
@@ -70,6 +71,7 @@ CalibrationResult calibrate(const AnalyzedModel& am, const DataSelection& data_i
   ExecOptions eo;
   eo.threads = options.threads;
   Executor exec(am, eo);
+  ThreadPool stats_pool(options.threads);  // the statistics' own workers (idle while the executor runs)
   const auto& inputs = exec.inputs();
   DataSelection data = data_in;
   check_selection(data, inputs.size(), "calibration data");
@@ -130,10 +132,10 @@ CalibrationResult calibrate(const AnalyzedModel& am, const DataSelection& data_i
       layer_tensor[li] = tensor;
     }
     if (value.dtype() == DType::Float32) {
-      stats[li]->add(value.f32());
+      stats[li]->add(value.f32(), &stats_pool);
     } else {
       scratch = value.to_f32();
-      stats[li]->add(scratch);
+      stats[li]->add(scratch, &stats_pool);
     }
     stats_seconds += now_seconds() - tap_start;
   };
@@ -160,6 +162,18 @@ CalibrationResult calibrate(const AnalyzedModel& am, const DataSelection& data_i
 
   // [SECTION] thresholds ---------------------------------------------------------------
   const double t1 = now_seconds();
+  // Per-layer thresholds are independent: computed in parallel, each into its own slot.
+  std::vector<LayerThreshold> computed(num_layers);
+  std::vector<float> kl4(num_layers, 0.f);
+  stats_pool.parallel_for(num_layers, [&](int64_t i) {
+    if (!stats[i]) return;
+    ThresholdContext ctx;
+    ctx.is_graph_input = layers[i].is_input();
+    ctx.percentile = percentile_for_layer(static_cast<int>(i), num_layers);
+    ctx.num_samples = runs;
+    computed[i] = compute_threshold(asym[i] ? CaliMethod::Percentile9999 : options.method, *stats[i], ctx, layers[i].name);
+    if (options.int4_th && options.method == CaliMethod::Kl && !asym[i]) kl4[i] = kl_threshold(stats[i]->histogram(), 8);
+  });
   for (int i = 0; i < num_layers; i++) {
     const Layer& l = layers[i];
     LayerCalibration lc;
@@ -174,18 +188,12 @@ CalibrationResult calibrate(const AnalyzedModel& am, const DataSelection& data_i
       continue;
     }
     const TensorStats& st = *stats[i];
-    ThresholdContext ctx;
-    ctx.is_graph_input = l.is_input();
-    ctx.percentile = percentile_for_layer(i, num_layers);
-    ctx.num_samples = runs;
-    LayerThreshold th = compute_threshold(asym[i] ? CaliMethod::Percentile9999 : options.method, st, ctx, l.name);
+    const LayerThreshold& th = computed[i];
     lc.asymmetric = asym[i];
     if (options.int4_th) {
       lc.int4_threshold = th.threshold;
-      if (options.method == CaliMethod::Kl && !asym[i]) {
-        float k4 = kl_threshold(st.histogram(), 8);
-        if (std::isfinite(k4) && k4 > 1e-5 && k4 < th.threshold) lc.int4_threshold = k4;
-      }
+      const float k4 = kl4[i];
+      if (std::isfinite(k4) && k4 > 1e-5 && k4 < th.threshold) lc.int4_threshold = k4;
     }
     lc.tensor = layer_tensor[i];
     lc.threshold = lc.untuned_threshold = th.threshold;

@@ -4,36 +4,85 @@
 #include <cassert>
 #include <cmath>
 
+#include "mixq/exec/thread_pool.h"
+
 namespace mixq::calib {
 
 namespace {
 
-void bin_into(std::span<const float> x, double width, std::vector<int64_t>& counts, size_t offset_limit) {
-  const float wf = static_cast<float>(width);
-  const int64_t n = static_cast<int64_t>(offset_limit);
-  for (float v : x) {
-    if (v == 0.f) continue;  // callers pass finite values only
-    int64_t b = histogram_bin(std::fabs(v), wf);
-    if (b >= 0 && b < n) counts[b]++;
+// Work is split in fixed chunks (independent of the thread count); integer counts and
+// min/max combine exactly, floating sums combine in chunk order: deterministic results.
+constexpr int64_t kChunk = 1 << 16;
+
+void for_chunks(ThreadPool* pool, int64_t n, const std::function<void(int64_t, int64_t, int64_t)>& fn) {
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  auto task = [&](int64_t c) { fn(c, c * kChunk, std::min(n, (c + 1) * kChunk)); };
+  if (pool && chunks > 1) {
+    pool->parallel_for(chunks, task);
+  } else {
+    for (int64_t c = 0; c < chunks; c++) task(c);
   }
+}
+
+// Bins |v| of finite values; zeros are dropped, indices past the end ignored.
+void bin_range(const float* x, int64_t count, float wf, int64_t n, int64_t* counts /* n+1 slots */) {
+  constexpr int kBlock = 1024;
+  int32_t idx[kBlock];
+  const float limit = static_cast<float>(n);
+  int64_t zeros = 0;
+  for (int64_t start = 0; start < count; start += kBlock) {
+    const int m = static_cast<int>(std::min<int64_t>(kBlock, count - start));
+    const float* p = x + start;
+    for (int i = 0; i < m; i++) {  // vectorizable: same float32 arithmetic as histogram_bin
+      float q = std::fabs(p[i]) / wf + 0.5f;
+      q = q < limit ? q : limit;
+      idx[i] = static_cast<int32_t>(q);
+      zeros += p[i] == 0.f;
+    }
+    for (int i = 0; i < m; i++) counts[idx[i]]++;
+  }
+  counts[0] -= zeros;  // zeros land in bin 0 and are dropped (TPU-MLIR: t[t != 0])
+}
+
+void bin_into(std::span<const float> x, double width, std::vector<int64_t>& counts, ThreadPool* pool) {
+  if (!(width > 0)) return;  // all-zero range: every value is zero
+  const float wf = static_cast<float>(width);
+  const int64_t n = static_cast<int64_t>(counts.size());
+  const int64_t total = static_cast<int64_t>(x.size());
+  // Fixed lanes with private counts (integers: any order gives the same sums); one lane
+  // for huge extended histograms to bound memory.
+  const int64_t lanes = n > (1 << 18) || total < 4 * kChunk ? 1 : 8;
+  std::vector<std::vector<int64_t>> lane_counts(lanes, std::vector<int64_t>(n + 1, 0));
+  const int64_t per = (total + lanes - 1) / lanes;
+  auto lane = [&](int64_t l) {
+    int64_t b = l * per, e = std::min(total, b + per);
+    if (b < e) bin_range(x.data() + b, e - b, wf, n, lane_counts[l].data());
+  };
+  if (pool && lanes > 1) {
+    pool->parallel_for(lanes, lane);
+  } else {
+    for (int64_t l = 0; l < lanes; l++) lane(l);
+  }
+  for (const auto& lc : lane_counts)
+    for (int64_t i = 0; i < n; i++) counts[i] += lc[i];
 }
 
 }  // namespace
 
-void Histogram::add(std::span<const float> x, float absmax, int default_bins) {
+void Histogram::add(std::span<const float> x, float absmax, int default_bins, ThreadPool* pool) {
   // An all-zero start (th == 0) would make TPU-MLIR divide by a zero step; start afresh.
   if (counts.empty() || th == 0) {
     counts.assign(default_bins, 0);
     th = absmax;
     th_is_f32 = true;
     width = static_cast<double>(absmax) / (default_bins - 1);
-    bin_into(x, width, counts, counts.size());
+    bin_into(x, width, counts, pool);
     return;
   }
   if (static_cast<double>(absmax) <= th) {
     // TPU-MLIR re-derives the width from the (unchanged) range: same value.
     double w = th / (static_cast<double>(counts.size()) - 1);
-    bin_into(x, w, counts, counts.size());
+    bin_into(x, w, counts, pool);
     return;
   }
   const double old_n = static_cast<double>(counts.size());
@@ -47,46 +96,62 @@ void Histogram::add(std::span<const float> x, float absmax, int default_bins) {
     th = absmax;
     th_is_f32 = true;
     width = static_cast<double>(absmax) / (default_bins - 1);
-    bin_into(x, width, counts, counts.size());
+    bin_into(x, width, counts, pool);
     return;
   }
   th = static_cast<double>(grow) * old_step + th;
   th_is_f32 = false;
   width = th / static_cast<double>(new_n - 1);
   counts.resize(new_n, 0);  // old counts keep indices [0, old_n)
-  bin_into(x, width, counts, counts.size());
+  bin_into(x, width, counts, pool);
 }
 
 float TensorStats::absmax() const { return std::max(std::fabs(min_), std::fabs(max_)); }
 
-double octav_scale(std::span<const float> x, int bits) {
+double octav_scale(std::span<const float> x, int bits, ThreadPool* pool) {
+  const int64_t n = static_cast<int64_t>(x.size());
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  struct Part {
+    double sum = 0;
+    int64_t count = 0;
+    float min = INFINITY;
+  };
+  std::vector<Part> parts(chunks);
+  for_chunks(pool, n, [&](int64_t c, int64_t b, int64_t e) {
+    Part p;
+    for (int64_t i = b; i < e; i++) {
+      float a = std::fabs(x[i]);
+      p.sum += a;
+      p.count += a > 0;
+      p.min = x[i] < p.min ? x[i] : p.min;
+    }
+    parts[c] = p;
+  });
   double abs_sum = 0;
   int64_t nonzero = 0;
   float mn = INFINITY;
-  for (float v : x) {
-    if (!std::isfinite(v)) continue;
-    float a = std::fabs(v);
-    abs_sum += a;
-    nonzero += a > 0;
-    mn = std::min(mn, v);
-  }
+  for (const Part& p : parts) abs_sum += p.sum, nonzero += p.count, mn = std::min(mn, p.min);
   if (nonzero == 0) return 0;
   const double u = std::fabs(static_cast<double>(mn) - 0) < 1e-6 ? 4 : 1;
   const double coef = 1.0 / std::pow(4.0, bits) / 3.0 / u;
   double s = abs_sum / static_cast<double>(nonzero);
   for (int it = 0; it < 20; it++) {
-    double above_sum = 0;
-    int64_t above = 0, below = 0;
-    for (float v : x) {
-      if (!std::isfinite(v)) continue;
-      double a = std::fabs(v);
-      if (a > s) {
-        above_sum += a;
-        above++;
-      } else {
-        below++;
+    // numpy compares the float32 |x| with float32(s) (scalar demoted to the array type)
+    const float sf = static_cast<float>(s);
+    for_chunks(pool, n, [&](int64_t c, int64_t b, int64_t e) {
+      Part p;  // sum/count of |x| > s; min unused
+      for (int64_t i = b; i < e; i++) {
+        const float a = std::fabs(x[i]);
+        const bool above = a > sf;
+        p.sum += above ? static_cast<double>(a) : 0.0;
+        p.count += above;
       }
-    }
+      parts[c] = p;
+    });
+    double above_sum = 0;
+    int64_t above = 0;
+    for (const Part& p : parts) above_sum += p.sum, above += p.count;
+    const int64_t below = n - above;
     double next = above_sum / (coef * static_cast<double>(below) + static_cast<double>(above));
     if (std::fabs(next - s) < 1e-6) break;
     s = next;
@@ -183,15 +248,33 @@ void TensorStats::add_extremes(std::span<const float> x) {
   keep_extremes(bottom_, std::move(both), L, false);
 }
 
-void TensorStats::add(std::span<const float> x) {
+void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
   // One pass for min, max and the non-finite count; a finite copy only when needed.
   std::vector<float> finite;
   float mn = INFINITY, mx = -INFINITY;
   int64_t bad = 0;
-  for (float v : x) {
-    bad += !std::isfinite(v);
-    mn = v < mn ? v : mn;
-    mx = v > mx ? v : mx;
+  {
+    const int64_t n = static_cast<int64_t>(x.size());
+    struct Part {
+      float mn = INFINITY, mx = -INFINITY;
+      int64_t bad = 0;
+    };
+    std::vector<Part> parts((n + kChunk - 1) / kChunk);
+    for_chunks(pool, n, [&](int64_t c, int64_t b, int64_t e) {
+      Part p;
+      for (int64_t i = b; i < e; i++) {
+        const float v = x[i];
+        p.bad += !(std::fabs(v) <= 3.40282347e38f);
+        p.mn = v < p.mn ? v : p.mn;
+        p.mx = v > p.mx ? v : p.mx;
+      }
+      parts[c] = p;
+    });
+    for (const Part& p : parts) {
+      bad += p.bad;
+      mn = std::min(mn, p.mn);
+      mx = std::max(mx, p.mx);
+    }
   }
   if (bad) {
     nonfinite_ += bad;
@@ -219,8 +302,8 @@ void TensorStats::add(std::span<const float> x) {
     max_ = std::max(max_, mx);
   }
   samples_++;
-  if (config_.histogram) hist_.add(x, absmax(), config_.bins);
-  if (config_.octav) octav_sum_ += octav_scale(x);
+  if (config_.histogram) hist_.add(x, absmax(), config_.bins, pool);
+  if (config_.octav) octav_sum_ += octav_scale(x, 8, pool);
   if (config_.aciq_gauss) aciq_gauss_sum_ += aciq_gauss_clip(x);
   if (config_.aciq_laplace) aciq_laplace_sum_ += aciq_laplace_clip(x);
   if (config_.percentile_keep > 0) add_extremes(x);

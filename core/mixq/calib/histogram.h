@@ -10,12 +10,17 @@
 //    past 8,000,000 bins the histogram restarts at `bins` bins (TPU-MLIR's fallback);
 //  - per-sample OCTAV (mse) and ACIQ estimates, summed in sample order;
 //  - for percentile9999: the L largest and L smallest values seen (L fixed up front).
-// Samples must be added in sample order; the result is then the same for any thread count.
+// Samples must be added in sample order; the result is then the same for any thread count
+// (work inside a sample is split in fixed 64K-element chunks).
 // Non-finite values are skipped and counted.
 #pragma once
 #include <cstdint>
 #include <span>
 #include <vector>
+
+namespace mixq {
+class ThreadPool;
+}
 
 namespace mixq::calib {
 
@@ -37,7 +42,7 @@ struct Histogram {
   bool restarted = false;
 
   // Adds one sample's |x| with the running absmax `absmax` (float32, >= all |x| so far).
-  void add(std::span<const float> x, float absmax, int default_bins);
+  void add(std::span<const float> x, float absmax, int default_bins, ThreadPool* pool = nullptr);
 };
 
 // Bin index of |v| for a given width, TPU-MLIR's float32 arithmetic.
@@ -50,7 +55,8 @@ inline int64_t histogram_bin(float abs_v, float width_f32) {
 class TensorStats {
  public:
   explicit TensorStats(StatsConfig config = {}) : config_(config) {}
-  void add(std::span<const float> x);
+  // `pool` (optional) parallelizes over fixed chunks: same result for any thread count.
+  void add(std::span<const float> x, ThreadPool* pool = nullptr);
 
   int64_t samples() const { return samples_; }
   int64_t elements() const { return elements_; }  // per sample (last seen)
@@ -80,7 +86,7 @@ class TensorStats {
 // One sample's OCTAV clipping scale (TPU-MLIR's 'mse' method): s0 = sum|x| / #(|x|>0),
 // s <- sum_{|x|>s}|x| / (4^-bits/3/u * #(|x|<=s) + #(|x|>s)), u = 4 if |min x| < 1e-6
 // else 1, at most 20 iterations, stop when the step is < 1e-6 (the last s kept).
-double octav_scale(std::span<const float> x, int bits = 8);
+double octav_scale(std::span<const float> x, int bits = 8, ThreadPool* pool = nullptr);
 // ACIQ per sample: gauss: 3.92403337 * (max-min) * 0.175*(1+sqrt(pi*ln 4)) / sqrt(2 ln N);
 // laplace: 9.89675982 * mean|x - mean x|.
 double aciq_gauss_clip(std::span<const float> x);

@@ -64,6 +64,15 @@ float kl_threshold(std::span<const int64_t> hist, float width, int dst_bins) {
     suffix.assign(N + 1, 0.0);
     for (int64_t j = N - 1; j >= 0; j--) suffix[j] = suffix[j + 1] + static_cast<double>(hist[j]);
   }
+  // log10(P[b] + 1e-30) for b < i-1 does not depend on the candidate: computed once.
+  std::vector<double> log_p_bin(N);
+  {
+    const float fcount = static_cast<float>(count);
+    for (int64_t b = 0; b < N; b++) {
+      float p = static_cast<float>(hist[b]) / fcount;
+      log_p_bin[b] = std::log10(static_cast<double>(p) + 1e-30);
+    }
+  }
   float prefix_sum = 0.f;  // float sum of hist[0:i), continued from candidate to candidate
   int64_t prefix_end = 0;
   int64_t m = 0;
@@ -97,8 +106,10 @@ float kl_threshold(std::span<const int64_t> hist, float width, int dst_bins) {
     }
     float acc = 0.f;
     for (int64_t b = 0; b < i; b++) {
-      double term = static_cast<double>(P[b]) *
-                    (std::log10(static_cast<double>(P[b]) + 1e-30) - std::log10(static_cast<double>(Q[b]) + 1e-30));
+      // P[b] == 0 gives an exact 0 term (log10 of 1e-30 is finite): skipping it changes nothing.
+      if (P[b] == 0.f) continue;
+      const double log_p = b < i - 1 ? log_p_bin[b] : std::log10(static_cast<double>(P[b]) + 1e-30);
+      double term = static_cast<double>(P[b]) * (log_p - std::log10(static_cast<double>(Q[b]) + 1e-30));
       acc = static_cast<float>(static_cast<double>(acc) + term);
     }
     kl[m] = acc;
