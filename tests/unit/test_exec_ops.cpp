@@ -603,3 +603,36 @@ TEST_CASE("Upsample (opset 9) nearest repeats pixels") {
     for (int w = 0; w < 6; ++w) ref.push_back(x[(h / 2) * 3 + w / 2]);
   require_close(run(b, {{"x", Tensor::from_f32(s, x)}}).at("y"), ref, {1, 1, 4, 6}, kTolExact);
 }
+
+TEST_CASE("Conv epilogue fusion (BatchNormalization + Clip) equals the unfused run; executor owns its data") {
+  Shape xs{1, 4, 10, 10};
+  auto x = random_values(shape_numel(xs), 40);
+  auto make = [&] {
+    OnnxBuilder b;
+    b.input("x", xs).output("y");
+    b.conv("x", "c", 4, 6);
+    add_tensor(b, "s", {6}, random_values(6, 41, 0.5f, 1.5f));
+    add_tensor(b, "bb", {6}, random_values(6, 42));
+    add_tensor(b, "m", {6}, random_values(6, 43));
+    add_tensor(b, "v", {6}, random_values(6, 44, 0.5f, 2.f));
+    b.node("BatchNormalization", {"c", "s", "bb", "m", "v"}, {"bn"});
+    b.scalar("lo", 0.f).scalar("hi", 0.05f);
+    b.node("Clip", {"bn", "lo", "hi"}, {"y"});
+    return b;
+  };
+  OnnxBuilder b = make();
+  std::unique_ptr<Executor> ex;
+  {
+    AnalyzedModel am = analyze_model(b.bytes(), {});
+    ex = std::make_unique<Executor>(am);
+  }  // the AnalyzedModel is gone: the executor must not depend on it
+  auto fused = ex->run({{"x", Tensor::from_f32(xs, x)}});
+  std::vector<std::string> seen;
+  auto tapped = ex->run({{"x", Tensor::from_f32(xs, x)}}, [&](const std::string& n, const Tensor&) { seen.push_back(n); });
+  CHECK(seen == std::vector<std::string>{"x", "c", "bn", "y"});  // with a tap nothing is fused away
+  CHECK(ex->fused_nodes() == 2);                                  // without: BN and Clip run in the Conv
+  require_close(fused.at("y"), tapped.at("y").to_f32(), {1, 6, 10, 10}, kTolAccumulate);
+  auto v = fused.at("y").to_f32();
+  CHECK(*std::min_element(v.begin(), v.end()) >= 0.f);
+  CHECK(*std::max_element(v.begin(), v.end()) <= 0.05f);
+}

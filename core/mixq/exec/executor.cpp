@@ -1,8 +1,15 @@
-// Executor: planning (kernels per node, liveness) and running (see executor.h).
+// Executor: planning and running (see executor.h).
+//
+// [SECTIONS]
+//   Plan            slots (one per tensor), steps (one kernel per non-folded node), owned
+//                   copies of nodes and constants, buffer pool
+//   Executor()      kernels, liveness (release after last reader), epilogue fusion
+//   run()           input checks, tap, in-place / pooled outputs, fused steps
 #include "mixq/exec/executor.h"
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
 
 #include "mixq/error.h"
 #include "mixq/exec/kernel.h"
@@ -33,6 +40,8 @@ struct Executor::Plan {
     std::vector<int> inputs;   // value slots, -1 = omitted
     std::vector<int> outputs;  // value slots, -1 = omitted
     std::vector<int> release;  // runtime slots dead after this step
+    std::vector<int> fused;    // later steps whose work this kernel's run_fused() does
+    bool absorbed = false;     // done by an earlier step's run_fused() (no tap)
   };
   struct Slot {
     std::string name;
@@ -50,16 +59,30 @@ struct Executor::Plan {
   std::vector<int> input_release;  // graph inputs nobody reads
   std::unique_ptr<ThreadPool> pool;
   int64_t macs = 0;
+  std::multimap<size_t, Tensor> spare;  // pooled buffers by capacity
+  // Own copies of what kernels refer to, so the AnalyzedModel need not outlive us.
+  std::vector<Node> nodes;
+  std::map<std::string, ValueState> values;
+  std::vector<exec::KernelInit> inits;  // per step, for epilogue fusion at plan time
+  std::mutex spare_mu;
 };
 
 Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::make_unique<Plan>()) {
   Plan& p = *plan_;
   const Graph& g = am.model.graph;
   const std::string src = am.source_name.empty() ? std::string("model") : am.source_name;
+  p.nodes = g.nodes;  // never resized afterwards: stable addresses
+  auto value = [&](const std::string& name) -> const ValueState* {
+    auto it = p.values.find(name);
+    if (it != p.values.end()) return &it->second;
+    const ValueState* vs = am.shapes.find(name);
+    if (!vs) return nullptr;
+    return &p.values.emplace(name, *vs).first->second;
+  };
   auto slot = [&](const std::string& name) -> int {
     auto it = p.slot_of.find(name);
     if (it != p.slot_of.end()) return it->second;
-    const ValueState* vs = am.shapes.find(name);
+    const ValueState* vs = value(name);
     Plan::Slot s;
     s.name = name;
     if (vs) {
@@ -72,7 +95,7 @@ Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::ma
     return int(p.slots.size()) - 1;
   };
   for (const ValueInfo& in : g.inputs) {
-    const ValueState* vs = am.shapes.find(in.name);
+    const ValueState* vs = value(in.name);
     require(vs && vs->shape_known(), src + ": input '" + in.name +
                                          "' has no concrete shape: pass --input_shapes (e.g. [[1,3,640,640]])");
     p.inputs.push_back({in.name, vs->shape, vs->dtype});
@@ -85,7 +108,7 @@ Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::ma
   int64_t opset = am.model.opset();
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     if (i < am.shapes.node_folded.size() && am.shapes.node_folded[i]) continue;
-    const Node& n = g.nodes[i];
+    const Node& n = p.nodes[i];
     require(n.domain.empty() || n.domain == "ai.onnx",
             src + ": " + n.describe() + ": ops of domain '" + n.domain + "' are not supported by the executor");
     auto it = registry().find(n.op_type);
@@ -101,7 +124,7 @@ Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::ma
         init.inputs.push_back(nullptr);
         continue;
       }
-      const ValueState* vs = am.shapes.find(t);
+      const ValueState* vs = value(t);
       require(vs != nullptr, src + ": " + n.describe() + ": input '" + t + "' is unknown");
       step.inputs.push_back(slot(t));
       init.inputs.push_back(vs);
@@ -112,7 +135,7 @@ Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::ma
         init.outputs.push_back(nullptr);
         continue;
       }
-      const ValueState* vs = am.shapes.find(t);
+      const ValueState* vs = value(t);
       require(vs && vs->shape_known() && vs->dtype != DType::Undefined,
               src + ": " + n.describe() + ": output '" + t +
                   "' has no concrete shape/type after shape inference (pass --input_shapes)");
@@ -127,6 +150,34 @@ Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::ma
     }
     p.macs += step.kernel->macs();
     p.steps.push_back(std::move(step));
+    p.inits.push_back(std::move(init));
+  }
+  // Epilogue fusion (runs without a tap only): a kernel absorbs the single consumer of its
+  // output 0 (and then that consumer's single consumer, ...) when it can.
+  {
+    std::vector<int> readers(p.slots.size(), 0), reader_step(p.slots.size(), -1);
+    for (size_t s = 0; s < p.steps.size(); ++s)
+      for (int v : p.steps[s].inputs)
+        if (v >= 0) ++readers[v], reader_step[v] = int(s);
+    std::vector<bool> absorbed(p.steps.size(), false);
+    for (size_t s = 0; s < p.steps.size(); ++s) {
+      Plan::Step& step = p.steps[s];
+      if (absorbed[s] || step.kernel->is_view() || step.outputs.size() != 1 || step.outputs[0] < 0) continue;
+      int cur = step.outputs[0];
+      while (!p.slots[cur].is_output && readers[cur] == 1) {
+        int t = reader_step[cur];
+        Plan::Step& next = p.steps[t];
+        if (next.inputs.empty() || next.inputs[0] != cur || next.outputs.empty() || next.outputs[0] < 0) break;
+        if (p.slots[next.outputs[0]].dtype != p.slots[cur].dtype ||
+            p.slots[next.outputs[0]].shape != p.slots[cur].shape)
+          break;
+        if (!step.kernel->absorb(p.inits[t])) break;
+        absorbed[t] = true;
+        step.fused.push_back(t);
+        cur = next.outputs[0];
+      }
+    }
+    for (size_t s = 0; s < p.steps.size(); ++s) p.steps[s].absorbed = absorbed[s];
   }
   // Liveness: a runtime slot is released after the last step reading it.
   std::vector<int> last_use(p.slots.size(), -1);
@@ -159,39 +210,52 @@ const std::vector<Executor::InputSpec>& Executor::inputs() const { return plan_-
 const std::vector<std::string>& Executor::outputs() const { return plan_->outputs; }
 int Executor::threads() const { return plan_->pool->size(); }
 int64_t Executor::macs() const { return plan_->macs; }
+int Executor::fused_nodes() const {
+  int n = 0;
+  for (const Plan::Step& s : plan_->steps) n += s.absorbed ? 1 : 0;
+  return n;
+}
 
 std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>& inputs, const Tap& tap) {
   Plan& p = *plan_;
   std::vector<Tensor> values(p.slots.size());
-  // Released buffers by (dtype, numel), reused for later outputs of the same size: no
-  // zero-fill, no fresh pages. Kernels overwrite every element of their outputs.
-  std::map<std::pair<DType, int64_t>, std::vector<Tensor>> spare;
+  // Released activation buffers are pooled in the plan and reused (best fit by capacity)
+  // for later tensors, also across runs: no zero-fill, no fresh pages. The pool never
+  // holds more buffers than were live at once. Kernels overwrite every output element.
+  auto& spare = p.spare;
   auto release = [&](Tensor& t) {
-    if (t.numel() >= 1024) spare[{t.dtype(), t.numel()}].push_back(std::move(t));
+    if (t.capacity() >= 4096) {
+      std::lock_guard<std::mutex> lock(p.spare_mu);
+      spare.emplace(t.capacity(), std::move(t));
+    }
     t = Tensor();
   };
   auto allocate = [&](DType dtype, const Shape& shape) {
-    auto it = spare.find({dtype, shape_numel(shape)});
-    if (it == spare.end() || it->second.empty()) return Tensor(dtype, shape);
-    Tensor t = std::move(it->second.back());
-    it->second.pop_back();
-    t.reshape(shape);
+    size_t need = size_t(shape_numel(shape)) * dtype_size(dtype);
+    std::lock_guard<std::mutex> lock(p.spare_mu);
+    auto it = spare.lower_bound(need);
+    if (need < 4096 || it == spare.end() || it->first > 2 * need + 65536) return Tensor(dtype, shape);
+    Tensor t = std::move(it->second);
+    spare.erase(it);
+    t.reset(dtype, shape);
     return t;
   };
+
   std::vector<const Tensor*> ptr(p.slots.size(), nullptr);
   for (size_t v = 0; v < p.slots.size(); ++v) ptr[v] = p.slots[v].constant;
   for (const auto& entry : inputs) {
     const std::string& name = entry.first;
     bool known = std::any_of(p.inputs.begin(), p.inputs.end(), [&](const InputSpec& s) { return s.name == name; });
-    require(known, "input '" + name + "' is not an input of the model");
+    if (!known) throw Error("input '" + name + "' is not an input of the model");
   }
   for (size_t i = 0; i < p.inputs.size(); ++i) {
     const InputSpec& spec = p.inputs[i];
     auto it = inputs.find(spec.name);
-    require(it != inputs.end(), "input '" + spec.name + "' " + shape_str(spec.shape) + " is missing");
+    if (it == inputs.end()) throw Error("input '" + spec.name + "' " + shape_str(spec.shape) + " is missing");
     const Tensor& t = it->second;
-    require(t.shape() == spec.shape, "input '" + spec.name + "' has shape " + shape_str(t.shape()) +
-                                         ", the model was analysed for " + shape_str(spec.shape));
+    if (t.shape() != spec.shape)
+      throw Error("input '" + spec.name + "' has shape " + shape_str(t.shape()) + ", the model was analysed for " +
+                  shape_str(spec.shape));
     int v = p.input_slots[i];
     if (t.dtype() == spec.dtype) {
       values[v] = t;
@@ -207,7 +271,17 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
   for (int v : p.input_release) values[v] = Tensor();
   std::vector<const Tensor*> in;
   std::vector<Tensor*> out;
+  const bool fuse = !tap;
   for (Plan::Step& step : p.steps) {
+    if (fuse && step.absorbed) {
+      for (int v : step.release) {
+        if (ptr[v] == &values[v]) release(values[v]);
+        values[v] = Tensor();
+        ptr[v] = nullptr;
+      }
+      continue;
+    }
+    bool fused = fuse && !step.fused.empty();
     in.clear();
     out.clear();
     for (int v : step.inputs) {
@@ -245,8 +319,11 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
           break;
         }
       }
-      for (size_t j = 0; j < step.outputs.size(); ++j) {
-        int v = step.outputs[j];
+      // Fused: output 0 is the last absorbed step's output.
+      std::vector<int> outs = step.outputs;
+      if (fused) outs[0] = p.steps[step.fused.back()].outputs[0];
+      for (size_t j = 0; j < outs.size(); ++j) {
+        int v = outs[j];
         if (v < 0) {
           out.push_back(nullptr);
           continue;
@@ -263,8 +340,9 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
         }
         out.push_back(&values[v]);
       }
-      step.kernel->run(in, out, *p.pool);
-      for (int v : step.outputs)
+      if (fused) step.kernel->run_fused(in, out, *p.pool);
+      else step.kernel->run(in, out, *p.pool);
+      for (int v : outs)
         if (v >= 0) ptr[v] = &values[v];
     }
     if (tap)

@@ -52,6 +52,9 @@ class Executor {
   int threads() const;
   // Multiply-accumulates of one run (Conv/ConvTranspose/Gemm/MatMul), for GFLOP/s reports.
   int64_t macs() const;
+  // Nodes whose work is fused into a preceding kernel's epilogue when run() has no tap
+  // (BatchNormalization/Relu/Clip/LeakyRelu after Conv); with a tap every node runs.
+  int fused_nodes() const;
 
  private:
   struct Plan;

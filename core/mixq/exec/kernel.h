@@ -41,6 +41,13 @@ class Kernel {
   // element i of that input): when such an input dies at this node and has the output's
   // dtype and size, the executor passes the same tensor as input and output.
   virtual std::vector<int> inplace_inputs() const { return {}; }
+  // Epilogue fusion (used only when run without a tap): offers the single consumer of
+  // output 0 (e.g. BatchNormalization, Relu, Clip, LeakyRelu). Returns true when the
+  // kernel absorbed it; run_fused() then writes the consumer's output instead.
+  virtual bool absorb(const KernelInit& consumer) { return false; }
+  virtual void run_fused(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
+    run(in, out, pool);
+  }
 };
 
 using RunFn = std::function<void(const std::vector<const Tensor*>&, const std::vector<Tensor*>&, ThreadPool&)>;

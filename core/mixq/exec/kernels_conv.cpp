@@ -8,6 +8,7 @@
 //   ConvTranspose       GEMM (W^T X) then col2im per output channel
 #include <Eigen/Core>
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "mixq/exec/kernel.h"
@@ -138,30 +139,124 @@ void im2col_block(const ConvGeometry& g, const float* in, int64_t p0, int64_t nb
 }
 
 // Depthwise (one input and one output channel per group): direct loops over one plane.
+// Each input row contributes KW taps; for KW == 3 the three taps are fused in one pass
+// over the columns where all of them are inside the row (edges: per-tap ranges).
 void depthwise_plane(const ConvGeometry& g, const float* in, const float* w, float bias, float* out) {
+  const int64_t S = g.SW;
+  // Column range valid for tap kw (0 <= ow*S + off < W), the same for every row.
+  std::vector<int64_t> off(g.KW), lo(g.KW), hi(g.KW);
+  for (int64_t kw = 0; kw < g.KW; ++kw) {
+    off[kw] = kw * g.DW - g.PL;
+    lo[kw] = off[kw] >= 0 ? 0 : (-off[kw] + S - 1) / S;
+    hi[kw] = g.W - off[kw] <= 0 ? 0 : std::min<int64_t>(g.OW, (g.W - off[kw] + S - 1) / S);
+    if (hi[kw] < lo[kw]) hi[kw] = lo[kw];
+  }
+  int64_t all_lo = 0, all_hi = g.OW;  // columns where every tap is inside the row
+  for (int64_t kw = 0; kw < g.KW; ++kw) all_lo = std::max(all_lo, lo[kw]), all_hi = std::min(all_hi, hi[kw]);
+  if (all_hi < all_lo) all_hi = all_lo;
   for (int64_t oh = 0; oh < g.OH; ++oh) {
-    float* orow = out + oh * g.OW;
+    float* __restrict orow = out + oh * g.OW;
     for (int64_t ow = 0; ow < g.OW; ++ow) orow[ow] = bias;
     for (int64_t kh = 0; kh < g.KH; ++kh) {
       int64_t ih = oh * g.SH - g.PT + kh * g.DH;
       if (ih < 0 || ih >= g.H) continue;
-      const float* irow = in + ih * g.W;
+      const float* __restrict irow = in + ih * g.W;
+      const float* wk = w + kh * g.KW;
+      // edges, tap by tap
       for (int64_t kw = 0; kw < g.KW; ++kw) {
-        float wv = w[kh * g.KW + kw];
-        int64_t off = kw * g.DW - g.PL;
-        // valid ow: 0 <= ow*SW + off < W
-        int64_t lo = off >= 0 ? 0 : (-off + g.SW - 1) / g.SW;
-        int64_t hi = g.W - off <= 0 ? 0 : std::min<int64_t>(g.OW, (g.W - off + g.SW - 1) / g.SW);
-        if (g.SW == 1) {
-          const float* src = irow + off;
-          for (int64_t ow = lo; ow < hi; ++ow) orow[ow] += wv * src[ow];
-        } else if (g.SW == 2) {
-          const float* src = irow + off;
-          for (int64_t ow = lo; ow < hi; ++ow) orow[ow] += wv * src[2 * ow];
+        float wv = wk[kw];
+        const float* src = irow + off[kw];
+        for (int64_t ow = lo[kw]; ow < std::min(all_lo, hi[kw]); ++ow) orow[ow] += wv * src[ow * S];
+        for (int64_t ow = std::max(all_hi, lo[kw]); ow < hi[kw]; ++ow) orow[ow] += wv * src[ow * S];
+      }
+      // interior: KW == 3 in one pass, else tap by tap
+      if (g.KW == 3) {
+        const float* __restrict a = irow + off[0];
+        const float* __restrict b = irow + off[1];
+        const float* __restrict c = irow + off[2];
+        float w0 = wk[0], w1 = wk[1], w2 = wk[2];
+        if (S == 1) {
+          for (int64_t ow = all_lo; ow < all_hi; ++ow) orow[ow] += w0 * a[ow] + w1 * b[ow] + w2 * c[ow];
+        } else if (S == 2) {
+          for (int64_t ow = all_lo; ow < all_hi; ++ow)
+            orow[ow] += w0 * a[2 * ow] + w1 * b[2 * ow] + w2 * c[2 * ow];
         } else {
-          for (int64_t ow = lo; ow < hi; ++ow) orow[ow] += wv * irow[ow * g.SW + off];
+          for (int64_t ow = all_lo; ow < all_hi; ++ow) orow[ow] += w0 * a[ow * S] + w1 * b[ow * S] + w2 * c[ow * S];
+        }
+      } else {
+        for (int64_t kw = 0; kw < g.KW; ++kw) {
+          float wv = wk[kw];
+          const float* __restrict src = irow + off[kw];
+          if (S == 1) {
+            for (int64_t ow = all_lo; ow < all_hi; ++ow) orow[ow] += wv * src[ow];
+          } else {
+            for (int64_t ow = all_lo; ow < all_hi; ++ow) orow[ow] += wv * src[ow * S];
+          }
         }
       }
+    }
+  }
+}
+
+// Per-output-channel affine (folded BatchNormalization) then clamp / leaky slope.
+struct Epilogue {
+  bool active = false;
+  std::vector<float> scale, shift;  // empty: identity
+  float lo = -INFINITY, hi = INFINITY, leaky = 1.f;
+};
+
+// Absorbs BatchNormalization (constant params), Relu, Clip (constant bounds), LeakyRelu
+// into `e` (which may already hold a BatchNormalization). Returns false otherwise.
+bool absorb_into(Epilogue& e, const KernelInit& c, int64_t channels) {
+  const Node& n = c.node;
+  bool has_act = e.lo != -INFINITY || e.hi != INFINITY || e.leaky != 1.f;
+  if (n.op_type == "BatchNormalization") {
+    if (has_act || !e.scale.empty() || (c.outputs.size() > 1 && c.outputs[1])) return false;
+    for (size_t i = 1; i < 5; ++i)
+      if (!c.constant(i) || c.constant(i)->numel() != channels) return false;
+    auto sc = c.constant(1)->to_f32(), bi = c.constant(2)->to_f32(), mean = c.constant(3)->to_f32(),
+         var = c.constant(4)->to_f32();
+    float eps = n.attr_float("epsilon", 1e-5f);
+    e.scale.resize(channels);
+    e.shift.resize(channels);
+    for (int64_t m = 0; m < channels; ++m) {
+      e.scale[m] = sc[m] / std::sqrt(var[m] + eps);
+      e.shift[m] = bi[m] - mean[m] * e.scale[m];
+    }
+  } else if (has_act) {
+    return false;
+  } else if (n.op_type == "Relu") {
+    e.lo = 0.f;
+  } else if (n.op_type == "LeakyRelu") {
+    e.leaky = n.attr_float("alpha", 0.01f);
+    if (!(e.leaky >= 0.f && e.leaky <= 1.f)) return false;
+  } else if (n.op_type == "Clip") {
+    if (c.opset < 11) {
+      e.lo = n.attr_float("min", -INFINITY);
+      e.hi = n.attr_float("max", INFINITY);
+    } else {
+      if ((c.has_input(1) && !c.constant(1)) || (c.has_input(2) && !c.constant(2))) return false;
+      e.lo = c.has_input(1) ? c.constant(1)->to_f32().at(0) : -INFINITY;
+      e.hi = c.has_input(2) ? c.constant(2)->to_f32().at(0) : INFINITY;
+    }
+  } else {
+    return false;
+  }
+  e.active = true;
+  return true;
+}
+
+// v = act(scale[m] * (v + bias) + shift[m]) over n values of channel m.
+void apply_epilogue(const Epilogue& ep, int64_t m, float bias, float* v, int64_t n) {
+  float a = ep.scale.empty() ? 1.f : ep.scale[m];
+  float c0 = ep.scale.empty() ? bias : bias * a + ep.shift[m];
+  float lo = ep.lo, hi = ep.hi, leaky = ep.leaky;
+  if (leaky == 1.f) {
+    for (int64_t j = 0; j < n; ++j) v[j] = std::min(std::max(v[j] * a + c0, lo), hi);
+  } else {
+    for (int64_t j = 0; j < n; ++j) {
+      float x = v[j] * a + c0;
+      v[j] = std::min(std::max(x < 0 ? x * leaky : x, lo), hi);
     }
   }
 }
@@ -186,12 +281,22 @@ class ConvKernel : public Kernel {
     // Split output channels when there are few column blocks (small maps, many channels).
     mb_ = g_.Mg;
     int64_t tasks = g_.N * g_.G * col_blocks_;
-    if (tasks < 8 && g_.Mg >= 64) mb_ = std::max<int64_t>(32, ((g_.Mg + 3) / 4 + 15) / 16 * 16);
+    // Split output channels when there are few column blocks, unless the conv is tiny.
+    if (tasks < 8 && g_.Mg >= 64 && g_.Mg * P * K_ >= (int64_t(1) << 20))
+      mb_ = std::max<int64_t>(32, ((g_.Mg + 3) / 4 + 15) / 16 * 16);
     m_blocks_ = (g_.Mg + mb_ - 1) / mb_;
   }
   int64_t macs() const override { return g_.N * g_.M * g_.OH * g_.OW * K_; }
-
+  bool absorb(const KernelInit& consumer) override { return absorb_into(epilogue_, consumer, g_.M); }
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
+    execute(in, out, pool, nullptr);
+  }
+  void run_fused(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
+    execute(in, out, pool, epilogue_.active ? &epilogue_ : nullptr);
+  }
+
+  void execute(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool,
+               const Epilogue* ep) {
     const float* x = in[0]->f32().data();
     const float* w = in[1]->f32().data();
     const float* b = in.size() > 2 && in[2] ? in[2]->f32().data() : nullptr;
@@ -199,10 +304,14 @@ class ConvKernel : public Kernel {
     const ConvGeometry& g = g_;
     int64_t P = g.OH * g.OW, HW = g.H * g.W;
     if (depthwise_) {
-      int64_t planes = g.N * g.C;
-      pool.parallel_for(planes, [&](int64_t i) {
-        int64_t c = i % g.C;
-        depthwise_plane(g, x + i * HW, w + c * g.KH * g.KW, b ? b[c] : 0.f, y + i * P);
+      // Group planes so that each task has ~64K multiply-adds (fixed by shape only).
+      int64_t per_plane = std::max<int64_t>(1, P * g.KH * g.KW);
+      parallel_range(pool, g.N * g.C, std::max<int64_t>(1, 65536 / per_plane), [&](int64_t b0, int64_t b1) {
+        for (int64_t i = b0; i < b1; ++i) {
+          int64_t c = i % g.C;
+          depthwise_plane(g, x + i * HW, w + c * g.KH * g.KW, b ? b[c] : 0.f, y + i * P);
+          if (ep) apply_epilogue(*ep, c, 0.f, y + i * P, P);
+        }
       });
       return;
     }
@@ -228,7 +337,12 @@ class ConvKernel : public Kernel {
         MapC cmat(buf.data(), nb, K_, Eigen::OuterStride<>(nb));
         ymat.noalias() = cmat * wmat;
       }
-      if (b) {
+      if (ep) {
+        for (int64_t m = 0; m < mc; ++m) {
+          int64_t mm = gi * g.Mg + m0 + m;
+          apply_epilogue(*ep, mm, b ? b[mm] : 0.f, ybase + m * P, nb);
+        }
+      } else if (b) {
         const float* bb = b + gi * g.Mg + m0;
         for (int64_t m = 0; m < mc; ++m) {
           float bv = bb[m];
@@ -241,6 +355,7 @@ class ConvKernel : public Kernel {
 
  private:
   ConvGeometry g_;
+  Epilogue epilogue_;
   int64_t K_ = 0, nb_ = 0, col_blocks_ = 0, mb_ = 0, m_blocks_ = 0;
   bool depthwise_ = false, pointwise_ = false;
 };

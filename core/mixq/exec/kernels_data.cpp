@@ -127,8 +127,8 @@ std::unique_ptr<Kernel> make_slice(const KernelInit& k) {
     (void)opset;
     std::vector<int64_t> st, step;
     Shape os;
-    check(slice_params(x, starts, ends, axes, steps, *node, st, step, os), *node, "cannot compute the slice");
-    check(os == expected, *node, "slice shape " + shape_str(os) + " differs from the inferred " + shape_str(expected));
+    if (!slice_params(x, starts, ends, axes, steps, *node, st, step, os)) fail(*node, "cannot compute the slice");
+    if (os != expected) fail(*node, "slice shape " + shape_str(os) + " differs from the inferred " + shape_str(expected));
     auto xs = row_strides(x);
     int64_t base = 0;
     std::vector<int64_t> stride(x.size());
@@ -152,7 +152,7 @@ std::unique_ptr<Kernel> make_gather(const KernelInit& k) {
     std::vector<int64_t> idx = in[1]->to_i64();
     for (auto& i : idx) {
       if (i < 0) i += n;
-      check(i >= 0 && i < n, *node, "index out of range [0, " + std::to_string(n) + ")");
+      if (i < 0 || i >= n) fail(*node, "index out of range [0, " + std::to_string(n) + ")");
     }
     const uint8_t* src = in[0]->bytes().data();
     uint8_t* dst = out[0]->mutable_bytes().data();
@@ -180,7 +180,7 @@ std::unique_ptr<Kernel> make_gather_elements(const KernelInit& k) {
         rem %= ist[d];
         if (int64_t(d) == axis) {
           c = idx[i] < 0 ? idx[i] + x[d] : idx[i];
-          check(c >= 0 && c < x[d], k.node, "index out of range");
+          if (c < 0 || c >= x[d]) fail(k.node, "index out of range");
         }
         off += c * xs[d];
       }
@@ -276,8 +276,14 @@ std::unique_ptr<Kernel> make_pad(const KernelInit& k) {
     uint8_t* dst = out[0]->mutable_bytes().data();
     int64_t total = out[0]->numel();
     if (mode == "constant") {
-      for (int64_t i = 0; i < total; ++i) std::memcpy(dst + i * es, value.bytes().data(), es);
-      // interior: output region [max(pb,0), ...) <- input region [max(-pb,0), ...)
+      if (es == 4) {
+        uint32_t v;
+        std::memcpy(&v, value.bytes().data(), 4);
+        std::fill_n(reinterpret_cast<uint32_t*>(dst), total, v);
+      } else {
+        for (int64_t i = 0; i < total; ++i) std::memcpy(dst + i * es, value.bytes().data(), es);
+      }
+      // interior: output region [max(pb,0), ...) <- input region [max(-pb,0), ...), row by row
       auto xs = row_strides(x), ysd = row_strides(y);
       Shape region(r);
       int64_t src_base = 0, dst_base = 0;
@@ -289,18 +295,21 @@ std::unique_ptr<Kernel> make_pad(const KernelInit& k) {
         dst_base += d0 * ysd[d];
       }
       int64_t rn = shape_numel(region);
-      if (rn == 0) return;
-      std::vector<uint8_t> tmp(size_t(rn) * es);
-      strided_copy(src, src_base, xs, region, tmp.data(), es, pool);
+      if (rn == 0 || r == 0) {
+        if (r == 0) std::memcpy(dst, src, es);
+        return;
+      }
       int64_t inner = region[r - 1];
       int64_t rows = rn / inner;
       for (int64_t row = 0; row < rows; ++row) {
-        int64_t off = dst_base, rem = row;
+        int64_t so = src_base, doff = dst_base, rem = row;
         for (int64_t d = int64_t(r) - 2; d >= 0; --d) {
-          off += (rem % region[d]) * ysd[d];
+          int64_t idx = rem % region[d];
           rem /= region[d];
+          so += idx * xs[d];
+          doff += idx * ysd[d];
         }
-        std::memcpy(dst + off * es, tmp.data() + row * inner * es, inner * es);
+        std::memcpy(dst + doff * es, src + so * es, inner * es);
       }
       return;
     }

@@ -24,9 +24,11 @@ std::unique_ptr<Kernel> make_batchnorm(const KernelInit& k) {
     }
     const float* xp = in[0]->f32().data();
     float* y = out[0]->f32().data();
-    pool.parallel_for(N * C, [&](int64_t p) {
-      int64_t c = p % C;
-      for (int64_t i = 0; i < S; ++i) y[p * S + i] = xp[p * S + i] * a[c] + b[c];
+    parallel_range(pool, N * C, std::max<int64_t>(1, 32768 / std::max<int64_t>(S, 1)), [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        int64_t c = p % C;
+        for (int64_t i = 0; i < S; ++i) y[p * S + i] = xp[p * S + i] * a[c] + b[c];
+      }
     });
   });
 }
@@ -108,7 +110,8 @@ std::unique_ptr<Kernel> make_softmax(const KernelInit& k, bool log) {
   return make_fn([=](const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
     const float* xp = in[0]->f32().data();
     float* y = out[0]->f32().data();
-    pool.parallel_for(outer, [&](int64_t o) {
+    parallel_range(pool, outer, std::max<int64_t>(1, 16384 / std::max<int64_t>(n * inner, 1)), [&](int64_t o0, int64_t o1) {
+     for (int64_t o = o0; o < o1; ++o)
       for (int64_t j = 0; j < inner; ++j) {
         const float* v = xp + o * n * inner + j;
         float* w = y + o * n * inner + j;

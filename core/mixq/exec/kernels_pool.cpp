@@ -60,24 +60,33 @@ std::unique_ptr<Kernel> make_maxpool(const KernelInit& k) {
   return make_fn([g](const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
     const float* x = in[0]->f32().data();
     float* y = out[0]->f32().data();
-    pool.parallel_for(g.planes, [&](int64_t p) {
+    int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, g.OH * g.OW * g.KH * g.KW));
+    parallel_range(pool, g.planes, grain, [&](int64_t p0, int64_t p1) {
+     for (int64_t p = p0; p < p1; ++p) {
       const float* xp = x + p * g.H * g.W;
       float* yp = y + p * g.OH * g.OW;
+      // Row-wise: for each window offset (kh, kw), max into the valid output range.
       for (int64_t oh = 0; oh < g.OH; ++oh) {
-        for (int64_t ow = 0; ow < g.OW; ++ow) {
-          float m = -INFINITY;
-          for (int64_t kh = 0; kh < g.KH; ++kh) {
-            int64_t ih = oh * g.SH - g.PT + kh * g.DH;
-            if (ih < 0 || ih >= g.H) continue;
-            for (int64_t kw = 0; kw < g.KW; ++kw) {
-              int64_t iw = ow * g.SW - g.PL + kw * g.DW;
-              if (iw < 0 || iw >= g.W) continue;
-              m = std::max(m, xp[ih * g.W + iw]);
+        float* orow = yp + oh * g.OW;
+        for (int64_t ow = 0; ow < g.OW; ++ow) orow[ow] = -INFINITY;
+        for (int64_t kh = 0; kh < g.KH; ++kh) {
+          int64_t ih = oh * g.SH - g.PT + kh * g.DH;
+          if (ih < 0 || ih >= g.H) continue;
+          const float* irow = xp + ih * g.W;
+          for (int64_t kw = 0; kw < g.KW; ++kw) {
+            int64_t off = kw * g.DW - g.PL;
+            int64_t lo = off >= 0 ? 0 : (-off + g.SW - 1) / g.SW;
+            int64_t hi = g.W - off <= 0 ? 0 : std::min<int64_t>(g.OW, (g.W - off + g.SW - 1) / g.SW);
+            const float* src = irow + off;
+            if (g.SW == 1) {
+              for (int64_t ow = lo; ow < hi; ++ow) orow[ow] = std::max(orow[ow], src[ow]);
+            } else {
+              for (int64_t ow = lo; ow < hi; ++ow) orow[ow] = std::max(orow[ow], src[ow * g.SW]);
             }
           }
-          yp[oh * g.OW + ow] = m;
         }
       }
+     }
     });
   });
 }
@@ -90,7 +99,9 @@ std::unique_ptr<Kernel> make_avgpool(const KernelInit& k) {
                                   ThreadPool& pool) {
     const float* x = in[0]->f32().data();
     float* y = out[0]->f32().data();
-    pool.parallel_for(g.planes, [&](int64_t p) {
+    int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, g.OH * g.OW * g.KH * g.KW));
+    parallel_range(pool, g.planes, grain, [&](int64_t p0, int64_t p1) {
+     for (int64_t p = p0; p < p1; ++p) {
       const float* xp = x + p * g.H * g.W;
       float* yp = y + p * g.OH * g.OW;
       for (int64_t oh = 0; oh < g.OH; ++oh) {
@@ -111,6 +122,7 @@ std::unique_ptr<Kernel> make_avgpool(const KernelInit& k) {
           yp[oh * g.OW + ow] = div > 0 ? float(s / double(div)) : 0.f;
         }
       }
+     }
     });
   });
 }

@@ -183,10 +183,12 @@ std::unique_ptr<Kernel> make_resize(const KernelInit& k, bool upsample) {
       const float* src = stage_in;
       const Taps& t = taps[s];
       if (inner == 1 && t.single) {  // innermost axis, one tap of weight 1 per output
-        pool.parallel_for(outer, [&](int64_t o) {
-          const float* sp = src + o * nin;
-          float* dp = dst + o * nout;
-          for (int64_t j = 0; j < nout; ++j) dp[j] = t.extrapolate[j] ? c.extrapolation : sp[t.index[j]];
+        parallel_range(pool, outer, std::max<int64_t>(1, 16384 / std::max<int64_t>(nout, 1)), [&](int64_t o0, int64_t o1) {
+          for (int64_t o = o0; o < o1; ++o) {
+            const float* sp = src + o * nin;
+            float* dp = dst + o * nout;
+            for (int64_t j = 0; j < nout; ++j) dp[j] = t.extrapolate[j] ? c.extrapolation : sp[t.index[j]];
+          }
         });
         cur[d] = nout;
         if (!last) {
@@ -196,7 +198,8 @@ std::unique_ptr<Kernel> make_resize(const KernelInit& k, bool upsample) {
         continue;
       }
       float ext = c.extrapolation;
-      pool.parallel_for(outer, [&](int64_t o) {
+      parallel_range(pool, outer, std::max<int64_t>(1, 16384 / std::max<int64_t>(nout * inner, 1)), [&](int64_t o0, int64_t o1) {
+       for (int64_t o = o0; o < o1; ++o) {
         const float* sp = src + o * nin * inner;
         float* dp = dst + o * nout * inner;
         for (int64_t j = 0; j < nout; ++j) {
@@ -216,6 +219,7 @@ std::unique_ptr<Kernel> make_resize(const KernelInit& k, bool upsample) {
             for (int64_t i = 0; i < inner; ++i) row[i] += w * r[i];
           }
         }
+       }
       });
       cur[d] = nout;
       if (!last) {

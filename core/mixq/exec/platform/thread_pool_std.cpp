@@ -1,5 +1,8 @@
 // Native ThreadPool: size()-1 worker std::threads plus the calling thread pull task
-// indices from one atomic counter. See thread_pool.h for the determinism contract.
+// indices of the current job from one atomic counter. The caller never waits for a
+// worker that has not joined the job yet (under machine load a sleeping worker may take
+// milliseconds to be scheduled): it runs the remaining tasks itself and then waits only
+// for workers still inside a task. See thread_pool.h for the determinism contract.
 #include <atomic>
 #include <condition_variable>
 #include <exception>
@@ -12,7 +15,15 @@
 namespace mixq {
 namespace {
 thread_local bool t_inside_task = false;
-}
+
+struct Job {
+  const std::function<void(int64_t)>* task = nullptr;
+  int64_t tasks = 0;
+  std::atomic<int64_t> next{0};
+  int joined = 0;  // workers inside run_tasks (guarded by the pool mutex)
+  std::exception_ptr error;
+};
+}  // namespace
 
 struct ThreadPool::Impl {
   int size = 1;
@@ -20,41 +31,40 @@ struct ThreadPool::Impl {
   std::mutex mu;
   std::condition_variable wake, finished;
   uint64_t generation = 0;
+  Job* job = nullptr;
   bool stop = false;
-  // Current job.
-  const std::function<void(int64_t)>* task = nullptr;
-  int64_t tasks = 0;
-  std::atomic<int64_t> next{0};
-  int active = 0;  // workers still inside the current job
-  std::exception_ptr error;
 
-  void work() {
+  void run_tasks(Job& j) {
+    bool was_inside = t_inside_task;
     t_inside_task = true;
     for (;;) {
-      int64_t i = next.fetch_add(1);
-      if (i >= tasks) break;
+      int64_t i = j.next.fetch_add(1);
+      if (i >= j.tasks) break;
       try {
-        (*task)(i);
+        (*j.task)(i);
       } catch (...) {
         std::lock_guard<std::mutex> lock(mu);
-        if (!error) error = std::current_exception();
+        if (!j.error) j.error = std::current_exception();
       }
     }
-    t_inside_task = false;
+    t_inside_task = was_inside;
   }
 
   void worker_loop() {
     uint64_t seen = 0;
     for (;;) {
+      Job* j;
       {
         std::unique_lock<std::mutex> lock(mu);
-        wake.wait(lock, [&] { return stop || generation != seen; });
+        wake.wait(lock, [&] { return stop || (job != nullptr && generation != seen); });
         if (stop) return;
         seen = generation;
+        j = job;
+        ++j->joined;
       }
-      work();
+      run_tasks(*j);
       std::lock_guard<std::mutex> lock(mu);
-      if (--active == 0) finished.notify_all();
+      if (--j->joined == 0) finished.notify_all();
     }
   }
 };
@@ -78,7 +88,8 @@ int ThreadPool::size() const { return impl_->size; }
 
 void ThreadPool::parallel_for(int64_t tasks, const std::function<void(int64_t)>& task) {
   if (tasks <= 0) return;
-  if (impl_->workers.empty() || tasks == 1 || t_inside_task) {
+  Impl& s = *impl_;
+  if (s.workers.empty() || tasks == 1 || t_inside_task) {
     bool was_inside = t_inside_task;
     t_inside_task = true;
     try {
@@ -90,26 +101,22 @@ void ThreadPool::parallel_for(int64_t tasks, const std::function<void(int64_t)>&
     t_inside_task = was_inside;
     return;
   }
-  Impl& s = *impl_;
+  Job j;
+  j.task = &task;
+  j.tasks = tasks;
   {
     std::lock_guard<std::mutex> lock(s.mu);
-    s.task = &task;
-    s.tasks = tasks;
-    s.next = 0;
-    s.error = nullptr;
-    s.active = int(s.workers.size());
+    s.job = &j;
     ++s.generation;
   }
   s.wake.notify_all();
-  s.work();
-  std::exception_ptr error;
+  s.run_tasks(j);
   {
     std::unique_lock<std::mutex> lock(s.mu);
-    s.finished.wait(lock, [&] { return s.active == 0; });
-    s.task = nullptr;
-    error = s.error;
+    s.job = nullptr;
+    s.finished.wait(lock, [&] { return j.joined == 0; });
   }
-  if (error) std::rethrow_exception(error);
+  if (j.error) std::rethrow_exception(j.error);
 }
 
 }  // namespace mixq
