@@ -250,30 +250,71 @@ void TensorStats::add_extremes(std::span<const float> x) {
 
 void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
   // One pass for min, max and the non-finite count; a finite copy only when needed.
+  // When the histogram already has a range, the same pass bins the sample with the
+  // current width (TPU-MLIR's no-extension case, most samples after the first); the
+  // counts are kept only if the sample indeed stays within the range.
   std::vector<float> finite;
   float mn = INFINITY, mx = -INFINITY;
   int64_t bad = 0;
+  const int64_t n = static_cast<int64_t>(x.size());
+  const bool speculate = config_.histogram && !hist_.counts.empty() && hist_.th > 0 &&
+                         hist_.counts.size() <= (size_t{1} << 18);
+  std::vector<std::vector<int64_t>> lane_counts;
   {
-    const int64_t n = static_cast<int64_t>(x.size());
     struct Part {
       float mn = INFINITY, mx = -INFINITY;
       int64_t bad = 0;
     };
-    std::vector<Part> parts((n + kChunk - 1) / kChunk);
-    for_chunks(pool, n, [&](int64_t c, int64_t b, int64_t e) {
-      Part p;
-      for (int64_t i = b; i < e; i++) {
-        const float v = x[i];
-        p.bad += !(std::fabs(v) <= 3.40282347e38f);
-        p.mn = v < p.mn ? v : p.mn;
-        p.mx = v > p.mx ? v : p.mx;
+    auto scan = [](const float* p, int64_t count, Part& part) {
+      for (int64_t i = 0; i < count; i++) {
+        const float v = p[i];
+        part.bad += !(std::fabs(v) <= 3.40282347e38f);
+        part.mn = v < part.mn ? v : part.mn;
+        part.mx = v > part.mx ? v : part.mx;
       }
-      parts[c] = p;
-    });
+    };
+    std::vector<Part> parts;
+    if (speculate) {
+      const int64_t nb = static_cast<int64_t>(hist_.counts.size());
+      const float wf = static_cast<float>(hist_.th / (static_cast<double>(nb) - 1));
+      const int64_t lanes = n < 4 * kChunk ? 1 : 8;
+      lane_counts.assign(lanes, std::vector<int64_t>(nb + 1, 0));
+      parts.resize(lanes);
+      const int64_t per = (n + lanes - 1) / lanes;
+      auto lane = [&](int64_t l) {
+        for (int64_t b = l * per, e = std::min(n, b + per); b < e; b += 4096) {
+          const int64_t m = std::min<int64_t>(4096, e - b);
+          scan(x.data() + b, m, parts[l]);  // block stays in cache for the binning
+          bin_range(x.data() + b, m, wf, nb, lane_counts[l].data());
+        }
+      };
+      if (pool && lanes > 1) {
+        pool->parallel_for(lanes, lane);
+      } else {
+        for (int64_t l = 0; l < lanes; l++) lane(l);
+      }
+    } else {
+      parts.resize((n + kChunk - 1) / kChunk);
+      for_chunks(pool, n, [&](int64_t c, int64_t b, int64_t e) { scan(x.data() + b, e - b, parts[c]); });
+    }
     for (const Part& p : parts) {
       bad += p.bad;
       mn = std::min(mn, p.mn);
       mx = std::max(mx, p.mx);
+    }
+  }
+  if (speculate && !bad && n > 0) {
+    const float new_min = samples_ == 0 ? mn : std::min(min_, mn), new_max = samples_ == 0 ? mx : std::max(max_, mx);
+    const float new_abs = std::max(std::fabs(new_min), std::fabs(new_max));
+    if (static_cast<double>(new_abs) <= hist_.th) {
+      for (const auto& lc : lane_counts)
+        for (size_t i = 0; i < hist_.counts.size(); i++) hist_.counts[i] += lc[i];
+      elements_ = n;
+      min_ = new_min;
+      max_ = new_max;
+      samples_++;
+      add_others(x, pool);
+      return;
     }
   }
   if (bad) {
@@ -303,6 +344,10 @@ void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
   }
   samples_++;
   if (config_.histogram) hist_.add(x, absmax(), config_.bins, pool);
+  add_others(x, pool);
+}
+
+void TensorStats::add_others(std::span<const float> x, ThreadPool* pool) {
   if (config_.octav) octav_sum_ += octav_scale(x, 8, pool);
   if (config_.aciq_gauss) aciq_gauss_sum_ += aciq_gauss_clip(x);
   if (config_.aciq_laplace) aciq_laplace_sum_ += aciq_laplace_clip(x);

@@ -75,6 +75,7 @@ class TensorStats {
 
  private:
   void add_extremes(std::span<const float> x);
+  void add_others(std::span<const float> x, ThreadPool* pool);
   StatsConfig config_;
   int64_t samples_ = 0, elements_ = 0, nonfinite_ = 0;
   float min_ = 0, max_ = 0;
