@@ -11,6 +11,12 @@
 //   and calls the tap for every tensor produced (graph inputs first), in execution order.
 // - Results are byte-identical for any thread count (work is split in tasks whose
 //   boundaries never depend on the number of threads).
+// - Without a tap, a Conv absorbs a following BatchNormalization/Relu/Clip/LeakyRelu
+//   chain (fused_nodes()); with a tap every node runs so every tensor is observed. A
+//   folded BatchNormalization may change results in the last float bit.
+// - The executor keeps its own copies of the nodes and constants it needs (the
+//   AnalyzedModel may go away). One run() at a time per Executor (not reentrant); inputs
+//   of another numeric dtype than the model's are converted.
 #pragma once
 #include <functional>
 #include <map>
