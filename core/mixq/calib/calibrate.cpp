@@ -72,7 +72,7 @@ CalibrationResult calibrate(const AnalyzedModel& am, const DataSelection& data_i
   eo.threads = options.threads;
   Executor exec(am, eo);
   ThreadPool stats_pool(options.threads);  // the statistics' own workers (idle while the executor runs)
-  const auto& inputs = exec.inputs();
+  const std::vector<Executor::InputSpec> inputs = exec.inputs();  // a copy: exec is renewed below
   DataSelection data = data_in;
   check_selection(data, inputs.size(), "calibration data");
 
@@ -149,6 +149,10 @@ CalibrationResult calibrate(const AnalyzedModel& am, const DataSelection& data_i
   BatchStream stream(inputs, data, read, options.preprocess);
   std::map<std::string, Tensor> feed;
   while (stream.next(&feed)) {
+    // Workaround: the executor's cross-run buffer pool can grow with the number of runs
+    // (best-fit reuse lets large buffers drift to smaller tensors); a fresh executor every
+    // 8 batches keeps calibration memory independent of the sample count.
+    if (runs > 0 && runs % 8 == 0) exec = Executor(am, eo);
     exec.run(feed, tap);
     feed.clear();
     runs++;
