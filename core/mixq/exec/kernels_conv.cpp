@@ -380,7 +380,8 @@ class ConvTransposeKernel : public Kernel {
     const float* b = in.size() > 2 && in[2] ? in[2]->f32().data() : nullptr;
     float* y = out[0]->f32().data();
     int64_t HW = g.H * g.W, R = g.Mg * g.KH * g.KW, P = g.OH * g.OW;
-    std::vector<float> col(size_t(R * HW));
+    std::vector<float>& col = col_;  // fully overwritten by the GEMM below; kept across runs
+    if (col.size() != size_t(R * HW)) col.resize(size_t(R * HW));
     for (int64_t n = 0; n < g.N; ++n) {
       for (int64_t gi = 0; gi < g.G; ++gi) {
         const float* xg = x + (n * g.C + gi * g.Cg) * HW;
@@ -419,6 +420,7 @@ class ConvTransposeKernel : public Kernel {
 
  private:
   ConvGeometry g_;
+  std::vector<float> col_;  // W^T X buffer
 };
 
 }  // namespace
