@@ -12,6 +12,7 @@
 
 #include "cli/commands.h"
 #include "io/file_io.h"
+#include "io/model_file.h"
 #include "mixq/analysis.h"
 #include "mixq/calib/calibrate.h"
 #include "mixq/error.h"
@@ -110,15 +111,7 @@ void add_calibrate_command(CLI::App& app) {
                   "check an existing calibration table against MODEL (rows TPU-MLIR drops, unknown names)");
   cmd->add_option("--json", o->json, "write the JSON report to FILE ('-' = stdout)");
   cmd->callback([o] {
-    auto model_bytes = native::read_file(o->model);
-    AnalyzeOptions ao;
-    ao.load = native::load_options_for(o->model);
-    if (!o->input_shapes.empty()) ao.input_shapes = parse_input_shapes(o->input_shapes);
-    if (!o->mlir.empty()) {
-      ao.mlir_text = native::read_text_file(o->mlir);
-      ao.mlir_source = o->mlir;
-    }
-    AnalyzedModel am = analyze_model(model_bytes, ao);
+    AnalyzedModel am = native::analyze_model_file(o->model, o->input_shapes, o->mlir);
     nlohmann::json report;
     report["model"] = o->model;
     std::string text;

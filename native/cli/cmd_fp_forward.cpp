@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "io/file_io.h"
+#include "io/model_file.h"
 #include "mixq/analysis.h"
 #include "mixq/chip.h"
 #include "mixq/error.h"
@@ -53,19 +54,13 @@ void add_fp_forward_command(CLI::App& app) {
     require(!fo.inputs.empty() || !fo.outputs.empty() || !fo.blocks.empty() || fo.yolo_heads || fo.first_convs > 0,
             "fp_forward: nothing selected (give --fpfwd_inputs, --fpfwd_outputs, --fpfwd_blocks, --yolo_heads or "
             "--first_convs)");
-    AnalyzeOptions ao;
-    ao.load = native::load_options_for(o->model);
-    if (!o->input_shapes.empty()) ao.input_shapes = parse_input_shapes(o->input_shapes);
-    if (!o->mlir.empty()) {
-      ao.mlir_text = native::read_text_file(o->mlir);
-      ao.mlir_source = o->mlir;
-    }
+    AnalyzeOptions ao = native::analyze_options_for(o->model, o->input_shapes, o->mlir);
     auto bytes = native::read_file(o->model);
     AnalyzedModel am = analyze_model(bytes, ao);
     FpForwardResult r = fp_forward(am.layers, fo);
     std::vector<std::pair<int, std::string>> lm;
     for (int l : r.layers) lm.push_back({l, mode});
-    std::string text = write_qtable(am.layers, lm, {generated_time_now(), chip.name, std::nullopt});
+    std::string text = write_qtable(am.layers, lm, {native::generated_time_now(), chip.name, std::nullopt});
     native::write_file_atomic(o->output, text);
     if (!o->json.empty()) {
       nlohmann::json j;

@@ -2,7 +2,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
-#include "io/file_io.h"
+#include "io/model_file.h"
 #include "mixq/analysis.h"
 #include "mixq/info_report.h"
 
@@ -21,15 +21,7 @@ void add_info_command(CLI::App& app) {
   cmd->add_option("--json", opts->json, "write the JSON report to FILE ('-' = stdout)");
   cmd->add_flag("--all", opts->all, "list every layer in the text report");
   cmd->callback([opts] {
-    AnalyzeOptions ao;
-    ao.load = native::load_options_for(opts->model);
-    if (!opts->input_shapes.empty()) ao.input_shapes = parse_input_shapes(opts->input_shapes);
-    if (!opts->mlir.empty()) {
-      ao.mlir_text = native::read_text_file(opts->mlir);
-      ao.mlir_source = opts->mlir;
-    }
-    auto bytes = native::read_file(opts->model);
-    AnalyzedModel am = analyze_model(bytes, ao);
+    AnalyzedModel am = native::analyze_model_file(opts->model, opts->input_shapes, opts->mlir);
     if (!opts->json.empty()) write_json_report(opts->json, info_json(am));
     if (opts->json != "-") {
       std::string text = info_text(am, opts->all);

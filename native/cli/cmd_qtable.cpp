@@ -1,13 +1,12 @@
 // mixq qtable check MODEL QTABLE [--chip] [--reference OLD_MODEL] [--mlir] [--json]
 // mixq qtable fix MODEL QTABLE -o FIXED [--chip] [--reference] [--min_confidence C]
 // spec/cli.md; the report is core/mixq/qtable.h's qtable_report_json.
-#include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <memory>
 
 #include "cli/commands.h"
 #include "io/file_io.h"
+#include "io/model_file.h"
 #include "mixq/analysis.h"
 #include "mixq/qtable.h"
 
@@ -31,31 +30,10 @@ void add_common(CLI::App* cmd, QtOpts& o) {
 }
 
 AnalyzedModel open_model(const std::string& path, const QtOpts& o, bool with_mlir) {
-  AnalyzeOptions ao;
-  ao.load = native::load_options_for(path);
-  if (!o.input_shapes.empty()) ao.input_shapes = parse_input_shapes(o.input_shapes);
-  if (with_mlir && !o.mlir.empty()) {
-    ao.mlir_text = native::read_text_file(o.mlir);
-    ao.mlir_source = o.mlir;
-  }
-  auto bytes = native::read_file(path);
-  return analyze_model(bytes, ao);
-}
-
-std::string now_string() {
-  auto now = std::chrono::system_clock::now();
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000;
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", std::localtime(&t));
-  char out[80];
-  std::snprintf(out, sizeof out, "%s.%06lld", buf, static_cast<long long>(us));
-  return out;
+  return native::analyze_model_file(path, o.input_shapes, with_mlir ? o.mlir : std::string());
 }
 
 }  // namespace
-
-std::string generated_time_now() { return now_string(); }
 
 void add_qtable_command(CLI::App& app) {
   CLI::App* group = app.add_subcommand("qtable", "Check and repair TPU-MLIR quantize tables");
@@ -93,7 +71,7 @@ void add_qtable_command(CLI::App& app) {
     if (!fo->reference.empty()) ref = std::make_unique<AnalyzedModel>(open_model(fo->reference, *fo, false));
     std::string text = native::read_text_file(fo->qtable);
     QTableReport rep = check_qtable(am, text, chip, ref.get());
-    QTableFix f = fix_qtable(am, rep, chip, fo->min_confidence, {now_string(), chip.name, std::nullopt});
+    QTableFix f = fix_qtable(am, rep, chip, fo->min_confidence, {native::generated_time_now(), chip.name, std::nullopt});
     native::write_file_atomic(fo->output, f.text);
     if (!fo->json.empty()) write_json_report(fo->json, qtable_fix_json(rep, f));
     if (fo->json != "-") {

@@ -14,8 +14,6 @@ extern int g_exit_code;
 void add_info_command(CLI::App& app);
 void add_qtable_command(CLI::App& app);
 void add_fp_forward_command(CLI::App& app);
-// Local time as TPU-MLIR's generator headers write it ("2024-01-01 12:00:00.000000").
-std::string generated_time_now();
 void add_run_command(CLI::App& app);
 void add_calibrate_command(CLI::App& app);
 

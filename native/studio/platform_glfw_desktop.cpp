@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "io/file_io.h"
+#include "io/model_file.h"
 #include "mixq/error.h"
 #include "mixq/log.h"
 #include "studio_app.h"
@@ -49,16 +50,6 @@ void open_path(const std::string& path) {
   }
 }
 
-std::string now_text() {
-  auto now = std::chrono::system_clock::now();
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000;
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", std::localtime(&t));
-  char out[80];
-  std::snprintf(out, sizeof out, "%s.%06lld", buf, (long long)us);
-  return out;
-}
 
 bool write_screenshot(const std::string& path, int w, int h) {
   std::vector<unsigned char> pixels(size_t(w) * h * 4);
@@ -131,7 +122,7 @@ int main(int argc, char** argv) {
   };
   services.read_file = [](const std::string& path) { return mixq::native::read_file(path); };
   services.copy_text = [window](const std::string& text) { glfwSetClipboardString(window, text.c_str()); };
-  services.now = now_text;
+  services.now = mixq::native::generated_time_now;
   services.page_url = [] { return std::string("mixq-studio:"); };
   mixq::studio::StudioApp app(services);
   g_app = &app;
