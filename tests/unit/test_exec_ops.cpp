@@ -1,6 +1,7 @@
 // Executor per-op tests: each op against a plain naive reference written here, with
 // named tolerances; plus executor contracts (errors, tap, determinism across threads).
 #include <catch2/catch.hpp>
+#include <set>
 #include <cmath>
 #include <random>
 
@@ -38,7 +39,9 @@ void add_tensor(OnnxBuilder& b, const std::string& name, const Shape& shape, con
 std::map<std::string, Tensor> run(OnnxBuilder& b, const std::map<std::string, Tensor>& inputs, int threads = 0,
                                   const Executor::Tap& tap = {}) {
   AnalyzedModel am = analyze_model(b.bytes(), {});
-  Executor ex(am, ExecOptions{threads});
+  ExecOptions options;
+  options.threads = threads;
+  Executor ex(am, options);
   return ex.run(inputs, tap);
 }
 
@@ -502,6 +505,83 @@ TEST_CASE("executor contracts: errors, tap, determinism, memory reuse") {
     auto three = Executor(am, {3}).run({{"x", x}});
     CHECK(std::equal(one.at("y").bytes().begin(), one.at("y").bytes().end(), three.at("y").bytes().begin()));
   }
+}
+
+TEST_CASE("tap filter: only observed tensors are tapped, fusion stays on where it hides none") {
+  OnnxBuilder b;
+  b.input("x", {1, 3, 16, 16}).output("y");
+  b.conv("x", "c1", 3, 8).node("Relu", {"c1"}, {"r1"});
+  b.conv("r1", "c2", 8, 8, 3, 1, 8).node("Sigmoid", {"c2"}, {"s2"});
+  b.node("Mul", {"c2", "s2"}, {"m2"});
+  b.conv("m2", "y", 8, 4, 1);
+  AnalyzedModel am = analyze_model(b.bytes(), {});
+  Tensor x = Tensor::from_f32({1, 3, 16, 16}, random_values(768, 24));
+  Executor plain(am);
+  REQUIRE(plain.fused_nodes() >= 1);  // Relu into the first Conv
+  auto ref = plain.run({{"x", x}});
+  std::map<std::string, Tensor> everything;
+  Executor all(am);
+  all.run({{"x", x}}, [&](const std::string& n, const Tensor& t) { everything[n] = t; });
+
+  auto observe = [&](std::set<std::string> names, std::vector<std::string>* seen) {
+    ExecOptions o;
+    o.observe = std::move(names);
+    Executor ex(am, o);
+    std::map<std::string, Tensor> got;
+    auto out = ex.run({{"x", x}}, [&](const std::string& n, const Tensor& t) {
+      seen->push_back(n);
+      got[n] = t;
+    });
+    for (const auto& [n, t] : got) {
+      INFO("tensor " << n);
+      CHECK(t.shape() == everything.at(n).shape());  // Relu fusion is bit-exact
+      CHECK(std::equal(t.bytes().begin(), t.bytes().end(), everything.at(n).bytes().begin()));
+    }
+    return out;
+  };
+  SECTION("the fused Conv+Relu output is observed, its hidden Conv output is not asked for") {
+    std::vector<std::string> seen;
+    auto out = observe({"x", "r1", "m2", "y"}, &seen);
+    CHECK(seen == std::vector<std::string>{"x", "r1", "m2", "y"});
+    CHECK(std::equal(out.at("y").bytes().begin(), out.at("y").bytes().end(), ref.at("y").bytes().begin()));
+  }
+  SECTION("observing the Conv output inside the group turns that fusion off") {
+    std::vector<std::string> seen;
+    auto out = observe({"c1"}, &seen);
+    CHECK(seen == std::vector<std::string>{"c1"});
+    CHECK(std::equal(out.at("y").bytes().begin(), out.at("y").bytes().end(), ref.at("y").bytes().begin()));
+  }
+}
+
+TEST_CASE("executor buffer pool stops growing after the first runs (fused and tapped)") {
+  // Tensors of several sizes (>= 4 KB, so they are pooled), an output that leaves the
+  // executor every run, in-place element-wise ops and a fused Conv+Relu.
+  OnnxBuilder b;
+  b.input("x", {1, 3, 32, 32}).output("y").output("p");
+  b.conv("x", "c1", 3, 8).node("Relu", {"c1"}, {"r1"});
+  b.conv("r1", "c2", 8, 16, 3, 2).node("Sigmoid", {"c2"}, {"s2"});
+  b.node("Mul", {"c2", "s2"}, {"m2"});
+  b.conv("m2", "c3", 16, 8, 1);
+  OnnxBuilder::attr_ints(b.node("MaxPool", {"c3"}, {"p"}), "kernel_shape", {2, 2});
+  b.conv("m2", "y", 16, 4, 1);
+  AnalyzedModel am = analyze_model(b.bytes(), {});
+  Tensor x = Tensor::from_f32({1, 3, 32, 32}, random_values(3 * 32 * 32, 23));
+  ExecOptions two;
+  two.threads = 2;
+  Executor ex(am, two);
+  auto tap = [](const std::string&, const Tensor&) {};
+  auto first = ex.run({{"x", x}});
+  ex.run({{"x", x}}, tap);
+  ex.run({{"x", x}});
+  Executor::PoolStats after_warmup = ex.pool_stats();
+  CHECK(after_warmup.buffers > 0);
+  for (int i = 0; i < 20; ++i) {
+    auto out = ex.run({{"x", x}}, i % 3 == 0 ? Executor::Tap(tap) : Executor::Tap());
+    REQUIRE(std::equal(out.at("y").bytes().begin(), out.at("y").bytes().end(), first.at("y").bytes().begin()));
+  }
+  Executor::PoolStats after_many = ex.pool_stats();
+  CHECK(after_many.buffers == after_warmup.buffers);
+  CHECK(after_many.bytes == after_warmup.bytes);
 }
 
 TEST_CASE("more ops: InstanceNormalization, LogSoftmax, Tile, Split, Upsample, reductions, logic") {

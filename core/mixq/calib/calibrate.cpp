@@ -68,22 +68,6 @@ CalibrationResult calibrate(const AnalyzedModel& am, const DataSelection& data_i
   require(options.histogram_bins >= 2 && options.histogram_bins <= (1 << 22),
           "--histogram_bin_num: expected 2..4194304, got " + std::to_string(options.histogram_bins));
   require(options.tune_num >= 0, "--tune_num: expected >= 0");
-  ExecOptions eo;
-  eo.threads = options.threads;
-  Executor exec(am, eo);
-  ThreadPool stats_pool(options.threads);  // the statistics' own workers (idle while the executor runs)
-  const std::vector<Executor::InputSpec> inputs = exec.inputs();  // a copy: exec is renewed below
-  DataSelection data = data_in;
-  check_selection(data, inputs.size(), "calibration data");
-
-  CalibrationResult result;
-  result.samples = static_cast<int>(data.samples.size());
-  if (data.kind == DataKind::Image) {
-    for (const auto& in : inputs) result.preprocess_description += describe(options.preprocess, in.shape) + "\n";
-  }
-
-  // Number of executor runs, known up front (percentile9999 sizes its buffers with it).
-  const int64_t batch = inputs.empty() || inputs[0].shape.empty() ? 1 : std::max<int64_t>(1, inputs[0].shape[0]);
   // Layers keyed by the ONNX tensor they publish.
   const auto& layers = am.layers.layers;
   const int num_layers = static_cast<int>(layers.size());
@@ -96,6 +80,26 @@ CalibrationResult calibrate(const AnalyzedModel& am, const DataSelection& data_i
       layer_of_tensor.emplace(l.outputs[0], i);
     }
   }
+  ExecOptions eo;
+  eo.threads = options.threads;
+  // The tap observes only the layers' tensors: Conv epilogue fusion stays on where it
+  // hides none of them.
+  eo.observe.emplace();
+  for (const auto& entry : layer_of_tensor) eo.observe->insert(entry.first);
+  Executor exec(am, eo);
+  ThreadPool stats_pool(options.threads);  // the statistics' own workers (idle while the executor runs)
+  const std::vector<Executor::InputSpec>& inputs = exec.inputs();
+  DataSelection data = data_in;
+  check_selection(data, inputs.size(), "calibration data");
+
+  CalibrationResult result;
+  result.samples = static_cast<int>(data.samples.size());
+  if (data.kind == DataKind::Image) {
+    for (const auto& in : inputs) result.preprocess_description += describe(options.preprocess, in.shape) + "\n";
+  }
+
+  // Number of executor runs, known up front (percentile9999 sizes its buffers with it).
+  const int64_t batch = inputs.empty() || inputs[0].shape.empty() ? 1 : std::max<int64_t>(1, inputs[0].shape[0]);
   std::vector<bool> asym(num_layers, false);
   if (options.part_asymmetric) {
     for (int i = 0; i < num_layers; i++) {
@@ -149,10 +153,6 @@ CalibrationResult calibrate(const AnalyzedModel& am, const DataSelection& data_i
   BatchStream stream(inputs, data, read, options.preprocess);
   std::map<std::string, Tensor> feed;
   while (stream.next(&feed)) {
-    // Workaround: the executor's cross-run buffer pool can grow with the number of runs
-    // (best-fit reuse lets large buffers drift to smaller tensors); a fresh executor every
-    // 8 batches keeps calibration memory independent of the sample count.
-    if (runs > 0 && runs % 8 == 0) exec = Executor(am, eo);
     exec.run(feed, tap);
     feed.clear();
     runs++;

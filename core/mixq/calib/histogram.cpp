@@ -24,8 +24,14 @@ void for_chunks(ThreadPool* pool, int64_t n, const std::function<void(int64_t, i
   }
 }
 
+// Interleaved count copies: consecutive values often fall in the same bin, and
+// increments of one counter form a dependency chain; four copies break it (summed after),
+// when a lane bins enough values to pay for clearing and summing them.
+int64_t count_copies(int64_t bins, int64_t lane_values) { return bins <= (1 << 18) && lane_values >= 32 * bins ? 4 : 1; }
+
 // Bins |v| of finite values; zeros are dropped, indices past the end ignored.
-void bin_range(const float* x, int64_t count, float wf, int64_t n, int64_t* counts /* n+1 slots */) {
+// counts: copies x (n+1) slots (copies 1 or 4), summed by sum_copies().
+void bin_range(const float* x, int64_t count, float wf, int64_t n, int64_t copies, int64_t* counts) {
   constexpr int kBlock = 1024;
   int32_t idx[kBlock];
   const float limit = static_cast<float>(n);
@@ -39,9 +45,28 @@ void bin_range(const float* x, int64_t count, float wf, int64_t n, int64_t* coun
       idx[i] = static_cast<int32_t>(q);
       zeros += p[i] == 0.f;
     }
-    for (int i = 0; i < m; i++) counts[idx[i]]++;
+    if (copies == 4) {
+      int64_t *c0 = counts, *c1 = c0 + (n + 1), *c2 = c1 + (n + 1), *c3 = c2 + (n + 1);
+      int i = 0;
+      for (; i + 4 <= m; i += 4) {
+        c0[idx[i]]++;
+        c1[idx[i + 1]]++;
+        c2[idx[i + 2]]++;
+        c3[idx[i + 3]]++;
+      }
+      for (; i < m; i++) c0[idx[i]]++;
+    } else {
+      for (int i = 0; i < m; i++) counts[idx[i]]++;
+    }
   }
   counts[0] -= zeros;  // zeros land in bin 0 and are dropped (TPU-MLIR: t[t != 0])
+}
+
+// Adds the copies x (n+1) counts of one lane to `counts` (n bins; slot n is overflow).
+void sum_copies(const std::vector<int64_t>& lane, int64_t copies, std::vector<int64_t>& counts) {
+  const int64_t n = static_cast<int64_t>(counts.size());
+  for (int64_t c = 0; c < copies; c++)
+    for (int64_t i = 0; i < n; i++) counts[i] += lane[c * (n + 1) + i];
 }
 
 void bin_into(std::span<const float> x, double width, std::vector<int64_t>& counts, ThreadPool* pool) {
@@ -52,19 +77,19 @@ void bin_into(std::span<const float> x, double width, std::vector<int64_t>& coun
   // Fixed lanes with private counts (integers: any order gives the same sums); one lane
   // for huge extended histograms to bound memory.
   const int64_t lanes = n > (1 << 18) || total < 4 * kChunk ? 1 : 8;
-  std::vector<std::vector<int64_t>> lane_counts(lanes, std::vector<int64_t>(n + 1, 0));
   const int64_t per = (total + lanes - 1) / lanes;
+  const int64_t copies = count_copies(n, per);
+  std::vector<std::vector<int64_t>> lane_counts(lanes, std::vector<int64_t>(copies * (n + 1), 0));
   auto lane = [&](int64_t l) {
     int64_t b = l * per, e = std::min(total, b + per);
-    if (b < e) bin_range(x.data() + b, e - b, wf, n, lane_counts[l].data());
+    if (b < e) bin_range(x.data() + b, e - b, wf, n, copies, lane_counts[l].data());
   };
   if (pool && lanes > 1) {
     pool->parallel_for(lanes, lane);
   } else {
     for (int64_t l = 0; l < lanes; l++) lane(l);
   }
-  for (const auto& lc : lane_counts)
-    for (int64_t i = 0; i < n; i++) counts[i] += lc[i];
+  for (const auto& lc : lane_counts) sum_copies(lc, copies, counts);
 }
 
 }  // namespace
@@ -260,6 +285,7 @@ void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
   const bool speculate = config_.histogram && !hist_.counts.empty() && hist_.th > 0 &&
                          hist_.counts.size() <= (size_t{1} << 18);
   std::vector<std::vector<int64_t>> lane_counts;
+  int64_t copies = 1;
   {
     struct Part {
       float mn = INFINITY, mx = -INFINITY;
@@ -278,14 +304,15 @@ void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
       const int64_t nb = static_cast<int64_t>(hist_.counts.size());
       const float wf = static_cast<float>(hist_.th / (static_cast<double>(nb) - 1));
       const int64_t lanes = n < 4 * kChunk ? 1 : 8;
-      lane_counts.assign(lanes, std::vector<int64_t>(nb + 1, 0));
       parts.resize(lanes);
       const int64_t per = (n + lanes - 1) / lanes;
+      copies = count_copies(nb, per);
+      lane_counts.assign(lanes, std::vector<int64_t>(copies * (nb + 1), 0));
       auto lane = [&](int64_t l) {
         for (int64_t b = l * per, e = std::min(n, b + per); b < e; b += 4096) {
           const int64_t m = std::min<int64_t>(4096, e - b);
           scan(x.data() + b, m, parts[l]);  // block stays in cache for the binning
-          bin_range(x.data() + b, m, wf, nb, lane_counts[l].data());
+          bin_range(x.data() + b, m, wf, nb, copies, lane_counts[l].data());
         }
       };
       if (pool && lanes > 1) {
@@ -307,8 +334,7 @@ void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
     const float new_min = samples_ == 0 ? mn : std::min(min_, mn), new_max = samples_ == 0 ? mx : std::max(max_, mx);
     const float new_abs = std::max(std::fabs(new_min), std::fabs(new_max));
     if (static_cast<double>(new_abs) <= hist_.th) {
-      for (const auto& lc : lane_counts)
-        for (size_t i = 0; i < hist_.counts.size(); i++) hist_.counts[i] += lc[i];
+      for (const auto& lc : lane_counts) sum_copies(lc, copies, hist_.counts);
       elements_ = n;
       min_ = new_min;
       max_ = new_max;

@@ -8,8 +8,10 @@
 #include "mixq/exec/executor.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <mutex>
+#include <unordered_map>
 
 #include "mixq/error.h"
 #include "mixq/exec/kernel.h"
@@ -33,6 +35,63 @@ const exec::KernelRegistry& registry() {
 }
 }  // namespace
 
+// Activation buffers, kept across runs. Sizes are rounded up to a size class (8 per
+// octave, < 12.5% slack) and a buffer is only reused for its own class, so buffers never
+// drift between sizes; only buffers the pool created come back to it (graph outputs are
+// copied out). A new buffer is created only when every buffer of its class is in use,
+// so each class holds at most the largest number of its tensors live at once in any run:
+// the pool's capacity stops growing after the first run of each path (fused or tapped).
+class BufferPool {
+ public:
+  static constexpr size_t kMinBytes = 4096;  // smaller tensors are plain allocations
+  static size_t size_class(size_t bytes) {
+    size_t step = std::max<size_t>(std::bit_floor(bytes) / 8, 64);
+    return (bytes + step - 1) / step * step;
+  }
+  Tensor allocate(DType dtype, const Shape& shape) {
+    size_t need = size_t(shape_numel(shape)) * dtype_size(dtype);
+    if (need < kMinBytes) return Tensor(dtype, shape);
+    size_t cls = size_class(need);
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& free = spare_[cls];
+    Tensor t;
+    if (!free.empty()) {
+      t = std::move(free.back());
+      free.pop_back();
+    } else {
+      t = Tensor(DType::UInt8, {int64_t(cls)});
+      owned_[t.bytes().data()] = cls;
+      stats_.buffers++;
+      stats_.bytes += int64_t(cls);
+    }
+    t.reset(dtype, shape);
+    return t;
+  }
+  // Takes `t` back if the pool created it; otherwise just frees it. Leaves `t` empty.
+  void release(Tensor& t) {
+    if (t.capacity() >= kMinBytes) {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = owned_.find(t.bytes().data());
+      if (it != owned_.end()) spare_[it->second].push_back(std::move(t));
+    }
+    t = Tensor();
+  }
+  bool owns(const Tensor& t) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return t.capacity() >= kMinBytes && owned_.count(t.bytes().data()) > 0;
+  }
+  Executor::PoolStats stats() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stats_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::map<size_t, std::vector<Tensor>> spare_;       // free buffers by size class
+  std::unordered_map<const void*, size_t> owned_;     // every buffer created, by data address
+  Executor::PoolStats stats_;
+};
+
 struct Executor::Plan {
   struct Step {
     const Node* node = nullptr;
@@ -42,6 +101,8 @@ struct Executor::Plan {
     std::vector<int> release;  // runtime slots dead after this step
     std::vector<int> fused;    // later steps whose work this kernel's run_fused() does
     bool absorbed = false;     // done by an earlier step's run_fused() (no tap)
+    int head = -1;             // absorbed: the step whose run_fused() does this one
+    bool fuse_with_tap = false;  // fused head: fusion hides no observed tensor
   };
   struct Slot {
     std::string name;
@@ -49,6 +110,7 @@ struct Executor::Plan {
     DType dtype = DType::Undefined;
     Shape shape;
     bool is_output = false;
+    bool observed = true;  // the tap sees it (ExecOptions::observe)
   };
   std::vector<Slot> slots;
   std::map<std::string, int> slot_of;
@@ -59,12 +121,11 @@ struct Executor::Plan {
   std::vector<int> input_release;  // graph inputs nobody reads
   std::unique_ptr<ThreadPool> pool;
   int64_t macs = 0;
-  std::multimap<size_t, Tensor> spare;  // pooled buffers by capacity
+  BufferPool buffers;
   // Own copies of what kernels refer to, so the AnalyzedModel need not outlive us.
   std::vector<Node> nodes;
   std::map<std::string, ValueState> values;
   std::vector<exec::KernelInit> inits;  // per step, for epilogue fusion at plan time
-  std::mutex spare_mu;
 };
 
 Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::make_unique<Plan>()) {
@@ -173,11 +234,23 @@ Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::ma
           break;
         if (!step.kernel->absorb(p.inits[t])) break;
         absorbed[t] = true;
+        p.steps[t].head = int(s);
         step.fused.push_back(t);
         cur = next.outputs[0];
       }
     }
     for (size_t s = 0; s < p.steps.size(); ++s) p.steps[s].absorbed = absorbed[s];
+  }
+  // Tap filter: only the named tensors are observed; a fused group stays fused under a
+  // tap when none of its intermediate tensors (all but the group's final output) is.
+  if (options.observe) {
+    for (Plan::Slot& sl : p.slots) sl.observed = options.observe->count(sl.name) > 0;
+    for (Plan::Step& step : p.steps) {
+      if (step.fused.empty()) continue;
+      bool hidden = p.slots[step.outputs[0]].observed;
+      for (size_t k = 0; k + 1 < step.fused.size(); ++k) hidden = hidden || p.slots[p.steps[step.fused[k]].outputs[0]].observed;
+      step.fuse_with_tap = !hidden;
+    }
   }
   // Liveness: a runtime slot is released after the last step reading it.
   std::vector<int> last_use(p.slots.size(), -1);
@@ -210,6 +283,7 @@ const std::vector<Executor::InputSpec>& Executor::inputs() const { return plan_-
 const std::vector<std::string>& Executor::outputs() const { return plan_->outputs; }
 int Executor::threads() const { return plan_->pool->size(); }
 int64_t Executor::macs() const { return plan_->macs; }
+Executor::PoolStats Executor::pool_stats() const { return plan_->buffers.stats(); }
 int Executor::fused_nodes() const {
   int n = 0;
   for (const Plan::Step& s : plan_->steps) n += s.absorbed ? 1 : 0;
@@ -219,27 +293,10 @@ int Executor::fused_nodes() const {
 std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>& inputs, const Tap& tap) {
   Plan& p = *plan_;
   std::vector<Tensor> values(p.slots.size());
-  // Released activation buffers are pooled in the plan and reused (best fit by capacity)
-  // for later tensors, also across runs: no zero-fill, no fresh pages. The pool never
-  // holds more buffers than were live at once. Kernels overwrite every output element.
-  auto& spare = p.spare;
-  auto release = [&](Tensor& t) {
-    if (t.capacity() >= 4096) {
-      std::lock_guard<std::mutex> lock(p.spare_mu);
-      spare.emplace(t.capacity(), std::move(t));
-    }
-    t = Tensor();
-  };
-  auto allocate = [&](DType dtype, const Shape& shape) {
-    size_t need = size_t(shape_numel(shape)) * dtype_size(dtype);
-    std::lock_guard<std::mutex> lock(p.spare_mu);
-    auto it = spare.lower_bound(need);
-    if (need < 4096 || it == spare.end() || it->first > 2 * need + 65536) return Tensor(dtype, shape);
-    Tensor t = std::move(it->second);
-    spare.erase(it);
-    t.reset(dtype, shape);
-    return t;
-  };
+  // Released activation buffers go back to the plan's pool and are reused for later
+  // tensors, also across runs (see BufferPool). Kernels overwrite every output element.
+  auto release = [&](Tensor& t) { p.buffers.release(t); };
+  auto allocate = [&](DType dtype, const Shape& shape) { return p.buffers.allocate(dtype, shape); };
 
   std::vector<const Tensor*> ptr(p.slots.size(), nullptr);
   for (size_t v = 0; v < p.slots.size(); ++v) ptr[v] = p.slots[v].constant;
@@ -258,7 +315,8 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
                   shape_str(spec.shape));
     int v = p.input_slots[i];
     if (t.dtype() == spec.dtype) {
-      values[v] = t;
+      values[v] = allocate(t.dtype(), t.shape());
+      if (t.nbytes() > 0) std::memcpy(values[v].mutable_bytes().data(), t.bytes().data(), t.nbytes());
     } else {
       require(t.dtype() != DType::String && spec.dtype != DType::String && dtype_size(t.dtype()) != 0,
               "input '" + spec.name + "' has dtype " + dtype_name(t.dtype()) + ", expected " + dtype_name(spec.dtype));
@@ -266,14 +324,15 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
                                              : tensor_from_i64(spec.dtype, t.shape(), t.to_i64());
     }
     ptr[v] = &values[v];
-    if (tap) tap(spec.name, values[v]);
+    if (tap && p.slots[v].observed) tap(spec.name, values[v]);
   }
   for (int v : p.input_release) values[v] = Tensor();
   std::vector<const Tensor*> in;
   std::vector<Tensor*> out;
-  const bool fuse = !tap;
+  const bool tapped = bool(tap);
+  auto fuses = [&](const Plan::Step& head) { return !head.fused.empty() && (!tapped || head.fuse_with_tap); };
   for (Plan::Step& step : p.steps) {
-    if (fuse && step.absorbed) {
+    if (step.absorbed && fuses(p.steps[step.head])) {
       for (int v : step.release) {
         if (ptr[v] == &values[v]) release(values[v]);
         values[v] = Tensor();
@@ -281,7 +340,7 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
       }
       continue;
     }
-    bool fused = fuse && !step.fused.empty();
+    const bool fused = fuses(step);
     in.clear();
     out.clear();
     for (int v : step.inputs) {
@@ -345,9 +404,12 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
       for (int v : outs)
         if (v >= 0) ptr[v] = &values[v];
     }
-    if (tap)
-      for (int v : step.outputs)
-        if (v >= 0) tap(p.slots[v].name, values[v]);
+    if (tapped) {
+      for (size_t j = 0; j < step.outputs.size(); ++j) {
+        int v = fused && j == 0 ? p.steps[step.fused.back()].outputs[0] : step.outputs[j];
+        if (v >= 0 && p.slots[v].observed) tap(p.slots[v].name, values[v]);
+      }
+    }
     for (int v : step.release) {
       if (ptr[v] == &values[v]) release(values[v]);
       values[v] = Tensor();
@@ -358,7 +420,13 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
   for (const std::string& o : p.outputs) {
     int v = p.slot_of[o];
     require(ptr[v] != nullptr, "graph output '" + o + "' was not computed");
-    result[o] = ptr[v] == &values[v] ? std::move(values[v]) : *ptr[v];
+    // Pool buffers stay in the pool: the caller gets a copy of those.
+    if (ptr[v] == &values[v] && !p.buffers.owns(values[v])) {
+      result[o] = std::move(values[v]);
+    } else {
+      result[o] = *ptr[v];
+      if (ptr[v] == &values[v]) release(values[v]);
+    }
   }
   return result;
 }

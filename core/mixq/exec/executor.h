@@ -12,8 +12,9 @@
 // - Results are byte-identical for any thread count (work is split in tasks whose
 //   boundaries never depend on the number of threads).
 // - Without a tap, a Conv absorbs a following BatchNormalization/Relu/Clip/LeakyRelu
-//   chain (fused_nodes()); with a tap every node runs so every tensor is observed. A
-//   folded BatchNormalization may change results in the last float bit.
+//   chain (fused_nodes()); with a tap every node runs so every tensor is observed, unless
+//   ExecOptions::observe limits the tap to tensors that fusion does not hide. A folded
+//   BatchNormalization may change results in the last float bit.
 // - The executor keeps its own copies of the nodes and constants it needs (the
 //   AnalyzedModel may go away). One run() at a time per Executor (not reentrant); inputs
 //   of another numeric dtype than the model's are converted.
@@ -21,6 +22,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +34,10 @@ namespace mixq {
 
 struct ExecOptions {
   int threads = 0;  // 0 = all cores natively; wasm: always 1
+  // Tap filter: when set, the tap sees only these tensors (ONNX names), and Conv epilogue
+  // fusion stays on under a tap wherever it hides none of them (an absorbed chain's final
+  // output is still produced and observed). Unset: the tap sees every tensor, unfused.
+  std::optional<std::set<std::string>> observe = std::nullopt;
 };
 
 class Executor {
@@ -61,6 +68,13 @@ class Executor {
   // Nodes whose work is fused into a preceding kernel's epilogue when run() has no tap
   // (BatchNormalization/Relu/Clip/LeakyRelu after Conv); with a tap every node runs.
   int fused_nodes() const;
+  // Activation buffers the executor holds for reuse across runs (count, total bytes).
+  // Grows during the first runs only: flat afterwards for any number of runs.
+  struct PoolStats {
+    int64_t buffers = 0;
+    int64_t bytes = 0;
+  };
+  PoolStats pool_stats() const;
 
  private:
   struct Plan;
