@@ -61,13 +61,14 @@
     try {
       if (asReference) window.mixq.loadReference(new Uint8Array(await file.arrayBuffer()), name);
       else if (/\.onnx$/i.test(name)) window.mixq.loadModel(new Uint8Array(await file.arrayBuffer()), name);
+      else if (/\.mlir$/i.test(name)) window.mixq.loadMlir(await file.text(), name);
       else window.mixq.importQtable(await file.text(), name);
     } catch (e) {
       console.error(e.message);  // already shown in the studio (banner + log)
     }
   }
   // Inputs are cleared after reading so choosing the same file again fires 'change'.
-  for (const kind of ['model', 'qtable', 'reference']) {
+  for (const kind of ['model', 'qtable', 'reference', 'mlir']) {
     document.getElementById(kind + '-input').addEventListener('change', async (e) => {
       const file = e.target.files[0];
       if (file) await openFile(file, kind === 'reference');
@@ -116,10 +117,18 @@
 
   window.mixq = {
     ready,
-    loadModel(bytes, name) {
-      call('studio_load_model', toBytes(bytes), name || 'model.onnx');
+    // options: CLI flag names without dashes, e.g. {"input_shapes":"[[1,3,640,640]]"}.
+    loadModel(bytes, name, options) {
+      const opts = options == null ? '' : typeof options === 'string' ? options : JSON.stringify(options);
+      call('studio_load_model', toBytes(bytes), name || 'model.onnx', opts);
       return call('studio_stats');
     },
+    // Re-analyzes with --input_shapes text; returns stats plus "dropped_precisions".
+    setInputShapes(text) {
+      return call('studio_set_input_shapes', typeof text === 'string' ? text : JSON.stringify(text));
+    },
+    // A top .mlir: its loc names become the layer names. {"layers","renamed","unmatched","dropped_precisions"}
+    loadMlir(text, name) { return call('studio_load_mlir', String(text), name || 'model.mlir'); },
     loadReference(bytes, name) { call('studio_load_reference', toBytes(bytes), name || 'reference.onnx'); },
     importQtable(text, name) { return call('studio_import_qtable', String(text), name || 'qtable.txt'); },
     applySuggestions(minConfidence) { return call('studio_apply_suggestions', Number(minConfidence)); },

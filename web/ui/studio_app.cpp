@@ -203,6 +203,12 @@ struct StudioApp::Impl {
   std::string prompt_kind;
   char prompt_path[512] = "";
 
+  // Model panel: the "Input shapes" field (refreshed when the analysis changes) and the
+  // last re-analysis notice (edits dropped).
+  char shapes_buf[256] = "";
+  int shapes_serial = -1;
+  std::string notice;
+
   int bottom_tab_request = -1;
   int left_tab_request = -1;
 
@@ -299,6 +305,14 @@ struct StudioApp::Impl {
     }
   }
 
+  std::string selected_name() const {
+    return session.has_model() && selected >= 0 && selected < int(session.layers().layers.size())
+               ? session.layers().layers[selected].name
+               : "";
+  }
+  void after_reanalysis(const std::string& selected_name, const std::vector<std::string>& dropped,
+                        const std::string& what);
+  void draw_model_inputs(StudioApp& app);
   void draw_menu_bar(StudioApp& app);
   void draw_left_panel(StudioApp& app);
   void draw_graph(StudioApp& app);
@@ -350,11 +364,14 @@ void StudioApp::setup(std::span<const uint8_t> font_ttf, std::span<const uint8_t
   if (!canvas_gl_init()) m.add_log(LogLevel::Warning, "canvas shader unavailable: plain background");
 }
 
-void StudioApp::load_model(std::span<const uint8_t> bytes, const std::string& name) {
+void StudioApp::load_model(std::span<const uint8_t> bytes, const std::string& name, const std::string& input_shapes) {
   Impl& m = *impl_;
   try {
     auto t0 = std::chrono::steady_clock::now();
-    m.session.load_model(bytes, name);
+    if (input_shapes.find('?') != std::string::npos)
+      throw Error("--input_shapes: replace every '?' in '" + input_shapes + "' with a size (e.g. [[1,3,640,640]])");
+    const bool no_shapes = input_shapes.find_first_not_of(" \t\r\n") == std::string::npos;
+    m.session.load_model(bytes, name, no_shapes ? std::vector<Shape>{} : parse_input_shapes(input_shapes));
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     ++m.model_serial;
     m.selected = -1;
@@ -369,6 +386,76 @@ void StudioApp::load_model(std::span<const uint8_t> bytes, const std::string& na
     m.add_log(LogLevel::Info, buf);
     for (const auto& w : m.session.model().warnings) m.add_log(LogLevel::Warning, w);
     m.banner.clear();
+    m.notice.clear();
+    m.shapes_serial = -1;
+  } catch (const Error& e) {
+    report_error(e.what());
+    throw;
+  }
+}
+
+void StudioApp::Impl::after_reanalysis(const std::string& selected_name, const std::vector<std::string>& dropped,
+                                       const std::string& what) {
+  // Selection follows the layer name; the layout, caches and the qtable report are rebuilt.
+  ++model_serial;
+  multi.clear();
+  selected = -1;
+  if (!selected_name.empty()) select(session.layers().find(selected_name), false);
+  stats_layer = -1;
+  search_hits.clear();
+  table_revision = -1;
+  shapes_serial = -1;
+  qtable_revalidate(qtable, session);
+  add_log(LogLevel::Info, what + ": " + std::to_string(session.layers().layers.size()) + " layers");
+  for (const auto& w : session.model().warnings) add_log(LogLevel::Warning, w);
+  for (const auto& n : dropped)
+    add_log(LogLevel::Warning, "precision of '" + n + "' dropped: the layer no longer exists");
+  notice = dropped.empty() ? "" : std::to_string(dropped.size()) + " edited layer(s) no longer exist; their precisions were dropped: " + dropped[0] + (dropped.size() > 1 ? ", ..." : "");
+  banner.clear();
+}
+
+std::vector<std::string> StudioApp::set_input_shapes(const std::string& text) {
+  Impl& m = *impl_;
+  try {
+    const std::string sel = m.selected_name();
+    auto dropped = m.session.set_input_shapes(text);
+    m.after_reanalysis(sel, dropped, "input shapes " + m.session.input_shapes_text());
+    return dropped;
+  } catch (const Error& e) {
+    report_error(e.what());
+    throw;
+  }
+}
+
+std::string StudioApp::load_mlir(const std::string& text, const std::string& name) {
+  Impl& m = *impl_;
+  try {
+    std::vector<std::string> before;
+    for (const auto& l : m.session.layers().layers) before.push_back(l.name);
+    const std::string sel = m.selected_name();
+    auto dropped = m.session.set_mlir(text, base_name(name));
+    m.after_reanalysis(sel, dropped, "layer names from " + base_name(name));
+    int renamed = 0;
+    std::set<std::string> old_names(before.begin(), before.end());
+    for (const auto& l : m.session.layers().layers) renamed += old_names.count(l.name) ? 0 : 1;
+    nlohmann::json j;
+    j["layers"] = m.session.layers().layers.size();
+    j["renamed"] = renamed;
+    j["unmatched"] = m.session.layers().mlir_unmatched;
+    j["dropped_precisions"] = dropped;
+    return j.dump();
+  } catch (const Error& e) {
+    report_error(e.what());
+    throw;
+  }
+}
+
+void StudioApp::clear_mlir() {
+  Impl& m = *impl_;
+  try {
+    const std::string sel = m.selected_name();
+    auto dropped = m.session.set_mlir(std::nullopt);
+    m.after_reanalysis(sel, dropped, "predicted layer names");
   } catch (const Error& e) {
     report_error(e.what());
     throw;
@@ -493,6 +580,10 @@ std::string StudioApp::stats_json() const {
   j["zoom"] = m.zoom;
   j["chip"] = m.session.chip();
   j["overrides"] = m.session.override_count();
+  j["input_shapes"] = m.session.input_shapes_text();
+  j["unknown_input_dims"] = m.session.unknown_input_dims();
+  j["layers_with_unknown_shape"] = m.session.layers_with_unknown_shape();
+  j["mlir"] = m.session.mlir_source();
   j["selected"] = m.selected >= 0 && m.session.has_model() ? m.session.layers().layers[m.selected].name : "";
   return j.dump();
 }
@@ -600,6 +691,7 @@ void StudioApp::Impl::draw_path_prompt(StudioApp& app) {
         auto bytes = services.read_file(prompt_path);
         if (kind == "model") app.load_model(bytes, prompt_path);
         else if (kind == "reference") app.load_reference(bytes, prompt_path);
+        else if (kind == "mlir") app.load_mlir(std::string(bytes.begin(), bytes.end()), prompt_path);
         else app.import_qtable(std::string(bytes.begin(), bytes.end()), prompt_path);
       } catch (const Error& e) {
         app.report_error(e.what());
@@ -621,6 +713,7 @@ void StudioApp::Impl::draw_menu_bar(StudioApp& app) {
   ImGui::TextDisabled("studio");
   if (ImGui::BeginMenu("File")) {
     if (ImGui::MenuItem("Open model...")) pick("model");
+    if (ImGui::MenuItem("Open .mlir (layer names)...", nullptr, false, session.has_model())) pick("mlir");
     if (ImGui::MenuItem("Import qtable...", nullptr, false, session.has_model())) pick("qtable");
     ImGui::Separator();
     if (ImGui::MenuItem("Export qtable", "Ctrl+S", false, session.has_model())) {
@@ -962,6 +1055,52 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
 // [SECTION] left panel: model, chip, exports
 // -----------------------------------------------------------------------------
 
+// The "Input shapes" field (model_transform.py's --input_shapes), its warning when dims
+// stay unknown, the last re-analysis notice and the .mlir the names come from.
+void StudioApp::Impl::draw_model_inputs(StudioApp& app) {
+  if (shapes_serial != model_serial) {
+    std::snprintf(shapes_buf, sizeof shapes_buf, "%s", session.input_shapes_text().c_str());
+    shapes_serial = model_serial;
+  }
+  const ImVec4 warn(1, 0.78f, 0.38f, 1);
+  ImGui::TextDisabled("Input shapes");
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("As model_transform.py --input_shapes, e.g. [[1,3,640,640]]");
+  const float apply_w = ImGui::CalcTextSize("Apply").x + 2 * ImGui::GetStyle().FramePadding.x;
+  ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x - apply_w - ImGui::GetStyle().ItemSpacing.x);
+  ImGui::PushFont(mono);
+  bool apply = ImGui::InputText("##input_shapes", shapes_buf, sizeof shapes_buf, ImGuiInputTextFlags_EnterReturnsTrue);
+  ImGui::PopFont();
+  ImGui::SameLine();
+  apply |= ImGui::Button("Apply##input_shapes");
+  if (apply) {
+    try {
+      app.set_input_shapes(shapes_buf);
+    } catch (const Error&) {  // shown in the banner and the log
+    }
+  }
+  if (const int unknown = session.unknown_input_dims(); unknown > 0) {
+    ImGui::PushStyleColor(ImGuiCol_Text, warn);
+    ImGui::TextWrapped("%d input dim%s unknown (?): %d layers have no concrete shape. Set the sizes and Apply.", unknown,
+                       unknown == 1 ? "" : "s", session.layers_with_unknown_shape());
+    ImGui::PopStyleColor();
+  }
+  if (!notice.empty()) {
+    ImGui::PushStyleColor(ImGuiCol_Text, warn);
+    ImGui::TextWrapped("%s", notice.c_str());
+    ImGui::PopStyleColor();
+  }
+  if (session.has_mlir()) {
+    ImGui::TextDisabled("Layer names from %s", session.mlir_source().c_str());
+    ImGui::SameLine();
+    if (ImGui::SmallButton("Use predicted")) {
+      try {
+        app.clear_mlir();
+      } catch (const Error&) {
+      }
+    }
+  }
+}
+
 void StudioApp::Impl::draw_left_panel(StudioApp& app) {
   auto pick = [&](const char* kind) {
     if (services.pick_file) services.pick_file(kind);
@@ -972,7 +1111,14 @@ void StudioApp::Impl::draw_left_panel(StudioApp& app) {
   ImGuiTabItemFlags qt_flag = left_tab_request == 1 ? ImGuiTabItemFlags_SetSelected : 0;
   left_tab_request = -1;
   if (ImGui::BeginTabItem("Model", nullptr, model_flag)) {
-    if (ImGui::Button("Open model...", ImVec2(-1, 0))) pick("model");
+    const float half = (ImGui::GetContentRegionAvail().x - ImGui::GetStyle().ItemSpacing.x) / 2;
+    if (ImGui::Button("Open model...", ImVec2(half, 0))) pick("model");
+    ImGui::SameLine();
+    ImGui::BeginDisabled(!session.has_model());
+    if (ImGui::Button("Open .mlir...", ImVec2(-1, 0))) pick("mlir");
+    ImGui::EndDisabled();
+    if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
+      ImGui::SetTooltip("A top .mlir from model_transform.py: its loc names become the layer names");
     ImGui::Spacing();
     if (session.has_model()) {
       const auto& am = session.model();
@@ -985,6 +1131,8 @@ void StudioApp::Impl::draw_left_panel(StudioApp& app) {
                           (long long)am.model.ir_version);
       ImGui::Text("%zu layers, %zu ONNX nodes, %.2f M parameters", am.layers.layers.size(), am.model.graph.nodes.size(),
                   parameter_count(am.model) / 1e6);
+      ImGui::Spacing();
+      draw_model_inputs(app);
       ImGui::Spacing();
       if (ImGui::CollapsingHeader("Inputs / outputs", ImGuiTreeNodeFlags_DefaultOpen)) {
         for (const auto& v : am.model.graph.inputs) {
@@ -1004,8 +1152,17 @@ void StudioApp::Impl::draw_left_panel(StudioApp& app) {
         std::sort(sorted.begin(), sorted.end());
         for (auto& [n, k] : sorted) ImGui::BulletText("%-18s %d", k.c_str(), -n);
       }
-      if (!am.warnings.empty() && ImGui::CollapsingHeader("Warnings")) {
+      if (!am.warnings.empty() && ImGui::CollapsingHeader("Warnings", ImGuiTreeNodeFlags_DefaultOpen)) {
         for (const auto& w : am.warnings) ImGui::TextWrapped("%s", w.c_str());
+        const auto& unmatched = am.layers.mlir_unmatched;
+        char label[96];
+        std::snprintf(label, sizeof label, "Unmatched .mlir names (%zu)###mlir_unmatched", unmatched.size());
+        if (!unmatched.empty() && ImGui::TreeNode(label)) {
+          ImGui::PushFont(mono);
+          for (const auto& n : unmatched) ImGui::TextUnformatted(n.c_str());
+          ImGui::PopFont();
+          ImGui::TreePop();
+        }
       }
     }
     ImGui::Separator();
