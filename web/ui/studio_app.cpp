@@ -1090,9 +1090,10 @@ void StudioApp::Impl::draw_model_inputs(StudioApp& app) {
     ImGui::PopStyleColor();
   }
   if (session.has_mlir()) {
-    ImGui::TextDisabled("Layer names from %s", session.mlir_source().c_str());
-    ImGui::SameLine();
-    if (ImGui::SmallButton("Use predicted")) {
+    ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyle().Colors[ImGuiCol_TextDisabled]);
+    ImGui::TextWrapped("Layer names from %s", session.mlir_source().c_str());
+    ImGui::PopStyleColor();
+    if (ImGui::SmallButton("Use predicted names")) {
       try {
         app.clear_mlir();
       } catch (const Error&) {
