@@ -81,6 +81,16 @@ Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape
   bytes_.assign(static_cast<size_t>(numel_) * es, 0);
 }
 
+void Tensor::reset(DType dtype, Shape shape) {
+  int64_t n = shape_numel(shape);
+  size_t es = dtype_size(dtype);
+  require(es > 0 || n == 0, "tensor of unsupported element type " + dtype_name(dtype));
+  dtype_ = dtype;
+  shape_ = std::move(shape);
+  numel_ = n;
+  bytes_.resize(static_cast<size_t>(n) * es);
+}
+
 Tensor Tensor::from_f32(Shape shape, std::vector<float> values) {
   Tensor t(DType::Float32, std::move(shape));
   assert(static_cast<int64_t>(values.size()) == t.numel_);

@@ -60,6 +60,10 @@ class Tensor {
   std::vector<double> to_f64() const;
 
   void reshape(Shape shape);  // same numel required
+  // Re-types and re-shapes in place, reusing the buffer's capacity (no reallocation when
+  // it fits). Contents afterwards are unspecified: the caller overwrites every element.
+  void reset(DType dtype, Shape shape);
+  size_t capacity() const { return bytes_.capacity(); }
 
  private:
   DType dtype_ = DType::Undefined;

@@ -16,6 +16,8 @@ void add_qtable_command(CLI::App& app);
 void add_fp_forward_command(CLI::App& app);
 // Local time as TPU-MLIR's generator headers write it ("2024-01-01 12:00:00.000000").
 std::string generated_time_now();
+void add_run_command(CLI::App& app);
+void add_calibrate_command(CLI::App& app);
 
 // Writes `report` to `json_path` ("-" = stdout) atomically.
 void write_json_report(const std::string& json_path, const nlohmann::json& report);

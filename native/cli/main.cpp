@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
   mixq::cli::add_info_command(app);
   mixq::cli::add_qtable_command(app);
   mixq::cli::add_fp_forward_command(app);
+  mixq::cli::add_run_command(app);
+  mixq::cli::add_calibrate_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,228 @@
+// [SECTION] sample loading and batching  [SECTION] statistics collection
+// [SECTION] thresholds and warnings  [SECTION] result conversion
+#include "mixq/calib/calibrate.h"
+
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <sstream>
+
+#include "mixq/calib/batches.h"
+#include "mixq/calib/tune.h"
+#include "mixq/error.h"
+#include "mixq/exec/executor.h"
+#include "mixq/exec/thread_pool.h"
+#include "mixq/log.h"
+
+namespace mixq::calib {
+
+namespace {
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+// [SECTION] thresholds and warnings ----------------------------------------------------------
+
+std::string check_input_range(const std::string& input_name, double min, double max, bool is_image_input,
+                              const PreprocessOptions& pre) {
+  std::ostringstream w;
+  if (is_image_input && max > 32 && min >= -1) {
+    w << "input '" << input_name << "' spans [" << min << ", " << max
+      << "]: raw 0..255 pixel values reach the model (--scale is " << pre.scale[0]
+      << "). Most models expect 0..1 or normalized inputs; if inference scales by 1/255, pass --scale "
+         "0.0039216,0.0039216,0.0039216 (and the matching --mean), or the table will not match deployment.";
+  } else if (!is_image_input && max - min > 0 && max > 64) {
+    w << "input '" << input_name << "' spans [" << min << ", " << max
+      << "]: check that the npy/npz data is preprocessed exactly as at inference time.";
+  } else if (max - min == 0) {
+    w << "input '" << input_name << "' is constant (" << min << ") over all samples: the data looks wrong.";
+  }
+  return w.str();
+}
+
+CaliTable CalibrationResult::table() const {
+  CaliTable t;
+  for (const auto& l : layers) {
+    t.rows.push_back({l.layer, l.threshold, l.min, l.max});
+    if (l.int4_threshold > 0) t.int4_rows.push_back({l.layer, l.int4_threshold, -l.int4_threshold * 8 / 7, l.int4_threshold});
+    if (l.asymmetric) t.asym_ops.push_back(l.layer);
+  }
+  return t;
+}
+
+std::vector<TensorRange> CalibrationResult::tensor_ranges() const {
+  std::vector<TensorRange> r;
+  for (const auto& l : layers) r.push_back({l.tensor, l.threshold, l.min, l.max});
+  return r;
+}
+
+// [SECTION] statistics collection ----------------------------------------------------------
+
+CalibrationResult calibrate(const AnalyzedModel& am, const DataSelection& data_in, const ReadSampleFile& read,
+                            const CalibrateOptions& options) {
+  validate(options.preprocess);
+  require(options.histogram_bins >= 2 && options.histogram_bins <= (1 << 22),
+          "--histogram_bin_num: expected 2..4194304, got " + std::to_string(options.histogram_bins));
+  require(options.tune_num >= 0, "--tune_num: expected >= 0");
+  ExecOptions eo;
+  eo.threads = options.threads;
+  Executor exec(am, eo);
+  ThreadPool stats_pool(options.threads);  // the statistics' own workers (idle while the executor runs)
+  const std::vector<Executor::InputSpec> inputs = exec.inputs();  // a copy: exec is renewed below
+  DataSelection data = data_in;
+  check_selection(data, inputs.size(), "calibration data");
+
+  CalibrationResult result;
+  result.samples = static_cast<int>(data.samples.size());
+  if (data.kind == DataKind::Image) {
+    for (const auto& in : inputs) result.preprocess_description += describe(options.preprocess, in.shape) + "\n";
+  }
+
+  // Number of executor runs, known up front (percentile9999 sizes its buffers with it).
+  const int64_t batch = inputs.empty() || inputs[0].shape.empty() ? 1 : std::max<int64_t>(1, inputs[0].shape[0]);
+  // Layers keyed by the ONNX tensor they publish.
+  const auto& layers = am.layers.layers;
+  const int num_layers = static_cast<int>(layers.size());
+  std::map<std::string, int> layer_of_tensor;
+  for (int i = 0; i < num_layers; i++) {
+    const Layer& l = layers[i];
+    if (l.is_input()) {
+      layer_of_tensor[l.name] = i;
+    } else if (!l.outputs.empty()) {
+      layer_of_tensor.emplace(l.outputs[0], i);
+    }
+  }
+  std::vector<bool> asym(num_layers, false);
+  if (options.part_asymmetric) {
+    for (int i = 0; i < num_layers; i++) {
+      const Layer& l = layers[i];
+      if (l.kind != "SiLU" && l.kind != "GELU" && l.op_type != "Gelu") continue;
+      bool all_mm = !l.consumers.empty();
+      for (int c : l.consumers) {
+        const std::string& k = layers[c].kind;
+        all_mm = all_mm && (k == "Conv" || k == "MatMul" || k == "Gemm");
+      }
+      asym[i] = all_mm;
+    }
+  }
+  std::vector<std::unique_ptr<TensorStats>> stats(num_layers);
+  std::vector<std::string> layer_tensor(num_layers);
+  int64_t runs_expected = 0;  // set after the first batch is formed
+  int runs = 0;
+  std::vector<float> scratch;
+  double stats_seconds = 0;
+  auto tap = [&](const std::string& tensor, const Tensor& value) {
+    auto it = layer_of_tensor.find(tensor);
+    if (it == layer_of_tensor.end()) return;
+    const double tap_start = now_seconds();
+    const int li = it->second;
+    if (!stats[li]) {
+      int64_t keep = 0;
+      if (options.method == CaliMethod::Percentile9999 || asym[li]) {
+        keep = percentile_keep(percentile_for_layer(li, num_layers), runs_expected, value.numel());
+      }
+      StatsConfig cfg = stats_config_for(options.method, options.histogram_bins, keep);
+      cfg.percentile_keep = keep;
+      cfg.histogram = cfg.histogram || options.int4_th;
+      stats[li] = std::make_unique<TensorStats>(cfg);
+      layer_tensor[li] = tensor;
+    }
+    if (value.dtype() == DType::Float32) {
+      stats[li]->add(value.f32(), &stats_pool);
+    } else {
+      scratch = value.to_f32();
+      stats[li]->add(scratch, &stats_pool);
+    }
+    stats_seconds += now_seconds() - tap_start;
+  };
+
+  // Runs known up front: images are single items grouped by the batch size; npy/npz
+  // samples are assumed to be whole batches when the batch is 1 (exact) or larger.
+  runs_expected = data.kind == DataKind::Image ? (static_cast<int64_t>(data.samples.size()) + batch - 1) / batch
+                                               : static_cast<int64_t>(data.samples.size());
+
+  const double t0 = now_seconds();
+  BatchStream stream(inputs, data, read, options.preprocess);
+  std::map<std::string, Tensor> feed;
+  while (stream.next(&feed)) {
+    // Workaround: the executor's cross-run buffer pool can grow with the number of runs
+    // (best-fit reuse lets large buffers drift to smaller tensors); a fresh executor every
+    // 8 batches keeps calibration memory independent of the sample count.
+    if (runs > 0 && runs % 8 == 0) exec = Executor(am, eo);
+    exec.run(feed, tap);
+    feed.clear();
+    runs++;
+    if (options.progress && !options.progress("inference", static_cast<size_t>(runs), static_cast<size_t>(runs_expected))) {
+      throw Error("calibration cancelled");
+    }
+  }
+  result.batches = runs;
+  result.seconds_inference = now_seconds() - t0;
+  result.seconds_statistics = stats_seconds;
+
+  // [SECTION] thresholds ---------------------------------------------------------------
+  const double t1 = now_seconds();
+  // Per-layer thresholds are independent: computed in parallel, each into its own slot.
+  std::vector<LayerThreshold> computed(num_layers);
+  std::vector<float> kl4(num_layers, 0.f);
+  stats_pool.parallel_for(num_layers, [&](int64_t i) {
+    if (!stats[i]) return;
+    ThresholdContext ctx;
+    ctx.is_graph_input = layers[i].is_input();
+    ctx.percentile = percentile_for_layer(static_cast<int>(i), num_layers);
+    ctx.num_samples = runs;
+    computed[i] = compute_threshold(asym[i] ? CaliMethod::Percentile9999 : options.method, *stats[i], ctx, layers[i].name);
+    if (options.int4_th && options.method == CaliMethod::Kl && !asym[i]) kl4[i] = kl_threshold(stats[i]->histogram(), 8);
+  });
+  for (int i = 0; i < num_layers; i++) {
+    const Layer& l = layers[i];
+    LayerCalibration lc;
+    lc.layer = l.name;
+    if (!stats[i]) {
+      lc.tensor = l.is_input() ? l.name : (l.outputs.empty() ? "" : l.outputs[0]);
+      lc.threshold = lc.untuned_threshold = 1e-5;
+      lc.max = 1e-5;
+      lc.warning = "layer " + l.name + " produced no values during calibration; threshold set to 1e-5";
+      result.warnings.push_back(lc.warning);
+      result.layers.push_back(lc);
+      continue;
+    }
+    const TensorStats& st = *stats[i];
+    const LayerThreshold& th = computed[i];
+    lc.asymmetric = asym[i];
+    if (options.int4_th) {
+      lc.int4_threshold = th.threshold;
+      const float k4 = kl4[i];
+      if (std::isfinite(k4) && k4 > 1e-5 && k4 < th.threshold) lc.int4_threshold = k4;
+    }
+    lc.tensor = layer_tensor[i];
+    lc.threshold = lc.untuned_threshold = th.threshold;
+    lc.min = th.min;
+    lc.max = th.max;
+    lc.absmax = st.absmax();
+    lc.warning = th.warning;
+    if (!th.warning.empty()) result.warnings.push_back(th.warning);
+    if (st.nonfinite() > 0) {
+      result.warnings.push_back("layer " + l.name + ": " + std::to_string(st.nonfinite()) +
+                                " non-finite values (NaN/inf) were skipped");
+    }
+    if (l.is_input()) {
+      std::string w = check_input_range(l.name, st.min(), st.max(), data.kind == DataKind::Image, options.preprocess);
+      if (!w.empty()) result.warnings.push_back(w);
+    }
+    result.layers.push_back(lc);
+  }
+  result.seconds_thresholds = now_seconds() - t1;
+
+  if (options.tune_num > 0) {
+    result.tune_samples = tune_thresholds(am, data, read, options, &result);
+  }
+  for (const auto& w : result.warnings) log_warning(w);
+  return result;
+}
+
+}  // namespace mixq::calib

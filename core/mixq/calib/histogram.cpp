@@ -1,0 +1,357 @@
+#include "mixq/calib/histogram.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+
+#include "mixq/exec/thread_pool.h"
+
+namespace mixq::calib {
+
+namespace {
+
+// Work is split in fixed chunks (independent of the thread count); integer counts and
+// min/max combine exactly, floating sums combine in chunk order: deterministic results.
+constexpr int64_t kChunk = 1 << 16;
+
+void for_chunks(ThreadPool* pool, int64_t n, const std::function<void(int64_t, int64_t, int64_t)>& fn) {
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  auto task = [&](int64_t c) { fn(c, c * kChunk, std::min(n, (c + 1) * kChunk)); };
+  if (pool && chunks > 1) {
+    pool->parallel_for(chunks, task);
+  } else {
+    for (int64_t c = 0; c < chunks; c++) task(c);
+  }
+}
+
+// Bins |v| of finite values; zeros are dropped, indices past the end ignored.
+void bin_range(const float* x, int64_t count, float wf, int64_t n, int64_t* counts /* n+1 slots */) {
+  constexpr int kBlock = 1024;
+  int32_t idx[kBlock];
+  const float limit = static_cast<float>(n);
+  int64_t zeros = 0;
+  for (int64_t start = 0; start < count; start += kBlock) {
+    const int m = static_cast<int>(std::min<int64_t>(kBlock, count - start));
+    const float* p = x + start;
+    for (int i = 0; i < m; i++) {  // vectorizable: same float32 arithmetic as histogram_bin
+      float q = std::fabs(p[i]) / wf + 0.5f;
+      q = q < limit ? q : limit;
+      idx[i] = static_cast<int32_t>(q);
+      zeros += p[i] == 0.f;
+    }
+    for (int i = 0; i < m; i++) counts[idx[i]]++;
+  }
+  counts[0] -= zeros;  // zeros land in bin 0 and are dropped (TPU-MLIR: t[t != 0])
+}
+
+void bin_into(std::span<const float> x, double width, std::vector<int64_t>& counts, ThreadPool* pool) {
+  if (!(width > 0)) return;  // all-zero range: every value is zero
+  const float wf = static_cast<float>(width);
+  const int64_t n = static_cast<int64_t>(counts.size());
+  const int64_t total = static_cast<int64_t>(x.size());
+  // Fixed lanes with private counts (integers: any order gives the same sums); one lane
+  // for huge extended histograms to bound memory.
+  const int64_t lanes = n > (1 << 18) || total < 4 * kChunk ? 1 : 8;
+  std::vector<std::vector<int64_t>> lane_counts(lanes, std::vector<int64_t>(n + 1, 0));
+  const int64_t per = (total + lanes - 1) / lanes;
+  auto lane = [&](int64_t l) {
+    int64_t b = l * per, e = std::min(total, b + per);
+    if (b < e) bin_range(x.data() + b, e - b, wf, n, lane_counts[l].data());
+  };
+  if (pool && lanes > 1) {
+    pool->parallel_for(lanes, lane);
+  } else {
+    for (int64_t l = 0; l < lanes; l++) lane(l);
+  }
+  for (const auto& lc : lane_counts)
+    for (int64_t i = 0; i < n; i++) counts[i] += lc[i];
+}
+
+}  // namespace
+
+void Histogram::add(std::span<const float> x, float absmax, int default_bins, ThreadPool* pool) {
+  // An all-zero start (th == 0) would make TPU-MLIR divide by a zero step; start afresh.
+  if (counts.empty() || th == 0) {
+    counts.assign(default_bins, 0);
+    th = absmax;
+    th_is_f32 = true;
+    width = static_cast<double>(absmax) / (default_bins - 1);
+    bin_into(x, width, counts, pool);
+    return;
+  }
+  if (static_cast<double>(absmax) <= th) {
+    // TPU-MLIR re-derives the width from the (unchanged) range: same value.
+    double w = th / (static_cast<double>(counts.size()) - 1);
+    bin_into(x, w, counts, pool);
+    return;
+  }
+  const double old_n = static_cast<double>(counts.size());
+  const double old_step = th / old_n;
+  double diff = th_is_f32 ? static_cast<double>(absmax - static_cast<float>(th)) : static_cast<double>(absmax) - th;
+  int64_t grow = static_cast<int64_t>(std::floor(diff / old_step) + 1);
+  int64_t new_n = grow + static_cast<int64_t>(counts.size());
+  if (new_n > 8000000) {
+    restarted = true;
+    counts.assign(default_bins, 0);
+    th = absmax;
+    th_is_f32 = true;
+    width = static_cast<double>(absmax) / (default_bins - 1);
+    bin_into(x, width, counts, pool);
+    return;
+  }
+  th = static_cast<double>(grow) * old_step + th;
+  th_is_f32 = false;
+  width = th / static_cast<double>(new_n - 1);
+  counts.resize(new_n, 0);  // old counts keep indices [0, old_n)
+  bin_into(x, width, counts, pool);
+}
+
+float TensorStats::absmax() const { return std::max(std::fabs(min_), std::fabs(max_)); }
+
+double octav_scale(std::span<const float> x, int bits, ThreadPool* pool) {
+  const int64_t n = static_cast<int64_t>(x.size());
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  struct Part {
+    double sum = 0;
+    int64_t count = 0;
+    float min = INFINITY;
+  };
+  std::vector<Part> parts(chunks);
+  for_chunks(pool, n, [&](int64_t c, int64_t b, int64_t e) {
+    Part p;
+    for (int64_t i = b; i < e; i++) {
+      float a = std::fabs(x[i]);
+      p.sum += a;
+      p.count += a > 0;
+      p.min = x[i] < p.min ? x[i] : p.min;
+    }
+    parts[c] = p;
+  });
+  double abs_sum = 0;
+  int64_t nonzero = 0;
+  float mn = INFINITY;
+  for (const Part& p : parts) abs_sum += p.sum, nonzero += p.count, mn = std::min(mn, p.min);
+  if (nonzero == 0) return 0;
+  const double u = std::fabs(static_cast<double>(mn) - 0) < 1e-6 ? 4 : 1;
+  const double coef = 1.0 / std::pow(4.0, bits) / 3.0 / u;
+  double s = abs_sum / static_cast<double>(nonzero);
+  for (int it = 0; it < 20; it++) {
+    // numpy compares the float32 |x| with float32(s) (scalar demoted to the array type)
+    const float sf = static_cast<float>(s);
+    for_chunks(pool, n, [&](int64_t c, int64_t b, int64_t e) {
+      Part p;  // sum/count of |x| > s; min unused
+      for (int64_t i = b; i < e; i++) {
+        const float a = std::fabs(x[i]);
+        const bool above = a > sf;
+        p.sum += above ? static_cast<double>(a) : 0.0;
+        p.count += above;
+      }
+      parts[c] = p;
+    });
+    double above_sum = 0;
+    int64_t above = 0;
+    for (const Part& p : parts) above_sum += p.sum, above += p.count;
+    const int64_t below = n - above;
+    double next = above_sum / (coef * static_cast<double>(below) + static_cast<double>(above));
+    if (std::fabs(next - s) < 1e-6) break;
+    s = next;
+  }
+  return s;
+}
+
+double aciq_gauss_clip(std::span<const float> x) {
+  float mn = INFINITY, mx = -INFINITY;
+  int64_t n = 0;
+  for (float v : x) {
+    if (!std::isfinite(v)) continue;
+    mn = std::min(mn, v);
+    mx = std::max(mx, v);
+    n++;
+  }
+  if (n < 2) return 0;
+  const double alpha = 3.92403337;
+  const double gaussian_const = (0.5 * 0.35) * (1 + std::sqrt(M_PI * std::log(4.0)));
+  double std_est = (static_cast<double>(mx - mn) * gaussian_const) / std::sqrt(2 * std::log(static_cast<double>(n)));
+  return alpha * std_est;
+}
+
+double aciq_laplace_clip(std::span<const float> x) {
+  double sum = 0;
+  int64_t n = 0;
+  for (float v : x) {
+    if (!std::isfinite(v)) continue;
+    sum += v;
+    n++;
+  }
+  if (n == 0) return 0;
+  const double mean = sum / static_cast<double>(n);
+  double dev = 0;
+  for (float v : x) {
+    if (std::isfinite(v)) dev += std::fabs(v - mean);
+  }
+  return 9.89675982 * dev / static_cast<double>(n);
+}
+
+namespace {
+// Keeps the `keep` largest (or smallest) of `kept` + `incoming`, sorted ascending.
+void keep_extremes(std::vector<float>& kept, std::vector<float> incoming, int64_t keep, bool largest) {
+  if (incoming.empty()) return;
+  if (static_cast<int64_t>(incoming.size()) > keep) {  // only the `keep` extremes can survive
+    if (largest) {
+      std::nth_element(incoming.begin(), incoming.end() - keep, incoming.end());
+      incoming.erase(incoming.begin(), incoming.end() - keep);
+    } else {
+      std::nth_element(incoming.begin(), incoming.begin() + (keep - 1), incoming.end());
+      incoming.resize(keep);
+    }
+  }
+  kept.insert(kept.end(), incoming.begin(), incoming.end());
+  std::sort(kept.begin(), kept.end());
+  if (static_cast<int64_t>(kept.size()) > keep) {
+    if (largest) {
+      kept.erase(kept.begin(), kept.end() - keep);
+    } else {
+      kept.resize(keep);
+    }
+  }
+}
+}  // namespace
+
+void TensorStats::add_extremes(std::span<const float> x) {
+  // TPU-MLIR concatenates each sample's L smallest and L largest values (both whole
+  // arrays when the sample is smaller than L) and later sorts everything; only the L
+  // extremes of that multiset matter, so they are kept incrementally.
+  const int64_t L = config_.percentile_keep;
+  const int64_t n = static_cast<int64_t>(x.size());
+  if (n >= 2 * L && static_cast<int64_t>(top_.size()) == L && static_cast<int64_t>(bottom_.size()) == L) {
+    // The sample's L smallest and L largest are disjoint, so the multiset's L largest are
+    // the L largest values seen at all: only values beyond the current L-th extreme can
+    // change the kept values (equal ones leave the values unchanged). One pass.
+    const float hi_cut = top_.front(), lo_cut = bottom_.back();
+    std::vector<float> hi, lo;
+    for (float v : x) {
+      if (v > hi_cut) hi.push_back(v);
+      if (v < lo_cut) lo.push_back(v);
+    }
+    keep_extremes(top_, std::move(hi), L, true);
+    keep_extremes(bottom_, std::move(lo), L, false);
+    return;
+  }
+  const int64_t k = std::min(L, n);
+  std::vector<float> v(x.begin(), x.end());
+  std::vector<float> both(2 * k);
+  std::nth_element(v.begin(), v.begin() + (k - 1), v.end());
+  std::copy_n(v.begin(), k, both.begin());
+  std::nth_element(v.begin(), v.end() - k, v.end());
+  std::copy(v.end() - k, v.end(), both.begin() + k);
+  keep_extremes(top_, both, L, true);
+  keep_extremes(bottom_, std::move(both), L, false);
+}
+
+void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
+  // One pass for min, max and the non-finite count; a finite copy only when needed.
+  // When the histogram already has a range, the same pass bins the sample with the
+  // current width (TPU-MLIR's no-extension case, most samples after the first); the
+  // counts are kept only if the sample indeed stays within the range.
+  std::vector<float> finite;
+  float mn = INFINITY, mx = -INFINITY;
+  int64_t bad = 0;
+  const int64_t n = static_cast<int64_t>(x.size());
+  const bool speculate = config_.histogram && !hist_.counts.empty() && hist_.th > 0 &&
+                         hist_.counts.size() <= (size_t{1} << 18);
+  std::vector<std::vector<int64_t>> lane_counts;
+  {
+    struct Part {
+      float mn = INFINITY, mx = -INFINITY;
+      int64_t bad = 0;
+    };
+    auto scan = [](const float* p, int64_t count, Part& part) {
+      for (int64_t i = 0; i < count; i++) {
+        const float v = p[i];
+        part.bad += !(std::fabs(v) <= 3.40282347e38f);
+        part.mn = v < part.mn ? v : part.mn;
+        part.mx = v > part.mx ? v : part.mx;
+      }
+    };
+    std::vector<Part> parts;
+    if (speculate) {
+      const int64_t nb = static_cast<int64_t>(hist_.counts.size());
+      const float wf = static_cast<float>(hist_.th / (static_cast<double>(nb) - 1));
+      const int64_t lanes = n < 4 * kChunk ? 1 : 8;
+      lane_counts.assign(lanes, std::vector<int64_t>(nb + 1, 0));
+      parts.resize(lanes);
+      const int64_t per = (n + lanes - 1) / lanes;
+      auto lane = [&](int64_t l) {
+        for (int64_t b = l * per, e = std::min(n, b + per); b < e; b += 4096) {
+          const int64_t m = std::min<int64_t>(4096, e - b);
+          scan(x.data() + b, m, parts[l]);  // block stays in cache for the binning
+          bin_range(x.data() + b, m, wf, nb, lane_counts[l].data());
+        }
+      };
+      if (pool && lanes > 1) {
+        pool->parallel_for(lanes, lane);
+      } else {
+        for (int64_t l = 0; l < lanes; l++) lane(l);
+      }
+    } else {
+      parts.resize((n + kChunk - 1) / kChunk);
+      for_chunks(pool, n, [&](int64_t c, int64_t b, int64_t e) { scan(x.data() + b, e - b, parts[c]); });
+    }
+    for (const Part& p : parts) {
+      bad += p.bad;
+      mn = std::min(mn, p.mn);
+      mx = std::max(mx, p.mx);
+    }
+  }
+  if (speculate && !bad && n > 0) {
+    const float new_min = samples_ == 0 ? mn : std::min(min_, mn), new_max = samples_ == 0 ? mx : std::max(max_, mx);
+    const float new_abs = std::max(std::fabs(new_min), std::fabs(new_max));
+    if (static_cast<double>(new_abs) <= hist_.th) {
+      for (const auto& lc : lane_counts)
+        for (size_t i = 0; i < hist_.counts.size(); i++) hist_.counts[i] += lc[i];
+      elements_ = n;
+      min_ = new_min;
+      max_ = new_max;
+      samples_++;
+      add_others(x, pool);
+      return;
+    }
+  }
+  if (bad) {
+    nonfinite_ += bad;
+    finite.reserve(x.size() - bad);
+    mn = INFINITY;
+    mx = -INFINITY;
+    for (float v : x) {
+      if (!std::isfinite(v)) continue;
+      finite.push_back(v);
+      mn = v < mn ? v : mn;
+      mx = v > mx ? v : mx;
+    }
+    x = finite;
+  }
+  elements_ = static_cast<int64_t>(x.size());
+  if (x.empty()) {
+    samples_++;
+    return;
+  }
+  if (samples_ == 0) {
+    min_ = mn;
+    max_ = mx;
+  } else {
+    min_ = std::min(min_, mn);
+    max_ = std::max(max_, mx);
+  }
+  samples_++;
+  if (config_.histogram) hist_.add(x, absmax(), config_.bins, pool);
+  add_others(x, pool);
+}
+
+void TensorStats::add_others(std::span<const float> x, ThreadPool* pool) {
+  if (config_.octav) octav_sum_ += octav_scale(x, 8, pool);
+  if (config_.aciq_gauss) aciq_gauss_sum_ += aciq_gauss_clip(x);
+  if (config_.aciq_laplace) aciq_laplace_sum_ += aciq_laplace_clip(x);
+  if (config_.percentile_keep > 0) add_extremes(x);
+}
+
+}  // namespace mixq::calib

@@ -1,0 +1,96 @@
+// Streaming activation statistics for one tensor, as TPU-MLIR's run_calibration.py
+// collects them (python/calibration/kld_calibrator.py), with memory independent of the
+// number of samples:
+//  - min / max over all samples (float32 values);
+//  - |x| histogram, zeros dropped: on the first sample `bins` bins over [0, absmax] with
+//    width = absmax/(bins-1) and bin = floor(f32(|x| / f32(width)) + 0.5f); a later sample
+//    whose running absmax exceeds the range th extends it: step = th/n (TPU-MLIR's own
+//    step, not the width), k = floor((new-th)/step) + 1 bins are appended, th += k*step and
+//    the sample is binned at width th/(n+k-1) while the old counts keep their indices;
+//    past 8,000,000 bins the histogram restarts at `bins` bins (TPU-MLIR's fallback);
+//  - per-sample OCTAV (mse) and ACIQ estimates, summed in sample order;
+//  - for percentile9999: the L largest and L smallest values seen (L fixed up front).
+// Samples must be added in sample order; the result is then the same for any thread count
+// (work inside a sample is split in fixed 64K-element chunks).
+// Non-finite values are skipped and counted.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace mixq {
+class ThreadPool;
+}
+
+namespace mixq::calib {
+
+struct StatsConfig {
+  int bins = 2048;               // --histogram_bin_num
+  bool histogram = true;         // kl (and admm) need it
+  bool octav = false;            // mse
+  bool aciq_gauss = false;
+  bool aciq_laplace = false;
+  int64_t percentile_keep = 0;   // L for percentile9999 (0 = off)
+};
+
+// The |x| histogram; `th` is the range (double, as TPU-MLIR's after an extension).
+struct Histogram {
+  std::vector<int64_t> counts;
+  double th = 0;
+  double width = 0;     // width used for the latest binning (th / (n-1))
+  bool th_is_f32 = true;  // th still the float32 absmax of the first sample
+  bool restarted = false;
+
+  // Adds one sample's |x| with the running absmax `absmax` (float32, >= all |x| so far).
+  void add(std::span<const float> x, float absmax, int default_bins, ThreadPool* pool = nullptr);
+};
+
+// Bin index of |v| for a given width, TPU-MLIR's float32 arithmetic.
+inline int64_t histogram_bin(float abs_v, float width_f32) {
+  float q = abs_v / width_f32;
+  q = q + 0.5f;
+  return static_cast<int64_t>(q);  // q >= 0: truncation == floor
+}
+
+class TensorStats {
+ public:
+  explicit TensorStats(StatsConfig config = {}) : config_(config) {}
+  // `pool` (optional) parallelizes over fixed chunks: same result for any thread count.
+  void add(std::span<const float> x, ThreadPool* pool = nullptr);
+
+  int64_t samples() const { return samples_; }
+  int64_t elements() const { return elements_; }  // per sample (last seen)
+  int64_t nonfinite() const { return nonfinite_; }
+  float min() const { return min_; }
+  float max() const { return max_; }
+  float absmax() const;
+  const Histogram& histogram() const { return hist_; }
+  double octav_sum() const { return octav_sum_; }
+  double aciq_gauss_sum() const { return aciq_gauss_sum_; }
+  double aciq_laplace_sum() const { return aciq_laplace_sum_; }
+  // Sorted ascending: the L largest values (largest last) and the L smallest (smallest first).
+  const std::vector<float>& top() const { return top_; }
+  const std::vector<float>& bottom() const { return bottom_; }
+  const StatsConfig& config() const { return config_; }
+
+ private:
+  void add_extremes(std::span<const float> x);
+  void add_others(std::span<const float> x, ThreadPool* pool);
+  StatsConfig config_;
+  int64_t samples_ = 0, elements_ = 0, nonfinite_ = 0;
+  float min_ = 0, max_ = 0;
+  Histogram hist_;
+  double octav_sum_ = 0, aciq_gauss_sum_ = 0, aciq_laplace_sum_ = 0;
+  std::vector<float> top_, bottom_;
+};
+
+// One sample's OCTAV clipping scale (TPU-MLIR's 'mse' method): s0 = sum|x| / #(|x|>0),
+// s <- sum_{|x|>s}|x| / (4^-bits/3/u * #(|x|<=s) + #(|x|>s)), u = 4 if |min x| < 1e-6
+// else 1, at most 20 iterations, stop when the step is < 1e-6 (the last s kept).
+double octav_scale(std::span<const float> x, int bits = 8, ThreadPool* pool = nullptr);
+// ACIQ per sample: gauss: 3.92403337 * (max-min) * 0.175*(1+sqrt(pi*ln 4)) / sqrt(2 ln N);
+// laplace: 9.89675982 * mean|x - mean x|.
+double aciq_gauss_clip(std::span<const float> x);
+double aciq_laplace_clip(std::span<const float> x);
+
+}  // namespace mixq::calib

@@ -1,0 +1,257 @@
+#include "mixq/calib/thresholds.h"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "mixq/error.h"
+
+namespace mixq::calib {
+
+CaliMethod parse_cali_method(const std::string& raw) {
+  std::string n = raw;
+  for (char& c : n) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (n.rfind("use_", 0) == 0) n = n.substr(4);
+  if (n == "kl" || n == "kld") return CaliMethod::Kl;
+  if (n == "max" || n == "minmax") return CaliMethod::Max;
+  if (n == "percentile9999") return CaliMethod::Percentile9999;
+  if (n == "mse" || n == "octav") return CaliMethod::Mse;
+  if (n == "aciq_gauss") return CaliMethod::AciqGauss;
+  if (n == "aciq_laplace") return CaliMethod::AciqLaplace;
+  if (n == "admm") return CaliMethod::Admm;
+  throw Error("--cali_method: unknown method '" + raw +
+              "' (expected kl, max, percentile9999, mse, aciq_gauss, aciq_laplace or admm)");
+}
+
+const char* cali_method_name(CaliMethod m) {
+  switch (m) {
+    case CaliMethod::Kl: return "kl";
+    case CaliMethod::Max: return "max";
+    case CaliMethod::Percentile9999: return "percentile9999";
+    case CaliMethod::Mse: return "mse";
+    case CaliMethod::AciqGauss: return "aciq_gauss";
+    case CaliMethod::AciqLaplace: return "aciq_laplace";
+    case CaliMethod::Admm: return "admm";
+  }
+  return "?";
+}
+
+StatsConfig stats_config_for(CaliMethod method, int bins, int64_t percentile_keep) {
+  StatsConfig c;
+  c.bins = bins;
+  c.histogram = method == CaliMethod::Kl || method == CaliMethod::Admm;
+  c.octav = method == CaliMethod::Mse;
+  c.aciq_gauss = method == CaliMethod::AciqGauss;
+  c.aciq_laplace = method == CaliMethod::AciqLaplace;
+  c.percentile_keep = method == CaliMethod::Percentile9999 ? percentile_keep : 0;
+  return c;
+}
+
+float kl_threshold(std::span<const int64_t> hist, float width, int dst_bins) {
+  const int64_t N = static_cast<int64_t>(hist.size());
+  const int64_t BINS = dst_bins;
+  require(BINS > 0 && N >= BINS && N % BINS == 0, "kl: histogram size must be a multiple of the target bins");
+  int64_t count = 0;
+  for (int64_t v : hist) count += v;
+  const int64_t kl_num = N / BINS;
+  std::vector<float> kl(kl_num, 0.f);
+  std::vector<float> P, Q;
+  // Exact float tail sums (P[i-1] accumulates hist[i-1..N) left to right) cost O(N) per
+  // candidate; past this size a double suffix sum is used instead.
+  const bool exact_tail = N <= (int64_t{1} << 18);
+  std::vector<double> suffix;
+  if (!exact_tail) {
+    suffix.assign(N + 1, 0.0);
+    for (int64_t j = N - 1; j >= 0; j--) suffix[j] = suffix[j + 1] + static_cast<double>(hist[j]);
+  }
+  // log10(P[b] + 1e-30) for b < i-1 does not depend on the candidate: computed once.
+  std::vector<double> log_p_bin(N);
+  {
+    const float fcount = static_cast<float>(count);
+    for (int64_t b = 0; b < N; b++) {
+      float p = static_cast<float>(hist[b]) / fcount;
+      log_p_bin[b] = std::log10(static_cast<double>(p) + 1e-30);
+    }
+  }
+  float prefix_sum = 0.f;  // float sum of hist[0:i), continued from candidate to candidate
+  int64_t prefix_end = 0;
+  int64_t m = 0;
+  for (int64_t i = BINS; i < N + 1; i += BINS, m++) {
+    P.assign(i, 0.f);
+    for (int64_t j = 0; j < i - 1; j++) P[j] = static_cast<float>(hist[j]);
+    if (exact_tail) {
+      float tail = 0.f;
+      for (int64_t j = i - 1; j < N; j++) tail += static_cast<float>(hist[j]);
+      P[i - 1] = tail;
+    } else {
+      P[i - 1] = static_cast<float>(suffix[i - 1]);
+    }
+    const float fcount = static_cast<float>(count);
+    for (int64_t j = 0; j < i; j++) P[j] /= fcount;
+    for (; prefix_end < i; prefix_end++) prefix_sum += static_cast<float>(hist[prefix_end]);
+    const float sum = prefix_sum;
+    const int64_t expand = i / BINS;
+    Q.assign(i, 0.f);
+    int64_t idx = 0;
+    for (int64_t j = 0; j < BINS; j++) {
+      float sum_bin = 0.f, positive = 0.f;
+      int64_t start = idx;
+      for (int64_t k = 0; k < expand; k++, idx++) {
+        sum_bin += static_cast<float>(hist[idx]);
+        positive += hist[idx] > 0 ? 1.f : 0.f;
+      }
+      positive = positive == 0.f ? 1.f : positive;
+      const float q_base = sum_bin / positive / sum;
+      for (int64_t b = start; b < idx; b++) Q[b] = hist[b] ? q_base : 0.f;
+    }
+    float acc = 0.f;
+    for (int64_t b = 0; b < i; b++) {
+      // P[b] == 0 gives an exact 0 term (log10 of 1e-30 is finite): skipping it changes nothing.
+      if (P[b] == 0.f) continue;
+      const double log_p = b < i - 1 ? log_p_bin[b] : std::log10(static_cast<double>(P[b]) + 1e-30);
+      double term = static_cast<double>(P[b]) * (log_p - std::log10(static_cast<double>(Q[b]) + 1e-30));
+      acc = static_cast<float>(static_cast<double>(acc) + term);
+    }
+    kl[m] = acc;
+  }
+  int64_t best = 0;
+  float best_kl = kl[0];
+  for (int64_t k = 1; k < m; k++) {
+    if (best_kl > kl[k]) {
+      best_kl = kl[k];
+      best = k;
+    }
+  }
+  float th = width * static_cast<float>(best + 1);
+  th = th * static_cast<float>(BINS);
+  return th;
+}
+
+float kl_threshold(const Histogram& hist, int dst_bins) {
+  std::vector<int64_t> padded(hist.counts.begin(), hist.counts.end());
+  size_t rem = padded.size() % dst_bins;
+  if (rem) padded.resize(padded.size() + (dst_bins - rem), 0);
+  if (padded.empty()) padded.assign(dst_bins, 0);
+  return kl_threshold(padded, static_cast<float>(hist.width), dst_bins);
+}
+
+double percentile_for_layer(int layer_index, int num_layers) {
+  double step = (99.999999 - 99.99) / num_layers;
+  return 99.99 + layer_index * step;
+}
+
+int64_t percentile_keep(double percentile, int64_t num_samples, int64_t size) {
+  return static_cast<int64_t>(static_cast<double>(num_samples * size) * (1 - percentile / 100)) + 1;
+}
+
+namespace {
+double quantization_sse(const Histogram& hist, double s) {
+  double e = 0;
+  for (size_t b = 0; b < hist.counts.size(); b++) {
+    if (!hist.counts[b]) continue;
+    double x = static_cast<double>(b) * hist.width;
+    double d = x - std::min(127.0, std::nearbyint(x / s)) * s;
+    e += static_cast<double>(hist.counts[b]) * d * d;
+  }
+  return e;
+}
+}  // namespace
+
+double admm_threshold(const Histogram& hist, float absmax) {
+  if (hist.counts.empty() || absmax <= 0 || hist.width <= 0) return absmax;
+  double best_s = absmax / 127.0, best_e = quantization_sse(hist, best_s);
+  // Alternating minimization from 64 starts s = absmax*k/64/127: the q-step and the
+  // least-squares s-step each lower the error, so each start ends in a local optimum.
+  for (int k = 1; k <= 64; k++) {
+    double s = absmax * k / 64.0 / 127.0;
+    for (int round = 0; round < 100; round++) {
+      double xq = 0, qq = 0;
+      for (size_t b = 0; b < hist.counts.size(); b++) {
+        if (!hist.counts[b]) continue;
+        double x = static_cast<double>(b) * hist.width;
+        double q = std::min(127.0, std::nearbyint(x / s));
+        xq += static_cast<double>(hist.counts[b]) * x * q;
+        qq += static_cast<double>(hist.counts[b]) * q * q;
+      }
+      if (qq <= 0) break;
+      double next = xq / qq;
+      bool done = std::fabs(next - s) <= 1e-12 * s;
+      s = next;
+      if (done) break;
+    }
+    double e = quantization_sse(hist, s);
+    if (e < best_e) best_e = e, best_s = s;
+  }
+  return std::min(127.0 * best_s, static_cast<double>(absmax));
+}
+
+LayerThreshold compute_threshold(CaliMethod method, const TensorStats& stats, const ThresholdContext& ctx,
+                                 const std::string& layer_name) {
+  LayerThreshold r;
+  r.min = stats.min();
+  r.max = stats.max();
+  const float absmax_f = stats.absmax();
+  double abs_value = absmax_f;
+  const double n = static_cast<double>(std::max<int64_t>(1, stats.samples()));
+  switch (method) {
+    case CaliMethod::Kl:
+    case CaliMethod::Max:
+    case CaliMethod::Admm:
+      break;
+    case CaliMethod::Percentile9999: {
+      const auto& top = stats.top();
+      const auto& bottom = stats.bottom();
+      if (!top.empty() && !bottom.empty()) {
+        const int64_t L = stats.config().percentile_keep;
+        const int64_t total = ctx.num_samples * stats.elements();
+        const double p = ctx.percentile / 100;
+        const double inter = static_cast<double>(total - 1);
+        const int64_t idx = static_cast<int64_t>(p * inter);
+        const double ratio = p * inter - static_cast<double>(idx);
+        // res_max = sorted(all)[-L:], res_min = sorted(all)[:L][::-1] (whole array when shorter)
+        const size_t hi0 = 0, lo0 = bottom.size() - 1;
+        float rmax0 = top[hi0], rmin0 = bottom[lo0];
+        double v_max = rmax0, v_min = rmin0;
+        if (L != 1 && top.size() >= 2) v_max = rmax0 + ratio * static_cast<double>(top[1] - rmax0);
+        if (L != 1 && bottom.size() >= 2) v_min = rmin0 + ratio * static_cast<double>(bottom[lo0 - 1] - rmin0);
+        r.min = v_min;
+        r.max = v_max;
+        abs_value = std::max(std::fabs(v_max), std::fabs(v_min));
+      }
+      break;
+    }
+    case CaliMethod::Mse:
+    case CaliMethod::AciqGauss:
+    case CaliMethod::AciqLaplace: {
+      double sum = method == CaliMethod::Mse         ? stats.octav_sum()
+                   : method == CaliMethod::AciqGauss ? stats.aciq_gauss_sum()
+                                                     : stats.aciq_laplace_sum();
+      double mean = sum / n;
+      if (!ctx.is_graph_input) abs_value = std::min(mean, abs_value);
+      break;
+    }
+  }
+  if (!(abs_value > 1e-5)) {  // also NaN
+    r.min = r.min < 0 ? -1e-5 : 0;
+    r.max = 1e-5;
+    abs_value = 1e-5;
+    std::ostringstream w;
+    w << "layer " << layer_name << " is all zeros (or not finite); threshold set to 1e-5. Check the input data.";
+    r.warning = w.str();
+  }
+  double th = abs_value;
+  if (method == CaliMethod::Kl) {
+    float kl = kl_threshold(stats.histogram());
+    th = (static_cast<double>(kl) > abs_value || std::isnan(kl)) ? abs_value : kl;
+  } else if (method == CaliMethod::Admm) {
+    th = std::min(admm_threshold(stats.histogram(), absmax_f), abs_value);
+  }
+  if (!(th > 1e-5)) {
+    if (r.warning.empty()) r.warning = "layer " + layer_name + ": threshold <= 1e-5 or NaN set to 1e-5";
+    th = 1e-5;
+  }
+  r.threshold = th;
+  return r;
+}
+
+}  // namespace mixq::calib

@@ -1,0 +1,366 @@
+// Executor: planning and running (see executor.h).
+//
+// [SECTIONS]
+//   Plan            slots (one per tensor), steps (one kernel per non-folded node), owned
+//                   copies of nodes and constants, buffer pool
+//   Executor()      kernels, liveness (release after last reader), epilogue fusion
+//   run()           input checks, tap, in-place / pooled outputs, fused steps
+#include "mixq/exec/executor.h"
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+
+#include "mixq/error.h"
+#include "mixq/exec/kernel.h"
+
+namespace mixq {
+
+namespace {
+const exec::KernelRegistry& registry() {
+  static const exec::KernelRegistry r = [] {
+    exec::KernelRegistry reg;
+    exec::register_conv_kernels(reg);
+    exec::register_gemm_kernels(reg);
+    exec::register_elementwise_kernels(reg);
+    exec::register_pool_kernels(reg);
+    exec::register_resize_kernels(reg);
+    exec::register_data_kernels(reg);
+    exec::register_norm_kernels(reg);
+    return reg;
+  }();
+  return r;
+}
+}  // namespace
+
+struct Executor::Plan {
+  struct Step {
+    const Node* node = nullptr;
+    std::unique_ptr<exec::Kernel> kernel;
+    std::vector<int> inputs;   // value slots, -1 = omitted
+    std::vector<int> outputs;  // value slots, -1 = omitted
+    std::vector<int> release;  // runtime slots dead after this step
+    std::vector<int> fused;    // later steps whose work this kernel's run_fused() does
+    bool absorbed = false;     // done by an earlier step's run_fused() (no tap)
+  };
+  struct Slot {
+    std::string name;
+    const Tensor* constant = nullptr;  // weights / folded values
+    DType dtype = DType::Undefined;
+    Shape shape;
+    bool is_output = false;
+  };
+  std::vector<Slot> slots;
+  std::map<std::string, int> slot_of;
+  std::vector<Step> steps;
+  std::vector<InputSpec> inputs;
+  std::vector<int> input_slots;
+  std::vector<std::string> outputs;
+  std::vector<int> input_release;  // graph inputs nobody reads
+  std::unique_ptr<ThreadPool> pool;
+  int64_t macs = 0;
+  std::multimap<size_t, Tensor> spare;  // pooled buffers by capacity
+  // Own copies of what kernels refer to, so the AnalyzedModel need not outlive us.
+  std::vector<Node> nodes;
+  std::map<std::string, ValueState> values;
+  std::vector<exec::KernelInit> inits;  // per step, for epilogue fusion at plan time
+  std::mutex spare_mu;
+};
+
+Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::make_unique<Plan>()) {
+  Plan& p = *plan_;
+  const Graph& g = am.model.graph;
+  const std::string src = am.source_name.empty() ? std::string("model") : am.source_name;
+  p.nodes = g.nodes;  // never resized afterwards: stable addresses
+  auto value = [&](const std::string& name) -> const ValueState* {
+    auto it = p.values.find(name);
+    if (it != p.values.end()) return &it->second;
+    const ValueState* vs = am.shapes.find(name);
+    if (!vs) return nullptr;
+    return &p.values.emplace(name, *vs).first->second;
+  };
+  auto slot = [&](const std::string& name) -> int {
+    auto it = p.slot_of.find(name);
+    if (it != p.slot_of.end()) return it->second;
+    const ValueState* vs = value(name);
+    Plan::Slot s;
+    s.name = name;
+    if (vs) {
+      if (vs->constant) s.constant = &*vs->constant;
+      s.dtype = vs->dtype;
+      s.shape = vs->shape;
+    }
+    p.slots.push_back(std::move(s));
+    p.slot_of[name] = int(p.slots.size()) - 1;
+    return int(p.slots.size()) - 1;
+  };
+  for (const ValueInfo& in : g.inputs) {
+    const ValueState* vs = value(in.name);
+    require(vs && vs->shape_known(), src + ": input '" + in.name +
+                                         "' has no concrete shape: pass --input_shapes (e.g. [[1,3,640,640]])");
+    p.inputs.push_back({in.name, vs->shape, vs->dtype});
+    p.input_slots.push_back(slot(in.name));
+  }
+  for (const ValueInfo& out : g.outputs) {
+    p.outputs.push_back(out.name);
+    p.slots[slot(out.name)].is_output = true;
+  }
+  int64_t opset = am.model.opset();
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (i < am.shapes.node_folded.size() && am.shapes.node_folded[i]) continue;
+    const Node& n = p.nodes[i];
+    require(n.domain.empty() || n.domain == "ai.onnx",
+            src + ": " + n.describe() + ": ops of domain '" + n.domain + "' are not supported by the executor");
+    auto it = registry().find(n.op_type);
+    require(it != registry().end(), src + ": op " + n.op_type + " (node '" + n.name + "', output '" +
+                                        (n.outputs.empty() ? std::string() : n.outputs[0]) +
+                                        "') is not supported by the executor");
+    Plan::Step step;
+    step.node = &n;
+    exec::KernelInit init{n, {}, {}, opset};
+    for (const std::string& t : n.inputs) {
+      if (t.empty()) {
+        step.inputs.push_back(-1);
+        init.inputs.push_back(nullptr);
+        continue;
+      }
+      const ValueState* vs = value(t);
+      require(vs != nullptr, src + ": " + n.describe() + ": input '" + t + "' is unknown");
+      step.inputs.push_back(slot(t));
+      init.inputs.push_back(vs);
+    }
+    for (const std::string& t : n.outputs) {
+      if (t.empty()) {
+        step.outputs.push_back(-1);
+        init.outputs.push_back(nullptr);
+        continue;
+      }
+      const ValueState* vs = value(t);
+      require(vs && vs->shape_known() && vs->dtype != DType::Undefined,
+              src + ": " + n.describe() + ": output '" + t +
+                  "' has no concrete shape/type after shape inference (pass --input_shapes)");
+      step.outputs.push_back(slot(t));
+      init.outputs.push_back(vs);
+    }
+    try {
+      step.kernel = it->second(init);
+    } catch (const Error& e) {
+      std::string m = e.what();
+      throw Error(m.rfind(src, 0) == 0 ? m : src + ": " + m);
+    }
+    p.macs += step.kernel->macs();
+    p.steps.push_back(std::move(step));
+    p.inits.push_back(std::move(init));
+  }
+  // Epilogue fusion (runs without a tap only): a kernel absorbs the single consumer of its
+  // output 0 (and then that consumer's single consumer, ...) when it can.
+  {
+    std::vector<int> readers(p.slots.size(), 0), reader_step(p.slots.size(), -1);
+    for (size_t s = 0; s < p.steps.size(); ++s)
+      for (int v : p.steps[s].inputs)
+        if (v >= 0) ++readers[v], reader_step[v] = int(s);
+    std::vector<bool> absorbed(p.steps.size(), false);
+    for (size_t s = 0; s < p.steps.size(); ++s) {
+      Plan::Step& step = p.steps[s];
+      if (absorbed[s] || step.kernel->is_view() || step.outputs.size() != 1 || step.outputs[0] < 0) continue;
+      int cur = step.outputs[0];
+      while (!p.slots[cur].is_output && readers[cur] == 1) {
+        int t = reader_step[cur];
+        Plan::Step& next = p.steps[t];
+        if (next.inputs.empty() || next.inputs[0] != cur || next.outputs.empty() || next.outputs[0] < 0) break;
+        if (p.slots[next.outputs[0]].dtype != p.slots[cur].dtype ||
+            p.slots[next.outputs[0]].shape != p.slots[cur].shape)
+          break;
+        if (!step.kernel->absorb(p.inits[t])) break;
+        absorbed[t] = true;
+        step.fused.push_back(t);
+        cur = next.outputs[0];
+      }
+    }
+    for (size_t s = 0; s < p.steps.size(); ++s) p.steps[s].absorbed = absorbed[s];
+  }
+  // Liveness: a runtime slot is released after the last step reading it.
+  std::vector<int> last_use(p.slots.size(), -1);
+  for (size_t s = 0; s < p.steps.size(); ++s)
+    for (int v : p.steps[s].inputs)
+      if (v >= 0) last_use[v] = int(s);
+  for (size_t v = 0; v < p.slots.size(); ++v) {
+    if (p.slots[v].constant || p.slots[v].is_output) continue;
+    if (last_use[v] >= 0) p.steps[last_use[v]].release.push_back(int(v));
+  }
+  for (int v : p.input_slots)
+    if (last_use[v] < 0 && !p.slots[v].is_output) p.input_release.push_back(v);
+  // Every graph output must be a graph input, a constant or produced by a planned node.
+  std::vector<bool> available(p.slots.size(), false);
+  for (int v : p.input_slots) available[v] = true;
+  for (const Plan::Step& s : p.steps)
+    for (int v : s.outputs)
+      if (v >= 0) available[v] = true;
+  for (const std::string& o : p.outputs) {
+    int v = p.slot_of[o];
+    require(available[v] || p.slots[v].constant, src + ": graph output '" + o + "' is never produced");
+  }
+  p.pool = std::make_unique<ThreadPool>(options.threads);
+}
+
+Executor::~Executor() = default;
+Executor::Executor(Executor&&) noexcept = default;
+Executor& Executor::operator=(Executor&&) noexcept = default;
+const std::vector<Executor::InputSpec>& Executor::inputs() const { return plan_->inputs; }
+const std::vector<std::string>& Executor::outputs() const { return plan_->outputs; }
+int Executor::threads() const { return plan_->pool->size(); }
+int64_t Executor::macs() const { return plan_->macs; }
+int Executor::fused_nodes() const {
+  int n = 0;
+  for (const Plan::Step& s : plan_->steps) n += s.absorbed ? 1 : 0;
+  return n;
+}
+
+std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>& inputs, const Tap& tap) {
+  Plan& p = *plan_;
+  std::vector<Tensor> values(p.slots.size());
+  // Released activation buffers are pooled in the plan and reused (best fit by capacity)
+  // for later tensors, also across runs: no zero-fill, no fresh pages. The pool never
+  // holds more buffers than were live at once. Kernels overwrite every output element.
+  auto& spare = p.spare;
+  auto release = [&](Tensor& t) {
+    if (t.capacity() >= 4096) {
+      std::lock_guard<std::mutex> lock(p.spare_mu);
+      spare.emplace(t.capacity(), std::move(t));
+    }
+    t = Tensor();
+  };
+  auto allocate = [&](DType dtype, const Shape& shape) {
+    size_t need = size_t(shape_numel(shape)) * dtype_size(dtype);
+    std::lock_guard<std::mutex> lock(p.spare_mu);
+    auto it = spare.lower_bound(need);
+    if (need < 4096 || it == spare.end() || it->first > 2 * need + 65536) return Tensor(dtype, shape);
+    Tensor t = std::move(it->second);
+    spare.erase(it);
+    t.reset(dtype, shape);
+    return t;
+  };
+
+  std::vector<const Tensor*> ptr(p.slots.size(), nullptr);
+  for (size_t v = 0; v < p.slots.size(); ++v) ptr[v] = p.slots[v].constant;
+  for (const auto& entry : inputs) {
+    const std::string& name = entry.first;
+    bool known = std::any_of(p.inputs.begin(), p.inputs.end(), [&](const InputSpec& s) { return s.name == name; });
+    if (!known) throw Error("input '" + name + "' is not an input of the model");
+  }
+  for (size_t i = 0; i < p.inputs.size(); ++i) {
+    const InputSpec& spec = p.inputs[i];
+    auto it = inputs.find(spec.name);
+    if (it == inputs.end()) throw Error("input '" + spec.name + "' " + shape_str(spec.shape) + " is missing");
+    const Tensor& t = it->second;
+    if (t.shape() != spec.shape)
+      throw Error("input '" + spec.name + "' has shape " + shape_str(t.shape()) + ", the model was analysed for " +
+                  shape_str(spec.shape));
+    int v = p.input_slots[i];
+    if (t.dtype() == spec.dtype) {
+      values[v] = t;
+    } else {
+      require(t.dtype() != DType::String && spec.dtype != DType::String && dtype_size(t.dtype()) != 0,
+              "input '" + spec.name + "' has dtype " + dtype_name(t.dtype()) + ", expected " + dtype_name(spec.dtype));
+      values[v] = dtype_is_float(spec.dtype) ? tensor_from_f64(spec.dtype, t.shape(), t.to_f64())
+                                             : tensor_from_i64(spec.dtype, t.shape(), t.to_i64());
+    }
+    ptr[v] = &values[v];
+    if (tap) tap(spec.name, values[v]);
+  }
+  for (int v : p.input_release) values[v] = Tensor();
+  std::vector<const Tensor*> in;
+  std::vector<Tensor*> out;
+  const bool fuse = !tap;
+  for (Plan::Step& step : p.steps) {
+    if (fuse && step.absorbed) {
+      for (int v : step.release) {
+        if (ptr[v] == &values[v]) release(values[v]);
+        values[v] = Tensor();
+        ptr[v] = nullptr;
+      }
+      continue;
+    }
+    bool fused = fuse && !step.fused.empty();
+    in.clear();
+    out.clear();
+    for (int v : step.inputs) {
+      if (v < 0) {
+        in.push_back(nullptr);
+        continue;
+      }
+      if (!ptr[v]) throw Error(step.node->describe() + ": input '" + p.slots[v].name + "' was not computed");
+      in.push_back(ptr[v]);
+    }
+    if (step.kernel->is_view()) {
+      int src = step.inputs[0], dst = step.outputs[0];
+      bool last = std::find(step.release.begin(), step.release.end(), src) != step.release.end();
+      if (last && ptr[src] == &values[src]) {
+        values[dst] = std::move(values[src]);
+        values[src] = Tensor();
+        ptr[src] = nullptr;
+      } else {
+        values[dst] = *ptr[src];
+      }
+      values[dst].reshape(p.slots[dst].shape);
+      ptr[dst] = &values[dst];
+    } else {
+      // In place: output 0 takes over a dying input's buffer.
+      int taken = -1;
+      if (!step.outputs.empty() && step.outputs[0] >= 0) {
+        const Plan::Slot& o = p.slots[step.outputs[0]];
+        for (int i : step.kernel->inplace_inputs()) {
+          int v = step.inputs[i];
+          if (v < 0 || ptr[v] != &values[v] || values[v].dtype() != o.dtype || values[v].numel() != shape_numel(o.shape))
+            continue;
+          if (std::find(step.release.begin(), step.release.end(), v) == step.release.end()) continue;
+          if (std::count(step.inputs.begin(), step.inputs.end(), v) != 1) continue;
+          taken = i;
+          break;
+        }
+      }
+      // Fused: output 0 is the last absorbed step's output.
+      std::vector<int> outs = step.outputs;
+      if (fused) outs[0] = p.steps[step.fused.back()].outputs[0];
+      for (size_t j = 0; j < outs.size(); ++j) {
+        int v = outs[j];
+        if (v < 0) {
+          out.push_back(nullptr);
+          continue;
+        }
+        if (j == 0 && taken >= 0) {
+          int src = step.inputs[taken];
+          values[v] = std::move(values[src]);
+          values[v].reshape(p.slots[v].shape);
+          values[src] = Tensor();
+          ptr[src] = nullptr;
+          in[taken] = &values[v];
+        } else {
+          values[v] = allocate(p.slots[v].dtype, p.slots[v].shape);
+        }
+        out.push_back(&values[v]);
+      }
+      if (fused) step.kernel->run_fused(in, out, *p.pool);
+      else step.kernel->run(in, out, *p.pool);
+      for (int v : outs)
+        if (v >= 0) ptr[v] = &values[v];
+    }
+    if (tap)
+      for (int v : step.outputs)
+        if (v >= 0) tap(p.slots[v].name, values[v]);
+    for (int v : step.release) {
+      if (ptr[v] == &values[v]) release(values[v]);
+      values[v] = Tensor();
+      ptr[v] = nullptr;
+    }
+  }
+  std::map<std::string, Tensor> result;
+  for (const std::string& o : p.outputs) {
+    int v = p.slot_of[o];
+    require(ptr[v] != nullptr, "graph output '" + o + "' was not computed");
+    result[o] = ptr[v] == &values[v] ? std::move(values[v]) : *ptr[v];
+  }
+  return result;
+}
+
+}  // namespace mixq

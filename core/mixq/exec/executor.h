@@ -1,0 +1,70 @@
+// Executor: the FP32 reference inference engine (every op of the supported models,
+// equal to onnxruntime within float rounding), used by `mixq run`, calibration,
+// simulation and the studio.
+//
+// Contract:
+// - Plans once per AnalyzedModel: shapes come from am.shapes (infer_shapes with the
+//   analysed input shapes); constants folded there are weights. Each non-folded node gets
+//   a kernel (exec/kernels_*.cpp); an op without one is a mixq::Error naming op and node.
+// - run() checks each input's presence, dtype and shape (error names the input and both
+//   shapes), executes nodes in graph order, frees every activation after its last use,
+//   and calls the tap for every tensor produced (graph inputs first), in execution order.
+// - Results are byte-identical for any thread count (work is split in tasks whose
+//   boundaries never depend on the number of threads).
+// - Without a tap, a Conv absorbs a following BatchNormalization/Relu/Clip/LeakyRelu
+//   chain (fused_nodes()); with a tap every node runs so every tensor is observed. A
+//   folded BatchNormalization may change results in the last float bit.
+// - The executor keeps its own copies of the nodes and constants it needs (the
+//   AnalyzedModel may go away). One run() at a time per Executor (not reentrant); inputs
+//   of another numeric dtype than the model's are converted.
+#pragma once
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mixq/analysis.h"
+#include "mixq/tensor.h"
+
+namespace mixq {
+
+struct ExecOptions {
+  int threads = 0;  // 0 = all cores natively; wasm: always 1
+};
+
+class Executor {
+ public:
+  // Throws mixq::Error naming op and node for unsupported ops or unknown shapes.
+  explicit Executor(const AnalyzedModel& am, ExecOptions options = {});
+  ~Executor();
+  Executor(Executor&&) noexcept;
+  Executor& operator=(Executor&&) noexcept;
+
+  // Called for every tensor produced (graph inputs too), in execution order; the Tensor
+  // is only valid during the call.
+  using Tap = std::function<void(const std::string& onnx_tensor_name, const Tensor& value)>;
+  // inputs keyed by graph input name; returns the graph outputs keyed by ONNX name.
+  std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs, const Tap& tap = {});
+
+  // Graph inputs (name, analysed shape, dtype) in graph order, and output names.
+  struct InputSpec {
+    std::string name;
+    Shape shape;
+    DType dtype = DType::Float32;
+  };
+  const std::vector<InputSpec>& inputs() const;
+  const std::vector<std::string>& outputs() const;
+  int threads() const;
+  // Multiply-accumulates of one run (Conv/ConvTranspose/Gemm/MatMul), for GFLOP/s reports.
+  int64_t macs() const;
+  // Nodes whose work is fused into a preceding kernel's epilogue when run() has no tap
+  // (BatchNormalization/Relu/Clip/LeakyRelu after Conv); with a tap every node runs.
+  int fused_nodes() const;
+
+ private:
+  struct Plan;
+  std::unique_ptr<Plan> plan_;
+};
+
+}  // namespace mixq

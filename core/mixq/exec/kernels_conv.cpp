@@ -1,0 +1,435 @@
+// Conv and ConvTranspose (1-D and 2-D, NCHW, groups, dilations, pads, auto_pad).
+//
+// [SECTIONS]
+//   ConvGeometry        attributes -> sizes and pads
+//   Conv                depthwise direct path; GEMM path (1x1 = direct GEMM, else im2col
+//                       per column block) with bias fused; tasks = (batch, group, column
+//                       block, channel block), fixed by shape only (deterministic)
+//   ConvTranspose       GEMM (W^T X) then col2im per output channel
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "mixq/exec/kernel.h"
+
+namespace mixq::exec {
+namespace {
+
+using MatCM = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
+using MapC = Eigen::Map<const MatCM, 0, Eigen::OuterStride<>>;
+using MapM = Eigen::Map<MatCM, 0, Eigen::OuterStride<>>;
+
+// ---------------------------------------------------------------------------------------
+// [ConvGeometry]
+struct ConvGeometry {
+  int64_t N = 1, C = 1, H = 1, W = 1;    // input
+  int64_t M = 1, G = 1, Cg = 1, Mg = 1;  // output channels, groups, per group
+  int64_t KH = 1, KW = 1, SH = 1, SW = 1, DH = 1, DW = 1;
+  int64_t PT = 0, PL = 0;                // leading pads
+  int64_t OH = 1, OW = 1;
+};
+
+std::vector<int64_t> spatial_attr(const Node& n, const char* key, size_t rank, int64_t fallback) {
+  auto v = n.attr_ints(key, std::vector<int64_t>(rank, fallback));
+  check(v.size() == rank, n, std::string("attribute ") + key + " has " + std::to_string(v.size()) +
+                                 " values, expected " + std::to_string(rank));
+  return v;
+}
+
+// in: [N, C, spatial...]; w: the weight shape; out: the inferred output shape.
+ConvGeometry conv_geometry(const KernelInit& k, bool transpose) {
+  const Node& n = k.node;
+  const Shape& x = k.in_shape(0);
+  const Shape& w = k.in_shape(1);
+  const Shape& y = k.out_shape(0);
+  check(x.size() == 3 || x.size() == 4, n, "only 1-D and 2-D convolutions are supported, input is " + shape_str(x));
+  check(w.size() == x.size(), n, "weight rank differs from input rank");
+  size_t rank = x.size() - 2;
+  ConvGeometry g;
+  g.N = x[0];
+  g.C = x[1];
+  g.G = n.attr_int("group", 1);
+  check(g.G >= 1 && g.C % g.G == 0, n, "group does not divide the input channels");
+  g.M = y[1];
+  check(g.M % g.G == 0, n, "group does not divide the output channels");
+  g.Cg = g.C / g.G;
+  g.Mg = g.M / g.G;
+  auto strides = spatial_attr(n, "strides", rank, 1);
+  auto dil = spatial_attr(n, "dilations", rank, 1);
+  auto pads = n.attr_ints("pads", std::vector<int64_t>(2 * rank, 0));
+  check(pads.size() == 2 * rank, n, "attribute pads must have 2 x spatial rank values");
+  std::string auto_pad = n.attr_string("auto_pad", "NOTSET");
+  std::vector<int64_t> in_sp(x.begin() + 2, x.end()), out_sp(y.begin() + 2, y.end()), k_sp(w.begin() + 2, w.end());
+  std::vector<int64_t> begin(rank);
+  auto out_pad = spatial_attr(n, "output_padding", rank, 0);
+  for (size_t i = 0; i < rank; ++i) {
+    int64_t ke = (k_sp[i] - 1) * dil[i] + 1;
+    if (!transpose) {
+      if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+        int64_t total = std::max<int64_t>(0, (out_sp[i] - 1) * strides[i] + ke - in_sp[i]);
+        begin[i] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      } else if (auto_pad == "VALID") {
+        begin[i] = 0;
+      } else {
+        begin[i] = pads[i];
+      }
+    } else {
+      if (n.has_attr("output_shape") || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+        int64_t total = strides[i] * (in_sp[i] - 1) + out_pad[i] + ke - out_sp[i];
+        begin[i] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      } else if (auto_pad == "VALID") {
+        begin[i] = 0;
+      } else {
+        begin[i] = pads[i];
+      }
+    }
+  }
+  if (rank == 2) {
+    g.H = in_sp[0], g.W = in_sp[1], g.KH = k_sp[0], g.KW = k_sp[1], g.SH = strides[0], g.SW = strides[1];
+    g.DH = dil[0], g.DW = dil[1], g.PT = begin[0], g.PL = begin[1], g.OH = out_sp[0], g.OW = out_sp[1];
+  } else {
+    g.W = in_sp[0], g.KW = k_sp[0], g.SW = strides[0], g.DW = dil[0], g.PL = begin[0], g.OW = out_sp[0];
+  }
+  return g;
+}
+
+// ---------------------------------------------------------------------------------------
+// [Conv]
+
+// Writes the im2col rows for columns [p0, p0+nb) of one (batch, group) into buf
+// (row-major [Cg*KH*KW, nb]).
+void im2col_block(const ConvGeometry& g, const float* in, int64_t p0, int64_t nb, float* buf) {
+  int64_t row = 0;
+  for (int64_t c = 0; c < g.Cg; ++c) {
+    const float* plane = in + c * g.H * g.W;
+    for (int64_t kh = 0; kh < g.KH; ++kh) {
+      for (int64_t kw = 0; kw < g.KW; ++kw, ++row) {
+        float* dst = buf + row * nb;
+        int64_t p = p0, end = p0 + nb;
+        while (p < end) {
+          int64_t oh = p / g.OW, ow0 = p % g.OW;
+          int64_t run = std::min(end - p, g.OW - ow0);
+          int64_t ih = oh * g.SH - g.PT + kh * g.DH;
+          if (ih < 0 || ih >= g.H) {
+            std::memset(dst, 0, run * sizeof(float));
+          } else {
+            const float* src = plane + ih * g.W;
+            int64_t off = kw * g.DW - g.PL;
+            if (g.SW == 1) {
+              // valid ow: 0 <= ow + off < W
+              int64_t lo = std::clamp<int64_t>(-off, ow0, ow0 + run), hi = std::clamp<int64_t>(g.W - off, ow0, ow0 + run);
+              if (hi < lo) hi = lo;
+              for (int64_t ow = ow0; ow < lo; ++ow) dst[ow - ow0] = 0;
+              if (hi > lo) std::memcpy(dst + (lo - ow0), src + lo + off, (hi - lo) * sizeof(float));
+              for (int64_t ow = hi; ow < ow0 + run; ++ow) dst[ow - ow0] = 0;
+            } else {
+              for (int64_t j = 0; j < run; ++j) {
+                int64_t iw = (ow0 + j) * g.SW + off;
+                dst[j] = (iw >= 0 && iw < g.W) ? src[iw] : 0.f;
+              }
+            }
+          }
+          dst += run;
+          p += run;
+        }
+      }
+    }
+  }
+}
+
+// Depthwise (one input and one output channel per group): direct loops over one plane.
+// Each input row contributes KW taps; for KW == 3 the three taps are fused in one pass
+// over the columns where all of them are inside the row (edges: per-tap ranges).
+void depthwise_plane(const ConvGeometry& g, const float* in, const float* w, float bias, float* out) {
+  const int64_t S = g.SW;
+  // Column range valid for tap kw (0 <= ow*S + off < W), the same for every row.
+  std::vector<int64_t> off(g.KW), lo(g.KW), hi(g.KW);
+  for (int64_t kw = 0; kw < g.KW; ++kw) {
+    off[kw] = kw * g.DW - g.PL;
+    lo[kw] = off[kw] >= 0 ? 0 : (-off[kw] + S - 1) / S;
+    hi[kw] = g.W - off[kw] <= 0 ? 0 : std::min<int64_t>(g.OW, (g.W - off[kw] + S - 1) / S);
+    if (hi[kw] < lo[kw]) hi[kw] = lo[kw];
+  }
+  int64_t all_lo = 0, all_hi = g.OW;  // columns where every tap is inside the row
+  for (int64_t kw = 0; kw < g.KW; ++kw) all_lo = std::max(all_lo, lo[kw]), all_hi = std::min(all_hi, hi[kw]);
+  if (all_hi < all_lo) all_hi = all_lo;
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    float* __restrict orow = out + oh * g.OW;
+    for (int64_t ow = 0; ow < g.OW; ++ow) orow[ow] = bias;
+    for (int64_t kh = 0; kh < g.KH; ++kh) {
+      int64_t ih = oh * g.SH - g.PT + kh * g.DH;
+      if (ih < 0 || ih >= g.H) continue;
+      const float* __restrict irow = in + ih * g.W;
+      const float* wk = w + kh * g.KW;
+      // edges, tap by tap
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        float wv = wk[kw];
+        const float* src = irow + off[kw];
+        for (int64_t ow = lo[kw]; ow < std::min(all_lo, hi[kw]); ++ow) orow[ow] += wv * src[ow * S];
+        for (int64_t ow = std::max(all_hi, lo[kw]); ow < hi[kw]; ++ow) orow[ow] += wv * src[ow * S];
+      }
+      // interior: KW == 3 in one pass, else tap by tap
+      if (g.KW == 3) {
+        const float* __restrict a = irow + off[0];
+        const float* __restrict b = irow + off[1];
+        const float* __restrict c = irow + off[2];
+        float w0 = wk[0], w1 = wk[1], w2 = wk[2];
+        if (S == 1) {
+          for (int64_t ow = all_lo; ow < all_hi; ++ow) orow[ow] += w0 * a[ow] + w1 * b[ow] + w2 * c[ow];
+        } else if (S == 2) {
+          for (int64_t ow = all_lo; ow < all_hi; ++ow)
+            orow[ow] += w0 * a[2 * ow] + w1 * b[2 * ow] + w2 * c[2 * ow];
+        } else {
+          for (int64_t ow = all_lo; ow < all_hi; ++ow) orow[ow] += w0 * a[ow * S] + w1 * b[ow * S] + w2 * c[ow * S];
+        }
+      } else {
+        for (int64_t kw = 0; kw < g.KW; ++kw) {
+          float wv = wk[kw];
+          const float* __restrict src = irow + off[kw];
+          if (S == 1) {
+            for (int64_t ow = all_lo; ow < all_hi; ++ow) orow[ow] += wv * src[ow];
+          } else {
+            for (int64_t ow = all_lo; ow < all_hi; ++ow) orow[ow] += wv * src[ow * S];
+          }
+        }
+      }
+    }
+  }
+}
+
+// Per-output-channel affine (folded BatchNormalization) then clamp / leaky slope.
+struct Epilogue {
+  bool active = false;
+  std::vector<float> scale, shift;  // empty: identity
+  float lo = -INFINITY, hi = INFINITY, leaky = 1.f;
+};
+
+// Absorbs BatchNormalization (constant params), Relu, Clip (constant bounds), LeakyRelu
+// into `e` (which may already hold a BatchNormalization). Returns false otherwise.
+bool absorb_into(Epilogue& e, const KernelInit& c, int64_t channels) {
+  const Node& n = c.node;
+  bool has_act = e.lo != -INFINITY || e.hi != INFINITY || e.leaky != 1.f;
+  if (n.op_type == "BatchNormalization") {
+    if (has_act || !e.scale.empty() || (c.outputs.size() > 1 && c.outputs[1])) return false;
+    for (size_t i = 1; i < 5; ++i)
+      if (!c.constant(i) || c.constant(i)->numel() != channels) return false;
+    auto sc = c.constant(1)->to_f32(), bi = c.constant(2)->to_f32(), mean = c.constant(3)->to_f32(),
+         var = c.constant(4)->to_f32();
+    float eps = n.attr_float("epsilon", 1e-5f);
+    e.scale.resize(channels);
+    e.shift.resize(channels);
+    for (int64_t m = 0; m < channels; ++m) {
+      e.scale[m] = sc[m] / std::sqrt(var[m] + eps);
+      e.shift[m] = bi[m] - mean[m] * e.scale[m];
+    }
+  } else if (has_act) {
+    return false;
+  } else if (n.op_type == "Relu") {
+    e.lo = 0.f;
+  } else if (n.op_type == "LeakyRelu") {
+    e.leaky = n.attr_float("alpha", 0.01f);
+    if (!(e.leaky >= 0.f && e.leaky <= 1.f)) return false;
+  } else if (n.op_type == "Clip") {
+    if (c.opset < 11) {
+      e.lo = n.attr_float("min", -INFINITY);
+      e.hi = n.attr_float("max", INFINITY);
+    } else {
+      if ((c.has_input(1) && !c.constant(1)) || (c.has_input(2) && !c.constant(2))) return false;
+      e.lo = c.has_input(1) ? c.constant(1)->to_f32().at(0) : -INFINITY;
+      e.hi = c.has_input(2) ? c.constant(2)->to_f32().at(0) : INFINITY;
+    }
+  } else {
+    return false;
+  }
+  e.active = true;
+  return true;
+}
+
+// v = act(scale[m] * (v + bias) + shift[m]) over n values of channel m.
+void apply_epilogue(const Epilogue& ep, int64_t m, float bias, float* v, int64_t n) {
+  float a = ep.scale.empty() ? 1.f : ep.scale[m];
+  float c0 = ep.scale.empty() ? bias : bias * a + ep.shift[m];
+  float lo = ep.lo, hi = ep.hi, leaky = ep.leaky;
+  if (leaky == 1.f) {
+    for (int64_t j = 0; j < n; ++j) v[j] = std::min(std::max(v[j] * a + c0, lo), hi);
+  } else {
+    for (int64_t j = 0; j < n; ++j) {
+      float x = v[j] * a + c0;
+      v[j] = std::min(std::max(x < 0 ? x * leaky : x, lo), hi);
+    }
+  }
+}
+
+class ConvKernel : public Kernel {
+ public:
+  explicit ConvKernel(const KernelInit& k) : g_(conv_geometry(k, false)) {
+    const Node& n = k.node;
+    check(k.inputs[0]->dtype == DType::Float32, n, "only float32 Conv is supported");
+    const Shape& w = k.in_shape(1);
+    check(w[0] == g_.M && w[1] == g_.Cg, n, "weight shape " + shape_str(w) + " does not match the input channels");
+    K_ = g_.Cg * g_.KH * g_.KW;
+    depthwise_ = g_.Cg == 1 && g_.Mg == 1;
+    pointwise_ = g_.KH == 1 && g_.KW == 1 && g_.SH == 1 && g_.SW == 1 && g_.PT == 0 && g_.PL == 0 &&
+                 g_.OH == g_.H && g_.OW == g_.W;
+    int64_t P = g_.OH * g_.OW;
+    // Column block: keep the im2col block near 512 KB; multiple of 16.
+    nb_ = std::clamp<int64_t>((131072 / std::max<int64_t>(K_, 1)) / 16 * 16, 64, 4096);
+    if (pointwise_) nb_ = std::max<int64_t>(nb_, 256);
+    nb_ = std::min(nb_, P);
+    col_blocks_ = (P + nb_ - 1) / nb_;
+    // Split output channels when there are few column blocks (small maps, many channels).
+    mb_ = g_.Mg;
+    int64_t tasks = g_.N * g_.G * col_blocks_;
+    // Split output channels when there are few column blocks, unless the conv is tiny.
+    if (tasks < 8 && g_.Mg >= 64 && g_.Mg * P * K_ >= (int64_t(1) << 20))
+      mb_ = std::max<int64_t>(32, ((g_.Mg + 3) / 4 + 15) / 16 * 16);
+    m_blocks_ = (g_.Mg + mb_ - 1) / mb_;
+  }
+  int64_t macs() const override { return g_.N * g_.M * g_.OH * g_.OW * K_; }
+  bool absorb(const KernelInit& consumer) override { return absorb_into(epilogue_, consumer, g_.M); }
+  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
+    execute(in, out, pool, nullptr);
+  }
+  void run_fused(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
+    execute(in, out, pool, epilogue_.active ? &epilogue_ : nullptr);
+  }
+
+  void execute(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool,
+               const Epilogue* ep) {
+    const float* x = in[0]->f32().data();
+    const float* w = in[1]->f32().data();
+    const float* b = in.size() > 2 && in[2] ? in[2]->f32().data() : nullptr;
+    float* y = out[0]->f32().data();
+    const ConvGeometry& g = g_;
+    int64_t P = g.OH * g.OW, HW = g.H * g.W;
+    if (depthwise_) {
+      // Group planes so that each task has ~64K multiply-adds (fixed by shape only).
+      int64_t per_plane = std::max<int64_t>(1, P * g.KH * g.KW);
+      parallel_range(pool, g.N * g.C, std::max<int64_t>(1, 65536 / per_plane), [&](int64_t b0, int64_t b1) {
+        for (int64_t i = b0; i < b1; ++i) {
+          int64_t c = i % g.C;
+          depthwise_plane(g, x + i * HW, w + c * g.KH * g.KW, b ? b[c] : 0.f, y + i * P);
+          if (ep) apply_epilogue(*ep, c, 0.f, y + i * P, P);
+        }
+      });
+      return;
+    }
+    int64_t tasks = g.N * g.G * col_blocks_ * m_blocks_;
+    pool.parallel_for(tasks, [&](int64_t t) {
+      int64_t mblk = t % m_blocks_;
+      int64_t cb = (t / m_blocks_) % col_blocks_;
+      int64_t ng = t / (m_blocks_ * col_blocks_);
+      int64_t n = ng / g.G, gi = ng % g.G;
+      int64_t p0 = cb * nb_, nb = std::min(nb_, P - p0);
+      int64_t m0 = mblk * mb_, mc = std::min(mb_, g.Mg - m0);
+      const float* xin = x + (n * g.C + gi * g.Cg) * HW;
+      MapC wmat(w + (gi * g.Mg + m0) * K_, K_, mc, Eigen::OuterStride<>(K_));
+      float* ybase = y + (n * g.M + gi * g.Mg + m0) * P + p0;
+      MapM ymat(ybase, nb, mc, Eigen::OuterStride<>(P));
+      if (pointwise_) {
+        MapC xmat(xin + p0, nb, K_, Eigen::OuterStride<>(HW));
+        ymat.noalias() = xmat * wmat;
+      } else {
+        thread_local std::vector<float> buf;
+        if (buf.size() < size_t(K_ * nb)) buf.resize(K_ * nb);
+        im2col_block(g, xin, p0, nb, buf.data());
+        MapC cmat(buf.data(), nb, K_, Eigen::OuterStride<>(nb));
+        ymat.noalias() = cmat * wmat;
+      }
+      if (ep) {
+        for (int64_t m = 0; m < mc; ++m) {
+          int64_t mm = gi * g.Mg + m0 + m;
+          apply_epilogue(*ep, mm, b ? b[mm] : 0.f, ybase + m * P, nb);
+        }
+      } else if (b) {
+        const float* bb = b + gi * g.Mg + m0;
+        for (int64_t m = 0; m < mc; ++m) {
+          float bv = bb[m];
+          float* col = ybase + m * P;
+          for (int64_t j = 0; j < nb; ++j) col[j] += bv;
+        }
+      }
+    });
+  }
+
+ private:
+  ConvGeometry g_;
+  Epilogue epilogue_;
+  int64_t K_ = 0, nb_ = 0, col_blocks_ = 0, mb_ = 0, m_blocks_ = 0;
+  bool depthwise_ = false, pointwise_ = false;
+};
+
+// ---------------------------------------------------------------------------------------
+// [ConvTranspose]
+class ConvTransposeKernel : public Kernel {
+ public:
+  explicit ConvTransposeKernel(const KernelInit& k) : g_(conv_geometry(k, true)) {
+    const Node& n = k.node;
+    check(k.inputs[0]->dtype == DType::Float32, n, "only float32 ConvTranspose is supported");
+    const Shape& w = k.in_shape(1);
+    // ConvTranspose weight: [C, M/group, kH, kW]
+    check(w[0] == g_.C && w[1] * g_.G == g_.M, n, "weight shape " + shape_str(w) + " does not match the channels");
+  }
+  int64_t macs() const override { return g_.N * g_.C * g_.H * g_.W * g_.Mg * g_.KH * g_.KW; }
+
+  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
+    const ConvGeometry& g = g_;
+    const float* x = in[0]->f32().data();
+    const float* w = in[1]->f32().data();
+    const float* b = in.size() > 2 && in[2] ? in[2]->f32().data() : nullptr;
+    float* y = out[0]->f32().data();
+    int64_t HW = g.H * g.W, R = g.Mg * g.KH * g.KW, P = g.OH * g.OW;
+    std::vector<float>& col = col_;  // fully overwritten by the GEMM below; kept across runs
+    if (col.size() != size_t(R * HW)) col.resize(size_t(R * HW));
+    for (int64_t n = 0; n < g.N; ++n) {
+      for (int64_t gi = 0; gi < g.G; ++gi) {
+        const float* xg = x + (n * g.C + gi * g.Cg) * HW;
+        const float* wg = w + gi * g.Cg * R;
+        // col (row-major [R, HW]) = col-major [HW x R] = X^T (HW x Cg) * Wg (Cg x R)
+        constexpr int64_t kRB = 64;
+        parallel_range(pool, R, kRB, [&](int64_t r0, int64_t r1) {
+          MapC xm(xg, HW, g.Cg, Eigen::OuterStride<>(HW));
+          MapC wm(wg + r0, r1 - r0, g.Cg, Eigen::OuterStride<>(R));
+          MapM cm(col.data() + r0 * HW, HW, r1 - r0, Eigen::OuterStride<>(HW));
+          cm.noalias() = xm * wm.transpose();
+        });
+        pool.parallel_for(g.Mg, [&](int64_t m) {
+          float* plane = y + (n * g.M + gi * g.Mg + m) * P;
+          float bv = b ? b[gi * g.Mg + m] : 0.f;
+          for (int64_t i = 0; i < P; ++i) plane[i] = bv;
+          for (int64_t kh = 0; kh < g.KH; ++kh) {
+            for (int64_t kw = 0; kw < g.KW; ++kw) {
+              const float* c = col.data() + ((m * g.KH + kh) * g.KW + kw) * HW;
+              for (int64_t h = 0; h < g.H; ++h) {
+                int64_t oh = h * g.SH - g.PT + kh * g.DH;
+                if (oh < 0 || oh >= g.OH) continue;
+                float* orow = plane + oh * g.OW;
+                const float* crow = c + h * g.W;
+                for (int64_t wi = 0; wi < g.W; ++wi) {
+                  int64_t ow = wi * g.SW - g.PL + kw * g.DW;
+                  if (ow >= 0 && ow < g.OW) orow[ow] += crow[wi];
+                }
+              }
+            }
+          }
+        });
+      }
+    }
+  }
+
+ private:
+  ConvGeometry g_;
+  std::vector<float> col_;  // W^T X buffer
+};
+
+}  // namespace
+
+void register_conv_kernels(KernelRegistry& r) {
+  r["Conv"] = [](const KernelInit& k) -> std::unique_ptr<Kernel> { return std::make_unique<ConvKernel>(k); };
+  r["ConvTranspose"] = [](const KernelInit& k) -> std::unique_ptr<Kernel> {
+    return std::make_unique<ConvTransposeKernel>(k);
+  };
+}
+
+}  // namespace mixq::exec

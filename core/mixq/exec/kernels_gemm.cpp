@@ -1,0 +1,123 @@
+// Gemm and MatMul (numpy batch broadcasting; 1-D operands promoted as numpy does).
+// Row-major C = A B is computed as the column-major product C^T = B^T A^T with Eigen;
+// large products are split into fixed row blocks of A (deterministic for any threads).
+#include <Eigen/Core>
+
+#include "mixq/exec/kernel.h"
+
+namespace mixq::exec {
+namespace {
+
+using MatCM = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
+using MapC = Eigen::Map<const MatCM, 0, Eigen::OuterStride<>>;
+using MapM = Eigen::Map<MatCM, 0, Eigen::OuterStride<>>;
+
+// C[M,N] (row-major, ldc) = A[M,K] (row-major, lda) * B[K,N] (row-major, ldb), rows [r0, r1).
+void gemm_rows(const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc, int64_t r0,
+               int64_t r1, int64_t K, int64_t N) {
+  MapC bm(B, N, K, Eigen::OuterStride<>(ldb));
+  MapC am(A + r0 * lda, K, r1 - r0, Eigen::OuterStride<>(lda));
+  MapM cm(C + r0 * ldc, N, r1 - r0, Eigen::OuterStride<>(ldc));
+  cm.noalias() = bm * am;
+}
+
+constexpr int64_t kRowBlock = 64;
+
+std::unique_ptr<Kernel> make_matmul(const KernelInit& k) {
+  const Node& n = k.node;
+  check(k.inputs[0]->dtype == DType::Float32 && k.inputs[1]->dtype == DType::Float32, n,
+        "only float32 MatMul is supported");
+  Shape a = k.in_shape(0), b = k.in_shape(1);
+  check(!a.empty() && !b.empty(), n, "MatMul operands must not be scalars");
+  if (a.size() == 1) a.insert(a.begin(), 1);
+  if (b.size() == 1) b.push_back(1);
+  int64_t M = a[a.size() - 2], K = a.back(), N = b.back();
+  check(b[b.size() - 2] == K, n, "inner dimensions differ: " + shape_str(k.in_shape(0)) + " x " + shape_str(k.in_shape(1)));
+  Shape ab(a.begin(), a.end() - 2), bb(b.begin(), b.end() - 2);
+  Shape batch = broadcast_shapes(ab, bb, n.describe());
+  size_t r = batch.size();
+  ab.insert(ab.begin(), r - ab.size(), 1);
+  bb.insert(bb.begin(), r - bb.size(), 1);
+  int64_t batches = shape_numel(batch);
+  // Per output batch: offsets of A and B matrices.
+  std::vector<int64_t> a_off(batches), b_off(batches);
+  auto as = row_strides(ab), bs = row_strides(bb), os = row_strides(batch);
+  for (int64_t i = 0; i < batches; ++i) {
+    int64_t ao = 0, bo = 0, rem = i;
+    for (size_t d = 0; d < r; ++d) {
+      int64_t idx = rem / os[d];
+      rem %= os[d];
+      if (ab[d] != 1) ao += idx * as[d];
+      if (bb[d] != 1) bo += idx * bs[d];
+    }
+    a_off[i] = ao * M * K;
+    b_off[i] = bo * K * N;
+  }
+  int64_t row_blocks = (M + kRowBlock - 1) / kRowBlock;
+  return make_fn(
+      [=](const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
+        const float* A = in[0]->f32().data();
+        const float* B = in[1]->f32().data();
+        float* C = out[0]->f32().data();
+        pool.parallel_for(batches * row_blocks, [&](int64_t t) {
+          int64_t bi = t / row_blocks, rb = t % row_blocks;
+          gemm_rows(A + a_off[bi], K, B + b_off[bi], N, C + bi * M * N, N, rb * kRowBlock,
+                    std::min(M, (rb + 1) * kRowBlock), K, N);
+        });
+      },
+      batches * M * N * K);
+}
+
+std::unique_ptr<Kernel> make_gemm(const KernelInit& k) {
+  const Node& n = k.node;
+  check(k.inputs[0]->dtype == DType::Float32, n, "only float32 Gemm is supported");
+  const Shape &a = k.in_shape(0), &b = k.in_shape(1);
+  check(a.size() == 2 && b.size() == 2, n, "Gemm operands must be 2-D");
+  bool ta = n.attr_int("transA", 0) != 0, tb = n.attr_int("transB", 0) != 0;
+  float alpha = n.attr_float("alpha", 1.f), beta = n.attr_float("beta", 1.f);
+  int64_t M = ta ? a[1] : a[0], K = ta ? a[0] : a[1], N = tb ? b[0] : b[1];
+  check((tb ? b[1] : b[0]) == K, n, "inner dimensions differ");
+  Shape cshape = k.has_input(2) ? k.in_shape(2) : Shape{};
+  bool has_c = k.has_input(2);
+  return make_fn(
+      [=](const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
+        const float* A = in[0]->f32().data();
+        const float* B = in[1]->f32().data();
+        float* Y = out[0]->f32().data();
+        int64_t row_blocks = (M + kRowBlock - 1) / kRowBlock;
+        pool.parallel_for(row_blocks, [&](int64_t rb) {
+          int64_t r0 = rb * kRowBlock, r1 = std::min(M, r0 + kRowBlock);
+          // column-major views: A^T is [K x M] when A row-major [M,K]
+          MapM ym(Y + r0 * N, N, r1 - r0, Eigen::OuterStride<>(N));
+          Eigen::Map<const MatCM> bmat(B, tb ? K : N, tb ? N : K);  // row-major B = col-major B^T
+          if (!ta) {
+            MapC amat(A + r0 * K, K, r1 - r0, Eigen::OuterStride<>(K));
+            if (tb) ym.noalias() = bmat.transpose() * amat;
+            else ym.noalias() = bmat * amat;
+          } else {
+            MapC amat(A + r0, r1 - r0, K, Eigen::OuterStride<>(M));  // A is [K,M] row-major
+            if (tb) ym.noalias() = bmat.transpose() * amat.transpose();
+            else ym.noalias() = bmat * amat.transpose();
+          }
+          if (alpha != 1.f) ym *= alpha;
+        });
+        if (has_c && in[2]) {
+          std::vector<float> c = in[2]->to_f32();
+          Shape cs = cshape;
+          cs.insert(cs.begin(), 2 - cs.size(), 1);
+          for (int64_t i = 0; i < M; ++i)
+            for (int64_t j = 0; j < N; ++j)
+              Y[i * N + j] += beta * c[(cs[0] == 1 ? 0 : i) * cs[1] + (cs[1] == 1 ? 0 : j)];
+        }
+      },
+      M * N * K);
+}
+
+}  // namespace
+
+void register_gemm_kernels(KernelRegistry& r) {
+  r["MatMul"] = make_matmul;
+  r["Gemm"] = make_gemm;
+}
+
+}  // namespace mixq::exec

@@ -1,0 +1,122 @@
+// Native ThreadPool: size()-1 worker std::threads plus the calling thread pull task
+// indices of the current job from one atomic counter. The caller never waits for a
+// worker that has not joined the job yet (under machine load a sleeping worker may take
+// milliseconds to be scheduled): it runs the remaining tasks itself and then waits only
+// for workers still inside a task. See thread_pool.h for the determinism contract.
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "mixq/exec/thread_pool.h"
+
+namespace mixq {
+namespace {
+thread_local bool t_inside_task = false;
+
+struct Job {
+  const std::function<void(int64_t)>* task = nullptr;
+  int64_t tasks = 0;
+  std::atomic<int64_t> next{0};
+  int joined = 0;  // workers inside run_tasks (guarded by the pool mutex)
+  std::exception_ptr error;
+};
+}  // namespace
+
+struct ThreadPool::Impl {
+  int size = 1;
+  std::vector<std::thread> workers;
+  std::mutex mu;
+  std::condition_variable wake, finished;
+  uint64_t generation = 0;
+  Job* job = nullptr;
+  bool stop = false;
+
+  void run_tasks(Job& j) {
+    bool was_inside = t_inside_task;
+    t_inside_task = true;
+    for (;;) {
+      int64_t i = j.next.fetch_add(1);
+      if (i >= j.tasks) break;
+      try {
+        (*j.task)(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!j.error) j.error = std::current_exception();
+      }
+    }
+    t_inside_task = was_inside;
+  }
+
+  void worker_loop() {
+    uint64_t seen = 0;
+    for (;;) {
+      Job* j;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        wake.wait(lock, [&] { return stop || (job != nullptr && generation != seen); });
+        if (stop) return;
+        seen = generation;
+        j = job;
+        ++j->joined;
+      }
+      run_tasks(*j);
+      std::lock_guard<std::mutex> lock(mu);
+      if (--j->joined == 0) finished.notify_all();
+    }
+  }
+};
+
+ThreadPool::ThreadPool(int threads) : impl_(std::make_unique<Impl>()) {
+  if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  impl_->size = threads;
+  for (int i = 1; i < threads; ++i) impl_->workers.emplace_back([this] { impl_->worker_loop(); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    impl_->stop = true;
+  }
+  impl_->wake.notify_all();
+  for (auto& t : impl_->workers) t.join();
+}
+
+int ThreadPool::size() const { return impl_->size; }
+
+void ThreadPool::parallel_for(int64_t tasks, const std::function<void(int64_t)>& task) {
+  if (tasks <= 0) return;
+  Impl& s = *impl_;
+  if (s.workers.empty() || tasks == 1 || t_inside_task) {
+    bool was_inside = t_inside_task;
+    t_inside_task = true;
+    try {
+      for (int64_t i = 0; i < tasks; ++i) task(i);
+    } catch (...) {
+      t_inside_task = was_inside;
+      throw;
+    }
+    t_inside_task = was_inside;
+    return;
+  }
+  Job j;
+  j.task = &task;
+  j.tasks = tasks;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.job = &j;
+    ++s.generation;
+  }
+  s.wake.notify_all();
+  s.run_tasks(j);
+  {
+    std::unique_lock<std::mutex> lock(s.mu);
+    s.job = nullptr;
+    s.finished.wait(lock, [&] { return j.joined == 0; });
+  }
+  if (j.error) std::rethrow_exception(j.error);
+}
+
+}  // namespace mixq

@@ -1,0 +1,88 @@
+// mixq_exec_bench — the executor benchmark runner used by tools/bench, built natively and
+// for wasm (run under node with NODERAWFS), so both report the same way.
+//   mixq_exec_bench MODEL INPUT.npz REPEAT [THREADS]  -> "latency_ms median=M min=m macs=N"
+//   mixq_exec_bench --peak [THREADS]                   -> "peak_gflops G" (Eigen sgemm 1024^3,
+//                                                         one product per thread)
+#include <Eigen/Core>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "mixq/analysis.h"
+#include "mixq/error.h"
+#include "mixq/exec/executor.h"
+#include "mixq/npz.h"
+
+namespace {
+std::vector<uint8_t> read_all(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw mixq::Error(path + ": cannot read");
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+double peak(int threads) {
+  const int n = 1024;
+  auto product = [n] {
+    Eigen::MatrixXf a = Eigen::MatrixXf::Random(n, n), b = Eigen::MatrixXf::Random(n, n), c(n, n);
+    c.noalias() = a * b;  // warm-up
+    double t0 = now_ms();
+    for (int i = 0; i < 3; ++i) c.noalias() = a * b;
+    return (now_ms() - t0) / 3;
+  };
+  if (threads <= 1) return 2.0 * n * n * n / (product() * 1e6);
+  std::vector<double> ms(threads);
+  std::vector<std::thread> pool;
+  double t0 = now_ms();
+  for (int t = 0; t < threads; ++t) pool.emplace_back([&, t] { ms[t] = product(); });
+  for (auto& t : pool) t.join();
+  (void)t0;
+  return threads * 2.0 * n * n * n / (*std::max_element(ms.begin(), ms.end()) * 1e6);
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    if (argc >= 2 && std::string(argv[1]) == "--peak") {
+      int threads = argc > 2 ? std::atoi(argv[2]) : 1;
+      std::printf("peak_gflops %.2f\n", peak(threads));
+      return 0;
+    }
+    if (argc < 4) {
+      std::fprintf(stderr, "usage: mixq_exec_bench MODEL INPUT.npz REPEAT [THREADS] | --peak [THREADS]\n");
+      return 2;
+    }
+    std::string model = argv[1];
+    auto bytes = read_all(model);
+    auto inputs = mixq::read_npz(read_all(argv[2]), argv[2]);
+    int repeat = std::atoi(argv[3]), threads = argc > 4 ? std::atoi(argv[4]) : 0;
+    mixq::AnalyzeOptions ao;
+    ao.load.source_name = model;
+    mixq::Model probe = mixq::load_onnx(bytes, ao.load);
+    for (const auto& vi : probe.graph.inputs) ao.input_shapes.push_back(inputs.at(vi.name).shape());
+    mixq::AnalyzedModel am = mixq::analyze_model(bytes, ao);
+    mixq::Executor ex(am, mixq::ExecOptions{threads});
+    std::map<std::string, mixq::Tensor> feed(inputs.begin(), inputs.end());
+    ex.run(feed);
+    std::vector<double> ms;
+    for (int i = 0; i < repeat; ++i) {
+      double t0 = now_ms();
+      ex.run(feed);
+      ms.push_back(now_ms() - t0);
+    }
+    std::sort(ms.begin(), ms.end());
+    double median = ms.size() % 2 ? ms[ms.size() / 2] : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]);
+    std::printf("latency_ms median=%.3f min=%.3f macs=%lld threads=%d\n", median, ms[0], (long long)ex.macs(),
+                ex.threads());
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mixq_exec_bench: %s\n", e.what());
+    return 2;
+  }
+}

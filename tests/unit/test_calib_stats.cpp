@@ -1,0 +1,294 @@
+// Statistics and threshold methods, each checked against a plain implementation of the
+// spec's formula written here, on synthetic data with known properties.
+#include <catch2/catch.hpp>
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "mixq/calib/cali_table.h"
+#include "mixq/calib/histogram.h"
+#include "mixq/calib/thresholds.h"
+
+using namespace mixq::calib;
+
+namespace {
+std::vector<float> gaussian(int n, float sigma, uint32_t seed, float outlier = 0) {
+  std::mt19937 g(seed);
+  std::vector<float> v(n);
+  // Box-Muller from raw 32-bit draws: identical natively and in wasm
+  for (int i = 0; i < n; i += 2) {
+    double u1 = (g() + 1.0) / 4294967297.0, u2 = g() / 4294967296.0;
+    double r = std::sqrt(-2 * std::log(u1));
+    v[i] = static_cast<float>(sigma * r * std::cos(2 * M_PI * u2));
+    if (i + 1 < n) v[i + 1] = static_cast<float>(sigma * r * std::sin(2 * M_PI * u2));
+  }
+  if (outlier != 0) v[n / 2] = outlier;
+  return v;
+}
+
+// Plain |x| histogram of one sample with a given range (spec section 4).
+std::vector<int64_t> plain_histogram(const std::vector<float>& x, double th, int bins) {
+  std::vector<int64_t> h(bins, 0);
+  float w = static_cast<float>(th / (bins - 1));
+  for (float v : x) {
+    if (v == 0) continue;
+    long b = static_cast<long>(std::floor(std::fabs(v) / w + 0.5f));
+    if (b < bins) h[b]++;
+  }
+  return h;
+}
+
+// Plain double-precision KL search (same candidates and distributions).
+double plain_kl(const std::vector<int64_t>& hist, double width, int target = 128) {
+  const size_t N = hist.size();
+  double total = 0;
+  for (auto c : hist) total += c;
+  double best = 1e300;
+  size_t best_i = target;
+  for (size_t i = target; i <= N; i += target) {
+    std::vector<double> P(hist.begin(), hist.begin() + i), Q(i, 0);
+    for (size_t j = i; j < N; j++) P[i - 1] += hist[j];
+    double sum = 0;
+    for (size_t j = 0; j < i; j++) sum += hist[j];
+    size_t chunk = i / target;
+    for (size_t c = 0; c < static_cast<size_t>(target); c++) {
+      double s = 0, nz = 0;
+      for (size_t k = c * chunk; k < (c + 1) * chunk; k++) s += hist[k], nz += hist[k] > 0;
+      for (size_t k = c * chunk; k < (c + 1) * chunk; k++) Q[k] = hist[k] ? s / std::max(nz, 1.0) / sum : 0;
+    }
+    double kl = 0;
+    for (size_t j = 0; j < i; j++) {
+      double p = P[j] / total;
+      kl += p * (std::log10(p + 1e-30) - std::log10(Q[j] + 1e-30));
+    }
+    if (kl < best) best = kl, best_i = i;
+  }
+  return width * best_i;
+}
+}  // namespace
+
+TEST_CASE("histogram: first sample binning and TPU-MLIR's extension rule") {
+  auto a = gaussian(20000, 1.f, 1);
+  TensorStats s(StatsConfig{});
+  s.add(a);
+  float absmax = s.absmax();
+  CHECK(s.histogram().counts == plain_histogram(a, absmax, 2048));
+  CHECK(s.histogram().width == Approx(absmax / 2047.0));
+  // second sample 3x larger: bins appended at step th/2048, old counts keep their index
+  auto b = gaussian(20000, 3.f, 2);
+  s.add(b);
+  double old_th = absmax;
+  double step = old_th / 2048;
+  float new_abs = std::max(absmax, s.absmax());
+  int64_t grow = static_cast<int64_t>(std::floor((new_abs - absmax) / step) + 1);
+  REQUIRE(static_cast<int64_t>(s.histogram().counts.size()) == 2048 + grow);
+  double th = grow * step + old_th;
+  CHECK(s.histogram().th == Approx(th).epsilon(1e-12));
+  auto hb = plain_histogram(b, th, 2048 + grow);
+  auto ha = plain_histogram(a, absmax, 2048);
+  for (size_t i = 0; i < hb.size(); i++) {
+    int64_t expected = hb[i] + (i < ha.size() ? ha[i] : 0);
+    if (s.histogram().counts[i] != expected) FAIL("bin " << i);
+  }
+  // a smaller later sample uses the existing range
+  auto c = gaussian(1000, 0.1f, 3);
+  auto before = s.histogram().counts;
+  s.add(c);
+  auto hc = plain_histogram(c, s.histogram().th, static_cast<int>(before.size()));
+  for (size_t i = 0; i < hc.size(); i++) REQUIRE(s.histogram().counts[i] == before[i] + hc[i]);
+  CHECK(s.samples() == 3);
+  CHECK(s.min() == std::min({*std::min_element(a.begin(), a.end()), *std::min_element(b.begin(), b.end()),
+                             *std::min_element(c.begin(), c.end())}));
+}
+
+TEST_CASE("kl: same candidate as a plain double implementation; clips outliers; keeps uniform ranges") {
+  auto a = gaussian(200000, 1.f, 7, 40.f);  // one far outlier
+  TensorStats s(stats_config_for(CaliMethod::Kl, 2048, 0));
+  s.add(a);
+  float th = kl_threshold(s.histogram());
+  double ref = plain_kl(s.histogram().counts, s.histogram().width);
+  CHECK(th == Approx(ref).epsilon(1e-5));
+  CHECK(th < 10.f);  // far below the 40 outlier
+  CHECK(th > 2.f);
+  auto r = compute_threshold(CaliMethod::Kl, s, {}, "g");
+  CHECK(r.threshold == Approx(th));
+  CHECK(r.warning.empty());
+  // uniform |x| on [0, 1]: every candidate but the full range loses mass -> th ~ absmax
+  std::vector<float> u(100000);
+  for (size_t i = 0; i < u.size(); i++) u[i] = static_cast<float>((i % 1000) + 1) / 1000.f;
+  TensorStats su(stats_config_for(CaliMethod::Kl, 2048, 0));
+  su.add(u);
+  CHECK(compute_threshold(CaliMethod::Kl, su, {}, "u").threshold == Approx(1.0).epsilon(0.01));
+}
+
+TEST_CASE("max, guard for all-zero tensors") {
+  TensorStats s(stats_config_for(CaliMethod::Max, 2048, 0));
+  s.add(std::vector<float>{-3.f, 1.f, 2.5f});
+  s.add(std::vector<float>{0.5f, 2.f});
+  auto r = compute_threshold(CaliMethod::Max, s, {}, "m");
+  CHECK(r.threshold == 3.0);
+  CHECK(r.min == -3.0);
+  CHECK(r.max == 2.5);
+  TensorStats z(stats_config_for(CaliMethod::Kl, 2048, 0));
+  z.add(std::vector<float>(100, 0.f));
+  z.add(std::vector<float>(100, 0.f));
+  auto rz = compute_threshold(CaliMethod::Kl, z, {}, "zeros");
+  CHECK(rz.threshold == 1e-5);
+  CHECK(rz.min == 0);
+  CHECK(rz.max == 1e-5);
+  CHECK_THAT(rz.warning, Catch::Contains("zeros"));
+  // NaN values are skipped and counted, never poison the statistics
+  TensorStats n(stats_config_for(CaliMethod::Max, 2048, 0));
+  n.add(std::vector<float>{NAN, 1.f, -2.f, INFINITY});
+  CHECK(n.nonfinite() == 2);
+  CHECK(compute_threshold(CaliMethod::Max, n, {}, "n").threshold == 2.0);
+}
+
+TEST_CASE("percentile9999: TPU-MLIR's interpolation between extreme values, memory bounded by L") {
+  const int samples = 4, size = 50000;
+  const double p = percentile_for_layer(3, 10);
+  CHECK(p == Approx(99.99 + 3 * (99.999999 - 99.99) / 10));
+  const int64_t L = percentile_keep(p, samples, size);
+  TensorStats s(stats_config_for(CaliMethod::Percentile9999, 2048, L));
+  std::vector<float> all;
+  for (int i = 0; i < samples; i++) {
+    auto x = gaussian(size, 1.f, 100 + i);
+    all.insert(all.end(), x.begin(), x.end());
+    s.add(x);
+  }
+  CHECK(static_cast<int64_t>(s.top().size()) == L);
+  std::sort(all.begin(), all.end());
+  const double inter = static_cast<double>(all.size() - 1);
+  const double ratio = p / 100 * inter - static_cast<int64_t>(p / 100 * inter);
+  double hi = all[all.size() - L] + ratio * (all[all.size() - L + 1] - all[all.size() - L]);
+  double lo = all[L - 1] + ratio * (all[L - 2] - all[L - 1]);
+  ThresholdContext ctx;
+  ctx.percentile = p;
+  ctx.num_samples = samples;
+  auto r = compute_threshold(CaliMethod::Percentile9999, s, ctx, "p");
+  CHECK(r.max == Approx(hi).epsilon(1e-12));
+  CHECK(r.min == Approx(lo).epsilon(1e-12));
+  CHECK(r.threshold == Approx(std::max(std::fabs(hi), std::fabs(lo))));
+  CHECK(r.threshold < 4.5);  // ~3.7-4 sigma for a standard normal at 99.99..%
+  CHECK(r.threshold > 3.3);
+}
+
+TEST_CASE("percentile extremes: TPU-MLIR's per-sample concatenation, overlapping when a sample is small") {
+  StatsConfig c;
+  c.histogram = false;
+  c.percentile_keep = 8;
+  TensorStats s(c);
+  std::vector<float> concat;
+  for (int k = 0; k < 5; k++) {
+    auto x = gaussian(10 + 10 * k, 1.f + k, 300 + k);  // 10, 20 (= 2L: disjoint), 30, ... values
+    s.add(x);
+    std::sort(x.begin(), x.end());
+    size_t keep = std::min<size_t>(8, x.size());
+    concat.insert(concat.end(), x.begin(), x.begin() + keep);  // a_sort[:k]
+    concat.insert(concat.end(), x.end() - keep, x.end());      // a_sort[-k:]
+  }
+  std::sort(concat.begin(), concat.end());
+  CHECK(s.top() == std::vector<float>(concat.end() - 8, concat.end()));
+  CHECK(s.bottom() == std::vector<float>(concat.begin(), concat.begin() + 8));
+}
+
+TEST_CASE("mse (OCTAV) and ACIQ: mean of per-sample estimates against plain formulas") {
+  auto a = gaussian(30000, 1.f, 11), b = gaussian(30000, 2.f, 12);
+  auto plain_octav = [](const std::vector<float>& x) {
+    double s = 0, nz = 0, mn = 1e30;
+    for (float v : x) s += std::fabs(v), nz += v != 0, mn = std::min<double>(mn, v);
+    double u = std::fabs(mn) < 1e-6 ? 4 : 1;
+    s /= nz;
+    for (int it = 0; it < 20; it++) {
+      double num = 0, above = 0, below = 0;
+      for (float v : x) {
+        if (std::fabs(v) > s) num += std::fabs(v), above++;
+        else below++;
+      }
+      double next = num / (1.0 / 65536 / 3 / u * below + above);
+      if (std::fabs(next - s) < 1e-6) break;
+      s = next;
+    }
+    return s;
+  };
+  TensorStats s(stats_config_for(CaliMethod::Mse, 2048, 0));
+  s.add(a);
+  s.add(b);
+  auto r = compute_threshold(CaliMethod::Mse, s, {}, "o");
+  CHECK(r.threshold == Approx((plain_octav(a) + plain_octav(b)) / 2).epsilon(1e-9));
+  ThresholdContext input;
+  input.is_graph_input = true;
+  CHECK(compute_threshold(CaliMethod::Mse, s, input, "in").threshold == Approx(s.absmax()));
+
+  // ACIQ gauss on data with known min/max/N, laplace on a known mean absolute deviation
+  std::vector<float> k = {-2.f, 0.f, 1.f, 3.f};
+  double c = 0.175 * (1 + std::sqrt(M_PI * std::log(4.0)));
+  CHECK(aciq_gauss_clip(k) == Approx(3.92403337 * 5 * c / std::sqrt(2 * std::log(4.0))));
+  CHECK(aciq_laplace_clip(k) == Approx(9.89675982 * (2.5 + 0.5 + 0.5 + 2.5) / 4));
+  TensorStats g(stats_config_for(CaliMethod::AciqGauss, 2048, 0));
+  g.add(a);
+  auto rg = compute_threshold(CaliMethod::AciqGauss, g, {}, "g");
+  CHECK(rg.threshold == Approx(std::min<double>(aciq_gauss_clip(a), g.absmax())));
+  TensorStats l(stats_config_for(CaliMethod::AciqLaplace, 2048, 0));
+  l.add(a);
+  l.add(b);
+  CHECK(compute_threshold(CaliMethod::AciqLaplace, l, {}, "l").threshold ==
+        Approx(std::min<double>((aciq_laplace_clip(a) + aciq_laplace_clip(b)) / 2, l.absmax())));
+  CHECK(aciq_laplace_clip(a) == Approx(9.89675982 * std::sqrt(2 / M_PI)).epsilon(0.02));  // E|x| of N(0,1)
+}
+
+TEST_CASE("admm: reaches the least-squares optimum of a brute-force threshold search") {
+  auto a = gaussian(100000, 1.f, 21, 25.f);
+  TensorStats s(stats_config_for(CaliMethod::Admm, 2048, 0));
+  s.add(a);
+  const auto& h = s.histogram();
+  auto mse = [&](double th) {
+    double sc = th / 127, e = 0;
+    for (size_t b = 0; b < h.counts.size(); b++) {
+      double x = b * h.width, q = std::min(127.0, std::nearbyint(x / sc)) * sc;
+      e += h.counts[b] * (x - q) * (x - q);
+    }
+    return e;
+  };
+  double best = s.absmax(), best_e = mse(best);
+  for (double th = 0.5; th < s.absmax(); th += 0.005)
+    if (mse(th) < best_e) best_e = mse(th), best = th;
+  double th = compute_threshold(CaliMethod::Admm, s, {}, "a").threshold;
+  CHECK(mse(th) <= best_e * 1.05);
+  CHECK(th < s.absmax());
+}
+
+TEST_CASE("cali table: exact format, no exponents or inf; reader reports rows TPU-MLIR drops") {
+  CaliTable t;
+  t.rows = {{"images", 1.0, 0.0, 1.0}, {"122_Conv", 4.2162232, -3.9913502, 4.2162232}, {"big", 1e6, -1e-9, INFINITY}};
+  t.asym_ops = {"122_Conv"};
+  CaliTableHeader h;
+  h.model_name = "m.onnx";
+  h.generated_time = "2024-01-01 12:00:00.000000";
+  h.sample_number = 10;
+  std::string text = write_cali_table(h, t);
+  CHECK_THAT(text, Catch::Contains("# genetated time: 2024-01-01 12:00:00.000000\n# histogram number: 2048\n"
+                                   "# sample number: 10\n###\n# op_name    threshold    min    max\n"
+                                   "images 1.0000000 0.0000000 1.0000000\n122_Conv 4.2162232 -3.9913502 4.2162232\n"
+                                   "big 1000000.0000000 -0.0000000 340282346638528859811704183484516925440.0000000\n"
+                                   "#asym_op\n122_Conv\n"));
+  CHECK(text.find("inf") == std::string::npos);
+  auto rep = read_cali_table(text, "t.txt");
+  REQUIRE(rep.table.rows.size() == 3);
+  CHECK(rep.table.rows[1].threshold == 4.2162232);
+  CHECK(rep.table.asym_ops == std::vector<std::string>{"122_Conv"});
+  CHECK(rep.issues.empty());
+  auto bad = read_cali_table("# x\nconv 1e+05 0 1\nrelu inf 0 1\nok 1.0 0.0 1.0\nok 2.0 0.0 1.0\n", "b.txt");
+  REQUIRE(bad.issues.size() == 3);
+  CHECK(bad.issues[0].status == "dropped");
+  CHECK(bad.issues[0].line == 2);
+  CHECK(bad.issues[1].status == "dropped");
+  CHECK(bad.issues[2].status == "duplicate");
+}
+
+TEST_CASE("TensorRT cache and onnxruntime ranges") {
+  std::vector<TensorRange> r = {{"x", 127.0, -1, 1}, {"y", 254.0, 0, 2}};
+  CHECK(write_tensorrt_cache(r) == "TRT-8601-EntropyCalibration2\nx: 3f800000\ny: 40000000\n");
+  auto j = write_onnxruntime_ranges(r);
+  CHECK_THAT(j, Catch::Contains("\"x\": [\n    -127.0,\n    127.0\n  ]"));
+}

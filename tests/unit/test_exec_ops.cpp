@@ -1,0 +1,638 @@
+// Executor per-op tests: each op against a plain naive reference written here, with
+// named tolerances; plus executor contracts (errors, tap, determinism across threads).
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <random>
+
+#include "mixq/analysis.h"
+#include "mixq/error.h"
+#include "mixq/exec/executor.h"
+#include "support/onnx_builder.h"
+
+using namespace mixq;
+using mixq::test::OnnxBuilder;
+
+namespace {
+
+// Tolerances: relative to max|ref| (float accumulation order differs from the naive sums).
+constexpr double kTolAccumulate = 1e-5;   // Conv/Gemm/pool sums
+constexpr double kTolTranscend = 2e-6;    // exp/tanh/erf/... vs libm
+constexpr double kTolExact = 0;           // data movement, comparisons, max
+
+std::vector<float> random_values(int64_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+void add_tensor(OnnxBuilder& b, const std::string& name, const Shape& shape, const std::vector<float>& v) {
+  auto* t = b.graph().add_initializer();
+  t->set_name(name);
+  t->set_data_type(1);
+  for (int64_t d : shape) t->add_dims(d);
+  for (float x : v) t->add_float_data(x);
+}
+
+std::map<std::string, Tensor> run(OnnxBuilder& b, const std::map<std::string, Tensor>& inputs, int threads = 0,
+                                  const Executor::Tap& tap = {}) {
+  AnalyzedModel am = analyze_model(b.bytes(), {});
+  Executor ex(am, ExecOptions{threads});
+  return ex.run(inputs, tap);
+}
+
+void require_close(const Tensor& got, const std::vector<float>& ref, const Shape& shape, double tol) {
+  REQUIRE(got.shape() == shape);
+  auto g = got.to_f32();
+  REQUIRE(g.size() == ref.size());
+  double maxref = 0, maxdiff = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    maxref = std::max(maxref, double(std::fabs(ref[i])));
+    maxdiff = std::max(maxdiff, double(std::fabs(g[i] - ref[i])));
+  }
+  INFO("max|diff| = " << maxdiff << ", max|ref| = " << maxref);
+  CHECK(maxdiff <= tol * std::max(maxref, 1e-30));
+}
+
+// Naive NCHW conv: groups, strides, dilations, explicit pads.
+std::vector<float> naive_conv(const std::vector<float>& x, Shape xs, const std::vector<float>& w, Shape ws,
+                              const std::vector<float>& bias, int64_t group, std::array<int64_t, 2> st,
+                              std::array<int64_t, 2> dl, std::array<int64_t, 2> pad, Shape& ys) {
+  int64_t N = xs[0], C = xs[1], H = xs[2], W = xs[3], M = ws[0], KH = ws[2], KW = ws[3];
+  int64_t OH = (H + 2 * pad[0] - ((KH - 1) * dl[0] + 1)) / st[0] + 1;
+  int64_t OW = (W + 2 * pad[1] - ((KW - 1) * dl[1] + 1)) / st[1] + 1;
+  ys = {N, M, OH, OW};
+  std::vector<float> y(N * M * OH * OW);
+  int64_t Cg = C / group, Mg = M / group;
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          double s = bias.empty() ? 0 : bias[m];
+          int64_t g = m / Mg;
+          for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t kh = 0; kh < KH; ++kh)
+              for (int64_t kw = 0; kw < KW; ++kw) {
+                int64_t ih = oh * st[0] - pad[0] + kh * dl[0], iw = ow * st[1] - pad[1] + kw * dl[1];
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                s += double(x[((n * C + g * Cg + c) * H + ih) * W + iw]) * w[((m * Cg + c) * KH + kh) * KW + kw];
+              }
+          y[((n * M + m) * OH + oh) * OW + ow] = float(s);
+        }
+  return y;
+}
+
+struct ConvCase {
+  const char* what;
+  Shape x;
+  int64_t cout, k, group, stride, dil, pad;
+};
+
+}  // namespace
+
+TEST_CASE("Conv matches a naive convolution (groups, strides, dilations, pads, 1x1, depthwise)") {
+  const ConvCase cases[] = {
+      {"3x3 pad 1", {1, 5, 9, 11}, 7, 3, 1, 1, 1, 1},     {"stride 2", {2, 4, 10, 9}, 6, 3, 1, 2, 1, 1},
+      {"1x1 pointwise", {1, 16, 7, 7}, 8, 1, 1, 1, 1, 0}, {"depthwise", {1, 6, 12, 10}, 6, 3, 6, 1, 1, 1},
+      {"depthwise s2", {1, 6, 11, 12}, 6, 3, 6, 2, 1, 1}, {"groups 2 dil 2", {1, 4, 13, 13}, 6, 3, 2, 1, 2, 2},
+      {"5x5 no pad", {1, 3, 9, 9}, 4, 5, 1, 1, 1, 0},     {"1x1 stride 2", {1, 8, 8, 8}, 4, 1, 1, 2, 1, 0},
+      {"wide map", {1, 3, 40, 70}, 8, 3, 1, 1, 1, 1},
+  };
+  for (const ConvCase& c : cases) {
+    SECTION(c.what) {
+      Shape ws{c.cout, c.x[1] / c.group, c.k, c.k};
+      auto x = random_values(shape_numel(c.x), 1);
+      auto w = random_values(shape_numel(ws), 2);
+      auto bias = random_values(c.cout, 3);
+      Shape ys;
+      auto ref = naive_conv(x, c.x, w, ws, bias, c.group, {c.stride, c.stride}, {c.dil, c.dil}, {c.pad, c.pad}, ys);
+      OnnxBuilder b;
+      b.input("x", c.x).output("y");
+      add_tensor(b, "w", ws, w);
+      add_tensor(b, "b", {c.cout}, bias);
+      auto& n = b.node("Conv", {"x", "w", "b"}, {"y"});
+      OnnxBuilder::attr_ints(n, "strides", {c.stride, c.stride});
+      OnnxBuilder::attr_ints(n, "dilations", {c.dil, c.dil});
+      OnnxBuilder::attr_ints(n, "pads", {c.pad, c.pad, c.pad, c.pad});
+      OnnxBuilder::attr_i(n, "group", c.group);
+      auto out = run(b, {{"x", Tensor::from_f32(c.x, x)}});
+      require_close(out.at("y"), ref, ys, kTolAccumulate);
+    }
+  }
+}
+
+TEST_CASE("Conv auto_pad SAME_UPPER pads at the end") {
+  Shape xs{1, 2, 6, 6}, ws{3, 2, 2, 2};
+  auto x = random_values(shape_numel(xs), 4);
+  auto w = random_values(shape_numel(ws), 5);
+  // total pad 1 per axis for k=2, s=1: SAME_UPPER puts it at the end -> crop of the
+  // padded-by-(0,1) naive conv.
+  Shape big{1, 2, 7, 7};
+  std::vector<float> xp(shape_numel(big), 0.f);
+  for (int c = 0; c < 2; ++c)
+    for (int h = 0; h < 6; ++h)
+      for (int ww = 0; ww < 6; ++ww) xp[(c * 7 + h) * 7 + ww] = x[(c * 6 + h) * 6 + ww];
+  Shape ys;
+  auto ref = naive_conv(xp, big, w, ws, {}, 1, {1, 1}, {1, 1}, {0, 0}, ys);
+  OnnxBuilder b;
+  b.input("x", xs).output("y");
+  add_tensor(b, "w", ws, w);
+  auto& n = b.node("Conv", {"x", "w"}, {"y"});
+  auto* a = n.add_attribute();
+  a->set_name("auto_pad");
+  a->set_type(onnx::AttributeProto::STRING);
+  a->set_s("SAME_UPPER");
+  auto out = run(b, {{"x", Tensor::from_f32(xs, x)}});
+  require_close(out.at("y"), ref, ys, kTolAccumulate);
+}
+
+TEST_CASE("ConvTranspose matches a naive scatter") {
+  Shape xs{1, 4, 5, 6}, ws{4, 3, 3, 3};
+  int64_t stride = 2, pad = 1, opad = 1;
+  auto x = random_values(shape_numel(xs), 6);
+  auto w = random_values(shape_numel(ws), 7);
+  auto bias = random_values(3, 8);
+  int64_t OH = (5 - 1) * stride - 2 * pad + 3 + opad, OW = (6 - 1) * stride - 2 * pad + 3 + opad;
+  std::vector<double> acc(3 * OH * OW, 0.0);
+  for (int m = 0; m < 3; ++m)
+    for (int i = 0; i < OH * OW; ++i) acc[m * OH * OW + i] = bias[m];
+  for (int c = 0; c < 4; ++c)
+    for (int h = 0; h < 5; ++h)
+      for (int ww = 0; ww < 6; ++ww)
+        for (int m = 0; m < 3; ++m)
+          for (int kh = 0; kh < 3; ++kh)
+            for (int kw = 0; kw < 3; ++kw) {
+              int64_t oh = h * stride - pad + kh, ow = ww * stride - pad + kw;
+              if (oh < 0 || oh >= OH || ow < 0 || ow >= OW) continue;
+              acc[(m * OH + oh) * OW + ow] += double(x[(c * 5 + h) * 6 + ww]) * w[((c * 3 + m) * 3 + kh) * 3 + kw];
+            }
+  std::vector<float> ref(acc.begin(), acc.end());
+  OnnxBuilder b;
+  b.input("x", xs).output("y");
+  add_tensor(b, "w", ws, w);
+  add_tensor(b, "b", {3}, bias);
+  auto& n = b.node("ConvTranspose", {"x", "w", "b"}, {"y"});
+  OnnxBuilder::attr_ints(n, "strides", {stride, stride});
+  OnnxBuilder::attr_ints(n, "pads", {pad, pad, pad, pad});
+  OnnxBuilder::attr_ints(n, "output_padding", {opad, opad});
+  OnnxBuilder::attr_ints(n, "kernel_shape", {3, 3});
+  auto out = run(b, {{"x", Tensor::from_f32(xs, x)}});
+  require_close(out.at("y"), ref, {1, 3, OH, OW}, kTolAccumulate);
+}
+
+TEST_CASE("MatMul broadcasts batches; Gemm honours transB, alpha, beta") {
+  Shape as{2, 3, 70, 33}, bs{33, 65};
+  auto a = random_values(shape_numel(as), 9), bv = random_values(shape_numel(bs), 10);
+  std::vector<float> ref(2 * 3 * 70 * 65);
+  for (int64_t bt = 0; bt < 6; ++bt)
+    for (int i = 0; i < 70; ++i)
+      for (int j = 0; j < 65; ++j) {
+        double s = 0;
+        for (int k = 0; k < 33; ++k) s += double(a[(bt * 70 + i) * 33 + k]) * bv[k * 65 + j];
+        ref[(bt * 70 + i) * 65 + j] = float(s);
+      }
+  OnnxBuilder b;
+  b.input("a", as).output("y");
+  add_tensor(b, "b", bs, bv);
+  b.node("MatMul", {"a", "b"}, {"y"});
+  auto out = run(b, {{"a", Tensor::from_f32(as, a)}});
+  require_close(out.at("y"), ref, {2, 3, 70, 65}, kTolAccumulate);
+
+  Shape xs{5, 8}, ws{6, 8};
+  auto x = random_values(40, 11), w = random_values(48, 12), c = random_values(6, 13);
+  std::vector<float> gref(30);
+  for (int i = 0; i < 5; ++i)
+    for (int j = 0; j < 6; ++j) {
+      double s = 0;
+      for (int k = 0; k < 8; ++k) s += double(x[i * 8 + k]) * w[j * 8 + k];
+      gref[i * 6 + j] = float(0.5 * s + 2.0 * c[j]);
+    }
+  OnnxBuilder g;
+  g.input("x", xs).output("y");
+  add_tensor(g, "w", ws, w);
+  add_tensor(g, "c", {6}, c);
+  auto& n = g.node("Gemm", {"x", "w", "c"}, {"y"});
+  OnnxBuilder::attr_i(n, "transB", 1);
+  OnnxBuilder::attr_f(n, "alpha", 0.5f);
+  OnnxBuilder::attr_f(n, "beta", 2.f);
+  require_close(run(g, {{"x", Tensor::from_f32(xs, x)}}).at("y"), gref, {5, 6}, kTolAccumulate);
+}
+
+TEST_CASE("element-wise ops broadcast like numpy") {
+  Shape as{2, 3, 4, 5}, bs{3, 1, 5};
+  auto a = random_values(shape_numel(as), 14, 0.1f, 2.f), bv = random_values(shape_numel(bs), 15, 0.1f, 2.f);
+  auto bidx = [&](int64_t i) {
+    int64_t w = i % 5, c = (i / 20) % 3;
+    return c * 5 + w;
+  };
+  const std::pair<const char*, std::function<float(float, float)>> ops[] = {
+      {"Add", [](float x, float y) { return x + y; }}, {"Sub", [](float x, float y) { return x - y; }},
+      {"Mul", [](float x, float y) { return x * y; }}, {"Div", [](float x, float y) { return x / y; }},
+      {"Max", [](float x, float y) { return std::max(x, y); }}, {"Min", [](float x, float y) { return std::min(x, y); }},
+      {"Pow", [](float x, float y) { return std::pow(x, y); }}, {"PRelu", [](float x, float y) { return x; }},
+  };
+  for (const auto& [op, f] : ops) {
+    SECTION(op) {
+      std::vector<float> ref(a.size());
+      for (size_t i = 0; i < a.size(); ++i) ref[i] = f(a[i], bv[bidx(i)]);
+      OnnxBuilder b;
+      b.input("a", as).input("b", bs).output("y");
+      b.node(op, {"a", "b"}, {"y"});
+      auto out = run(b, {{"a", Tensor::from_f32(as, a)}, {"b", Tensor::from_f32(bs, bv)}});
+      require_close(out.at("y"), ref, as, std::string(op) == "Pow" ? kTolTranscend : kTolExact);
+    }
+  }
+  SECTION("Less gives bool, Where selects") {
+    OnnxBuilder b;
+    b.input("a", as).input("b", bs).output("y");
+    b.node("Less", {"a", "b"}, {"m"});
+    b.node("Where", {"m", "a", "b"}, {"y"});
+    auto out = run(b, {{"a", Tensor::from_f32(as, a)}, {"b", Tensor::from_f32(bs, bv)}});
+    std::vector<float> ref(a.size());
+    for (size_t i = 0; i < a.size(); ++i) ref[i] = a[i] < bv[bidx(i)] ? a[i] : bv[bidx(i)];
+    require_close(out.at("y"), ref, as, kTolExact);
+  }
+}
+
+TEST_CASE("unary activations match their formulas") {
+  Shape s{3, 1000};
+  auto x = random_values(3000, 16, -6.f, 6.f);
+  const std::pair<const char*, std::function<double(double)>> ops[] = {
+      {"Relu", [](double v) { return v > 0 ? v : 0; }},
+      {"Sigmoid", [](double v) { return 1 / (1 + std::exp(-v)); }},
+      {"Tanh", [](double v) { return std::tanh(v); }},
+      {"Exp", [](double v) { return std::exp(v); }},
+      {"HardSigmoid", [](double v) { return std::clamp(0.2 * v + 0.5, 0.0, 1.0); }},
+      {"HardSwish", [](double v) { return v * std::clamp(v / 6 + 0.5, 0.0, 1.0); }},
+      {"Erf", [](double v) { return std::erf(v); }},
+      {"Gelu", [](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }},
+      {"LeakyRelu", [](double v) { return v >= 0 ? v : 0.01 * v; }},
+      {"Abs", [](double v) { return std::fabs(v); }},
+  };
+  for (const auto& [op, f] : ops) {
+    SECTION(op) {
+      std::vector<float> ref(x.size());
+      for (size_t i = 0; i < x.size(); ++i) ref[i] = float(f(x[i]));
+      OnnxBuilder b(20);
+      b.input("x", s).output("y");
+      b.node(op, {"x"}, {"y"});
+      require_close(run(b, {{"x", Tensor::from_f32(s, x)}}).at("y"), ref, s, kTolTranscend);
+    }
+  }
+  SECTION("Clip with min/max inputs (ReLU6)") {
+    std::vector<float> ref(x.size());
+    for (size_t i = 0; i < x.size(); ++i) ref[i] = std::clamp(x[i], 0.f, 6.f);
+    OnnxBuilder b;
+    b.input("x", s).output("y").scalar("lo", 0.f).scalar("hi", 6.f);
+    b.node("Clip", {"x", "lo", "hi"}, {"y"});
+    require_close(run(b, {{"x", Tensor::from_f32(s, x)}}).at("y"), ref, s, kTolExact);
+  }
+}
+
+TEST_CASE("Softmax, LayerNormalization and ReduceMean match naive formulas") {
+  Shape s{2, 3, 17};
+  auto x = random_values(shape_numel(s), 17, -3.f, 3.f);
+  std::vector<float> sm(x.size()), ln(x.size()), rm(6);
+  auto gamma = random_values(17, 18), beta = random_values(17, 19);
+  for (int r = 0; r < 6; ++r) {
+    double m = -1e30, sum = 0, mean = 0, var = 0;
+    for (int i = 0; i < 17; ++i) m = std::max(m, double(x[r * 17 + i]));
+    for (int i = 0; i < 17; ++i) sum += std::exp(x[r * 17 + i] - m);
+    for (int i = 0; i < 17; ++i) sm[r * 17 + i] = float(std::exp(x[r * 17 + i] - m) / sum);
+    for (int i = 0; i < 17; ++i) mean += x[r * 17 + i] / 17.0;
+    for (int i = 0; i < 17; ++i) var += (x[r * 17 + i] - mean) * (x[r * 17 + i] - mean) / 17.0;
+    for (int i = 0; i < 17; ++i) ln[r * 17 + i] = float((x[r * 17 + i] - mean) / std::sqrt(var + 1e-5) * gamma[i] + beta[i]);
+    rm[r] = float(mean);
+  }
+  OnnxBuilder b(17);
+  b.input("x", s).output("sm").output("ln").output("rm");
+  add_tensor(b, "g", {17}, gamma);
+  add_tensor(b, "bt", {17}, beta);
+  OnnxBuilder::attr_i(b.node("Softmax", {"x"}, {"sm"}), "axis", -1);
+  b.node("LayerNormalization", {"x", "g", "bt"}, {"ln"});
+  auto& r = b.node("ReduceMean", {"x"}, {"rm"});
+  OnnxBuilder::attr_ints(r, "axes", {-1});
+  OnnxBuilder::attr_i(r, "keepdims", 1);
+  auto out = run(b, {{"x", Tensor::from_f32(s, x)}});
+  require_close(out.at("sm"), sm, s, kTolTranscend);
+  require_close(out.at("ln"), ln, s, kTolTranscend);
+  require_close(out.at("rm"), rm, {2, 3, 1}, kTolTranscend);
+}
+
+TEST_CASE("MaxPool and AveragePool match naive windows (pads, strides, ceil_mode)") {
+  Shape xs{1, 2, 7, 8};
+  auto x = random_values(shape_numel(xs), 20);
+  int64_t K = 3, S = 2, P = 1;
+  int64_t OH = (7 + 2 * P - K + S - 1) / S + 1, OW = (8 + 2 * P - K + S - 1) / S + 1;  // ceil_mode
+  std::vector<float> mref, aref;
+  for (int c = 0; c < 2; ++c)
+    for (int64_t oh = 0; oh < OH; ++oh)
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        float m = -INFINITY;
+        double s = 0;
+        int cnt = 0;
+        for (int64_t kh = 0; kh < K; ++kh)
+          for (int64_t kw = 0; kw < K; ++kw) {
+            int64_t ih = oh * S - P + kh, iw = ow * S - P + kw;
+            if (ih < 0 || ih >= 7 || iw < 0 || iw >= 8) continue;
+            m = std::max(m, x[(c * 7 + ih) * 8 + iw]);
+            s += x[(c * 7 + ih) * 8 + iw];
+            ++cnt;
+          }
+        mref.push_back(m);
+        aref.push_back(float(s / cnt));
+      }
+  OnnxBuilder b;
+  b.input("x", xs).output("m").output("a");
+  for (const char* op : {"MaxPool", "AveragePool"}) {
+    auto& n = b.node(op, {"x"}, {std::string(op) == "MaxPool" ? "m" : "a"});
+    OnnxBuilder::attr_ints(n, "kernel_shape", {K, K});
+    OnnxBuilder::attr_ints(n, "strides", {S, S});
+    OnnxBuilder::attr_ints(n, "pads", {P, P, P, P});
+    OnnxBuilder::attr_i(n, "ceil_mode", 1);
+  }
+  auto out = run(b, {{"x", Tensor::from_f32(xs, x)}});
+  require_close(out.at("m"), mref, {1, 2, OH, OW}, kTolExact);
+  require_close(out.at("a"), aref, {1, 2, OH, OW}, kTolAccumulate);
+}
+
+TEST_CASE("Resize: nearest and linear in several coordinate modes") {
+  Shape xs{1, 2, 5, 6};
+  auto x = random_values(shape_numel(xs), 21);
+  struct Mode {
+    const char* mode;
+    const char* coord;
+  };
+  const Mode modes[] = {{"nearest", "asymmetric"}, {"nearest", "half_pixel"}, {"linear", "half_pixel"},
+                        {"linear", "align_corners"}, {"linear", "pytorch_half_pixel"}, {"linear", "asymmetric"}};
+  int64_t OH = 9, OW = 13;
+  for (const Mode& m : modes) {
+    SECTION(std::string(m.mode) + " " + m.coord) {
+      std::string coord = m.coord;
+      float sh = float(OH) / 5, sw = float(OW) / 6;
+      auto src = [&](int64_t o, float s, int64_t in, int64_t out) -> float {
+        if (coord == "asymmetric") return o / s;
+        if (coord == "align_corners") return out == 1 ? 0.f : float(o) * (in - 1) / float(out - 1);
+        return (o + 0.5f) / s - 0.5f;
+      };
+      std::vector<float> ref;
+      for (int c = 0; c < 2; ++c)
+        for (int64_t oh = 0; oh < OH; ++oh)
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            float fy = src(oh, sh, 5, OH), fx = src(ow, sw, 6, OW);
+            const float* p = x.data() + c * 30;
+            if (std::string(m.mode) == "nearest") {
+              auto rnd = [](float v) { return v == std::floor(v) + 0.5f ? std::floor(v) : std::round(v); };
+              int64_t iy = std::clamp<int64_t>(int64_t(rnd(fy)), 0, 4), ix = std::clamp<int64_t>(int64_t(rnd(fx)), 0, 5);
+              ref.push_back(p[iy * 6 + ix]);
+            } else {
+              fy = std::clamp(fy, 0.f, 4.f);
+              fx = std::clamp(fx, 0.f, 5.f);
+              int64_t y0 = int64_t(fy), x0 = int64_t(fx), y1 = std::min<int64_t>(y0 + 1, 4), x1 = std::min<int64_t>(x0 + 1, 5);
+              float dy = fy - y0, dx = fx - x0;
+              ref.push_back(p[y0 * 6 + x0] * (1 - dy) * (1 - dx) + p[y0 * 6 + x1] * (1 - dy) * dx +
+                            p[y1 * 6 + x0] * dy * (1 - dx) + p[y1 * 6 + x1] * dy * dx);
+            }
+          }
+      OnnxBuilder b;
+      b.input("x", xs).output("y");
+      b.weight_i64("sizes", {1, 2, OH, OW});
+      auto& n = b.node("Resize", {"x", "", "", "sizes"}, {"y"});
+      for (auto [k, v] : {std::pair{"mode", m.mode}, std::pair{"coordinate_transformation_mode", m.coord}}) {
+        auto* a = n.add_attribute();
+        a->set_name(k);
+        a->set_type(onnx::AttributeProto::STRING);
+        a->set_s(v);
+      }
+      require_close(run(b, {{"x", Tensor::from_f32(xs, x)}}).at("y"), ref, {1, 2, OH, OW}, kTolTranscend);
+    }
+  }
+}
+
+TEST_CASE("data movement: Transpose, Slice, Concat, Pad, Gather, Expand are exact") {
+  Shape xs{2, 3, 4};
+  std::vector<float> x(24);
+  for (int i = 0; i < 24; ++i) x[i] = float(i);
+  OnnxBuilder b;
+  b.input("x", xs).output("t").output("s").output("c").output("p").output("g").output("e");
+  OnnxBuilder::attr_ints(b.node("Transpose", {"x"}, {"t"}), "perm", {2, 0, 1});
+  b.weight_i64("st", {3, 1}).weight_i64("en", {0, 100}).weight_i64("ax", {2, 1}).weight_i64("sp", {-1, 1});
+  b.node("Slice", {"x", "st", "en", "ax", "sp"}, {"s"});
+  OnnxBuilder::attr_i(b.node("Concat", {"x", "x"}, {"c"}), "axis", 1);
+  b.weight_i64("pads", {0, 1, 0, 0, 0, 2});
+  auto& pad = b.node("Pad", {"x", "pads"}, {"p"});
+  auto* a = pad.add_attribute();
+  a->set_name("mode");
+  a->set_type(onnx::AttributeProto::STRING);
+  a->set_s("reflect");
+  b.weight_i64("idx", {2, -1});
+  OnnxBuilder::attr_i(b.node("Gather", {"x", "idx"}, {"g"}), "axis", 2);
+  b.weight_i64("eshape", {2, 2, 3, 4});
+  b.node("Expand", {"x", "eshape"}, {"e"});
+  auto out = run(b, {{"x", Tensor::from_f32(xs, x)}});
+  auto at = [&](int i, int j, int k) { return x[(i * 3 + j) * 4 + k]; };
+  std::vector<float> t, s, c, p, g, e;
+  for (int k = 0; k < 4; ++k)
+    for (int i = 0; i < 2; ++i)
+      for (int j = 0; j < 3; ++j) t.push_back(at(i, j, k));
+  for (int i = 0; i < 2; ++i)
+    for (int j = 1; j < 3; ++j)
+      for (int k = 3; k > 0; --k) s.push_back(at(i, j, k));
+  for (int i = 0; i < 2; ++i)
+    for (int r = 0; r < 2; ++r)
+      for (int j = 0; j < 3; ++j)
+        for (int k = 0; k < 4; ++k) c.push_back(at(i, j, k));
+  auto reflect = [](int v, int n) { return v < 0 ? -v : (v >= n ? 2 * (n - 1) - v : v); };
+  for (int i = 0; i < 2; ++i)
+    for (int j = -1; j < 3; ++j)
+      for (int k = 0; k < 6; ++k) p.push_back(at(i, reflect(j, 3), reflect(k, 4)));
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 3; ++j) {
+      g.push_back(at(i, j, 2));
+      g.push_back(at(i, j, 3));
+    }
+  for (int r = 0; r < 2; ++r) e.insert(e.end(), x.begin(), x.end());
+  require_close(out.at("t"), t, {4, 2, 3}, kTolExact);
+  require_close(out.at("s"), s, {2, 2, 3}, kTolExact);
+  require_close(out.at("c"), c, {2, 6, 4}, kTolExact);
+  require_close(out.at("p"), p, {2, 4, 6}, kTolExact);
+  require_close(out.at("g"), g, {2, 3, 2}, kTolExact);
+  require_close(out.at("e"), e, {2, 2, 3, 4}, kTolExact);
+}
+
+TEST_CASE("executor contracts: errors, tap, determinism, memory reuse") {
+  SECTION("unsupported op names op and node") {
+    OnnxBuilder b;
+    b.input("x", {1, 4}).output("y");
+    b.node("NonMaxSuppression", {"x"}, {"y"}, "nms_1");
+    AnalyzedModel am = analyze_model(b.bytes(), {});
+    REQUIRE_THROWS_WITH(Executor(am), Catch::Contains("NonMaxSuppression") && Catch::Contains("nms_1"));
+  }
+  OnnxBuilder b;
+  b.input("x", {1, 3, 16, 16}).output("y");
+  b.conv("x", "c1", 3, 8).node("Relu", {"c1"}, {"r1"});
+  b.conv("r1", "c2", 8, 8, 3, 1, 8).node("Sigmoid", {"c2"}, {"s2"});
+  b.node("Mul", {"c2", "s2"}, {"m2"});
+  b.conv("m2", "y", 8, 4, 1);
+  AnalyzedModel am = analyze_model(b.bytes(), {});
+  Tensor x = Tensor::from_f32({1, 3, 16, 16}, random_values(768, 22));
+  SECTION("input shape mismatch names the input and both shapes") {
+    Executor ex(am);
+    REQUIRE_THROWS_WITH(ex.run({{"x", Tensor::from_f32({1, 3, 8, 8}, random_values(192, 1))}}),
+                        Catch::Contains("'x'") && Catch::Contains("[1,3,8,8]") && Catch::Contains("[1,3,16,16]"));
+    REQUIRE_THROWS_WITH(ex.run({}), Catch::Contains("'x'") && Catch::Contains("missing"));
+  }
+  SECTION("tap sees every tensor once, in order, and outputs equal the tapped values") {
+    Executor ex(am);
+    std::vector<std::string> seen;
+    Tensor tapped_y;
+    auto out = ex.run({{"x", x}}, [&](const std::string& name, const Tensor& t) {
+      seen.push_back(name);
+      if (name == "y") tapped_y = t;
+    });
+    CHECK(seen == std::vector<std::string>{"x", "c1", "r1", "c2", "s2", "m2", "y"});
+    CHECK(std::equal(tapped_y.bytes().begin(), tapped_y.bytes().end(), out.at("y").bytes().begin()));
+    // A second run (reused buffers, in-place ops) gives the same bytes.
+    auto again = ex.run({{"x", x}});
+    CHECK(std::equal(again.at("y").bytes().begin(), again.at("y").bytes().end(), out.at("y").bytes().begin()));
+  }
+  SECTION("results are byte-identical for any thread count") {
+    auto one = Executor(am, {1}).run({{"x", x}});
+    auto three = Executor(am, {3}).run({{"x", x}});
+    CHECK(std::equal(one.at("y").bytes().begin(), one.at("y").bytes().end(), three.at("y").bytes().begin()));
+  }
+}
+
+TEST_CASE("more ops: InstanceNormalization, LogSoftmax, Tile, Split, Upsample, reductions, logic") {
+  Shape s{1, 2, 3, 4};
+  auto x = random_values(24, 30, 0.1f, 2.f);
+  auto at = [&](int c, int h, int w) { return x[(c * 3 + h) * 4 + w]; };
+  OnnxBuilder b(13);
+  b.input("x", s);
+  for (const char* o : {"in", "ls", "tile", "sp0", "sp1", "rmax", "rsum", "gmp", "cmp", "not", "cast", "sq", "lg"})
+    b.output(o);
+  add_tensor(b, "sc", {2}, {1.5f, -0.5f});
+  add_tensor(b, "bi", {2}, {0.25f, 2.f});
+  b.node("InstanceNormalization", {"x", "sc", "bi"}, {"in"});
+  OnnxBuilder::attr_i(b.node("LogSoftmax", {"x"}, {"ls"}), "axis", 1);
+  b.weight_i64("reps", {1, 1, 2, 1});
+  b.node("Tile", {"x", "reps"}, {"tile"});
+  b.weight_i64("split", {1, 3});
+  OnnxBuilder::attr_i(b.node("Split", {"x", "split"}, {"sp0", "sp1"}), "axis", 3);
+  auto& rmax = b.node("ReduceMax", {"x"}, {"rmax"});
+  OnnxBuilder::attr_ints(rmax, "axes", {1, 3});
+  OnnxBuilder::attr_i(rmax, "keepdims", 0);
+  b.weight_i64("rax", {2});
+  b.node("ReduceSum", {"x", "rax"}, {"rsum"});
+  b.node("GlobalMaxPool", {"x"}, {"gmp"});
+  b.scalar("one", 1.f);
+  b.node("Greater", {"x", "one"}, {"cmp"});
+  b.node("Not", {"cmp"}, {"not"});
+  OnnxBuilder::attr_i(b.node("Cast", {"cmp"}, {"cast"}), "to", 1);
+  b.node("Sqrt", {"x"}, {"sq"});
+  b.node("Log", {"x"}, {"lg"});
+  auto out = run(b, {{"x", Tensor::from_f32(s, x)}});
+
+  std::vector<float> in(24), ls(24), tile, sp0, sp1, rmax_ref, rsum, gmp, cast, notv, sq, lg;
+  for (int c = 0; c < 2; ++c) {
+    double mean = 0, var = 0;
+    for (int i = 0; i < 12; ++i) mean += x[c * 12 + i] / 12.0;
+    for (int i = 0; i < 12; ++i) var += (x[c * 12 + i] - mean) * (x[c * 12 + i] - mean) / 12.0;
+    float sc = c ? -0.5f : 1.5f, bi = c ? 2.f : 0.25f;
+    for (int i = 0; i < 12; ++i) in[c * 12 + i] = float((x[c * 12 + i] - mean) / std::sqrt(var + 1e-5) * sc + bi);
+  }
+  for (int h = 0; h < 3; ++h)
+    for (int w = 0; w < 4; ++w) {
+      double m = std::max(at(0, h, w), at(1, h, w));
+      double lse = m + std::log(std::exp(at(0, h, w) - m) + std::exp(at(1, h, w) - m));
+      for (int c = 0; c < 2; ++c) ls[(c * 3 + h) * 4 + w] = float(at(c, h, w) - lse);
+    }
+  for (int c = 0; c < 2; ++c)
+    for (int r = 0; r < 2; ++r)
+      for (int h = 0; h < 3; ++h)
+        for (int w = 0; w < 4; ++w) tile.push_back(at(c, h, w));
+  for (int c = 0; c < 2; ++c)
+    for (int h = 0; h < 3; ++h) {
+      sp0.push_back(at(c, h, 0));
+      for (int w = 1; w < 4; ++w) sp1.push_back(at(c, h, w));
+    }
+  for (int h = 0; h < 3; ++h) {
+    float m = -INFINITY;
+    for (int c = 0; c < 2; ++c)
+      for (int w = 0; w < 4; ++w) m = std::max(m, at(c, h, w));
+    rmax_ref.push_back(m);
+  }
+  for (int c = 0; c < 2; ++c)
+    for (int w = 0; w < 4; ++w) {
+      double sum = 0;
+      for (int h = 0; h < 3; ++h) sum += at(c, h, w);
+      rsum.push_back(float(sum));
+    }
+  for (int c = 0; c < 2; ++c) gmp.push_back(*std::max_element(x.begin() + c * 12, x.begin() + c * 12 + 12));
+  for (float v : x) {
+    cast.push_back(v > 1.f ? 1.f : 0.f);
+    notv.push_back(v > 1.f ? 0.f : 1.f);
+    sq.push_back(std::sqrt(v));
+    lg.push_back(std::log(v));
+  }
+  require_close(out.at("in"), in, s, kTolTranscend);
+  require_close(out.at("ls"), ls, s, kTolTranscend);
+  require_close(out.at("tile"), tile, {1, 2, 6, 4}, kTolExact);
+  require_close(out.at("sp0"), sp0, {1, 2, 3, 1}, kTolExact);
+  require_close(out.at("sp1"), sp1, {1, 2, 3, 3}, kTolExact);
+  require_close(out.at("rmax"), rmax_ref, {1, 3}, kTolExact);
+  require_close(out.at("rsum"), rsum, {1, 2, 1, 4}, kTolAccumulate);
+  require_close(out.at("gmp"), gmp, {1, 2, 1, 1}, kTolExact);
+  CHECK(out.at("cmp").dtype() == DType::Bool);
+  require_close(out.at("not"), notv, s, kTolExact);
+  require_close(out.at("cast"), cast, s, kTolExact);
+  require_close(out.at("sq"), sq, s, kTolTranscend);
+  require_close(out.at("lg"), lg, s, kTolTranscend);
+}
+
+TEST_CASE("Upsample (opset 9) nearest repeats pixels") {
+  Shape s{1, 1, 2, 3};
+  std::vector<float> x = {1, 2, 3, 4, 5, 6};
+  OnnxBuilder b(9);
+  b.input("x", s).output("y");
+  add_tensor(b, "scales", {4}, {1.f, 1.f, 2.f, 2.f});
+  b.node("Upsample", {"x", "scales"}, {"y"});
+  std::vector<float> ref;
+  for (int h = 0; h < 4; ++h)
+    for (int w = 0; w < 6; ++w) ref.push_back(x[(h / 2) * 3 + w / 2]);
+  require_close(run(b, {{"x", Tensor::from_f32(s, x)}}).at("y"), ref, {1, 1, 4, 6}, kTolExact);
+}
+
+TEST_CASE("Conv epilogue fusion (BatchNormalization + Clip) equals the unfused run; executor owns its data") {
+  Shape xs{1, 4, 10, 10};
+  auto x = random_values(shape_numel(xs), 40);
+  auto make = [&] {
+    OnnxBuilder b;
+    b.input("x", xs).output("y");
+    b.conv("x", "c", 4, 6);
+    add_tensor(b, "s", {6}, random_values(6, 41, 0.5f, 1.5f));
+    add_tensor(b, "bb", {6}, random_values(6, 42));
+    add_tensor(b, "m", {6}, random_values(6, 43));
+    add_tensor(b, "v", {6}, random_values(6, 44, 0.5f, 2.f));
+    b.node("BatchNormalization", {"c", "s", "bb", "m", "v"}, {"bn"});
+    b.scalar("lo", 0.f).scalar("hi", 0.05f);
+    b.node("Clip", {"bn", "lo", "hi"}, {"y"});
+    return b;
+  };
+  OnnxBuilder b = make();
+  std::unique_ptr<Executor> ex;
+  {
+    AnalyzedModel am = analyze_model(b.bytes(), {});
+    ex = std::make_unique<Executor>(am);
+  }  // the AnalyzedModel is gone: the executor must not depend on it
+  auto fused = ex->run({{"x", Tensor::from_f32(xs, x)}});
+  std::vector<std::string> seen;
+  auto tapped = ex->run({{"x", Tensor::from_f32(xs, x)}}, [&](const std::string& n, const Tensor&) { seen.push_back(n); });
+  CHECK(seen == std::vector<std::string>{"x", "c", "bn", "y"});  // with a tap nothing is fused away
+  CHECK(ex->fused_nodes() == 2);                                  // without: BN and Clip run in the Conv
+  require_close(fused.at("y"), tapped.at("y").to_f32(), {1, 6, 10, 10}, kTolAccumulate);
+  auto v = fused.at("y").to_f32();
+  CHECK(*std::min_element(v.begin(), v.end()) >= 0.f);
+  CHECK(*std::max_element(v.begin(), v.end()) <= 0.05f);
+}
