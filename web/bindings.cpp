@@ -7,6 +7,7 @@
 #include <exception>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "mixq/error.h"
 #include "web_app.h"
@@ -66,6 +67,23 @@ bool load_reference(std::string bytes, std::string name) {
     return true;
   });
 }
+int add_calibration_data(std::string name, std::string bytes) {
+  return guarded([&] { return app().add_calibration_data(name, std::vector<uint8_t>(bytes.begin(), bytes.end())); });
+}
+bool remove_calibration_data(std::string name) {
+  return guarded([&] { return app().remove_calibration_data(name); });
+}
+int start_calibration(std::string options) {
+  return guarded([&] { return app().start_calibration(options); });
+}
+void cancel_calibration() { app().cancel_calibration(); }
+std::string calibration_status() { return app().calibration_status_json(); }
+std::string calibration_result() {
+  return guarded([&] { return app().calibration_result_json(); });
+}
+std::string export_cali_table() {
+  return guarded([&] { return app().export_cali_table(); });
+}
 std::string import_qtable(std::string text, std::string name) {
   return guarded([&] { return app().import_qtable(text, name); });
 }
@@ -120,6 +138,13 @@ EMSCRIPTEN_BINDINGS(mixq_studio) {
   emscripten::function("studio_set_input_shapes", &set_input_shapes);
   emscripten::function("studio_load_mlir", &load_mlir);
   emscripten::function("studio_import_qtable", &import_qtable);
+  emscripten::function("studio_add_calibration_data", &add_calibration_data);
+  emscripten::function("studio_remove_calibration_data", &remove_calibration_data);
+  emscripten::function("studio_start_calibration", &start_calibration);
+  emscripten::function("studio_cancel_calibration", &cancel_calibration);
+  emscripten::function("studio_calibration_status", &calibration_status);
+  emscripten::function("studio_calibration_result", &calibration_result);
+  emscripten::function("studio_export_cali_table", &export_cali_table);
   emscripten::function("studio_load_reference", &load_reference);
   emscripten::function("studio_apply_suggestions", &apply_suggestions);
   emscripten::function("studio_export_qtable", &export_qtable);

@@ -62,16 +62,16 @@
       if (asReference) window.mixq.loadReference(new Uint8Array(await file.arrayBuffer()), name);
       else if (/\.onnx$/i.test(name)) window.mixq.loadModel(new Uint8Array(await file.arrayBuffer()), name);
       else if (/\.mlir$/i.test(name)) window.mixq.loadMlir(await file.text(), name);
+      else if (/\.(jpe?g|png|bmp|jfif|npz|npy)$/i.test(name)) window.mixq.addCalibrationData(name, new Uint8Array(await file.arrayBuffer()));
       else window.mixq.importQtable(await file.text(), name);
     } catch (e) {
       console.error(e.message);  // already shown in the studio (banner + log)
     }
   }
   // Inputs are cleared after reading so choosing the same file again fires 'change'.
-  for (const kind of ['model', 'qtable', 'reference', 'mlir']) {
+  for (const kind of ['model', 'qtable', 'reference', 'mlir', 'calibration']) {
     document.getElementById(kind + '-input').addEventListener('change', async (e) => {
-      const file = e.target.files[0];
-      if (file) await openFile(file, kind === 'reference');
+      for (const file of [...e.target.files]) await openFile(file, kind === 'reference');
       e.target.value = '';
     });
   }
@@ -141,9 +141,28 @@
     select(layer) { call('studio_select_layer', String(layer)); },
     fit() { Module.studio_fit_view(); },
     stats() { return call('studio_stats'); },
-    exportCaliTable: notYet('exportCaliTable'),
-    addCalibrationData: notYet('addCalibrationData'),
-    calibrate: async () => notYet('calibrate')(),
+    // Calibration data: an image (jpg/png/bmp) or an npz/npy file; returns the number of files.
+    addCalibrationData(name, bytes) { return call('studio_add_calibration_data', String(name), toBytes(bytes)); },
+    removeCalibrationData(name) { return call('studio_remove_calibration_data', String(name)); },
+    // options: the CLI's flag names without dashes, e.g. {"cali_method":"kl","input_num":4,"resize_dims":"416,416"}.
+    // The run advances a batch per animation frame (the page keeps drawing); resolves with the result JSON.
+    async calibrate(options) {
+      const opts = options == null ? '' : typeof options === 'string' ? options : JSON.stringify(options);
+      const id = call('studio_start_calibration', opts);
+      return new Promise((resolve, reject) => {
+        const poll = () => {
+          const st = JSON.parse(Module.studio_calibration_status());
+          if (st.run !== id) reject(new Error('calibration was superseded by a newer run'));
+          else if (st.state === 'running') requestAnimationFrame(poll);
+          else if (st.state === 'done') { try { resolve(call('studio_calibration_result')); } catch (e) { reject(e); } }
+          else reject(new Error(st.message || 'calibration ' + st.state));
+        };
+        requestAnimationFrame(poll);
+      });
+    },
+    cancelCalibration() { Module.studio_cancel_calibration(); },
+    calibrationStatus() { return Module.studio_calibration_status(); },
+    exportCaliTable() { return call('studio_export_cali_table'); },
     simulate: async () => notYet('simulate')(),
   };
   // A session link (#session=...) re-applies chip and precisions once the demo is open.

@@ -3,7 +3,8 @@
 // usage: mixq-studio [MODEL.onnx] [--input_shapes [[1,3,640,640]]] [--mlir TOP.mlir] [--qtable FILE]
 //                    [--frames N --screenshot FILE.png]
 // A model path argument or a file dropped on the window opens a model (".mlir" files give
-// the layer names, ".txt"/".qtable" files are imported as qtables). The built-in demo (PP-OCRv4
+// the layer names, images and npz/npy files are calibration data, ".txt"/".qtable" files are
+// imported as qtables). The built-in demo (PP-OCRv4
 // det, input x [1,3,?,?]) opens with --input_shapes [[1,3,640,640]] unless told otherwise. "Downloads" are written next to the current
 // directory's files (atomic writes). --frames N renders N frames and exits (smoke tests):
 // exit 1 if any glGetError() was raised, after writing --screenshot (glReadPixels -> PNG).
@@ -16,6 +17,7 @@
 #include <stb/stb_image_write.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -41,11 +43,20 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// Images and arrays go to the Calibration tab (the extensions `mixq calibrate --dataset` takes).
+bool is_calibration_file(std::string path) {
+  for (char& c : path) c = char(std::tolower(static_cast<unsigned char>(c)));
+  for (const char* ext : {".jpg", ".jpeg", ".png", ".bmp", ".jfif", ".npz", ".npy"})
+    if (ends_with(path, ext)) return true;
+  return false;
+}
+
 void open_path(const std::string& path, const std::string& input_shapes = "") {
   try {
     auto bytes = mixq::native::read_file(path);
     if (ends_with(path, ".onnx")) g_app->load_model(bytes, path, input_shapes);
     else if (ends_with(path, ".mlir")) g_app->load_mlir(std::string(bytes.begin(), bytes.end()), path);
+    else if (is_calibration_file(path)) g_app->add_calibration_data(path, std::move(bytes));
     else g_app->import_qtable(std::string(bytes.begin(), bytes.end()), path);
   } catch (const mixq::Error& e) {
     g_app->report_error(e.what());

@@ -3,16 +3,17 @@
 // renders; frame time is measured while panning/zooming; a shared model opens through the
 // file input and another through window.mixq; a bad model fails with the core's message and
 // loses nothing; precision edits, qtable export and the session link round-trip; a qtable
-// written for a renamed export is imported and repaired (when the qtable doctor is built in).
+// written for a renamed export is imported and repaired (when the qtable doctor is built in);
+// calibration in the page equals the native CLI's table (calibration_case.mjs).
 // Screenshots go to test-artifacts/.
-// usage: node studio_e2e.mjs STUDIO_DIR ARTIFACTS_DIR SHARED_DIR
+// usage: node studio_e2e.mjs STUDIO_DIR ARTIFACTS_DIR SHARED_DIR [NATIVE_MIXQ_CLI]
 import { chromium } from 'playwright-core';
 import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-const [studioDir, artifacts, sharedDir] = process.argv.slice(2);
+const [studioDir, artifacts, sharedDir, nativeCli] = process.argv.slice(2);
 if (!studioDir || !artifacts) {
   console.error('usage: node studio_e2e.mjs STUDIO_DIR ARTIFACTS_DIR [SHARED_DIR]');
   process.exit(2);
@@ -201,7 +202,10 @@ try {
     const { runQtableCase } = await import(qtableCase);
     await runQtableCase(page, { check, artifacts, sharedDir });
   }
-  check(consoleErrors.filter((e) => !e.includes('broken.onnx')).length === 0, `no page errors (${consoleErrors.join(' | ')})`);
+  // Calibration in the page, compared with the native CLI's table.
+  const { runCalibrationCase } = await import(path.join(path.dirname(new URL(import.meta.url).pathname), 'calibration_case.mjs'));
+  await runCalibrationCase(page, { check, artifacts, sharedDir, nativeCli });
+  check(consoleErrors.filter((e) => !e.includes('broken.onnx') && !e.includes('notes.txt')).length === 0, `no page errors (${consoleErrors.join(' | ')})`);
 } finally {
   await browser.close();
   server.close();

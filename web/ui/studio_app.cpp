@@ -7,6 +7,7 @@
 // [SECTION] graph view (layout cache, drawing, input, search)
 // [SECTION] left panel: model, chip, exports
 // [SECTION] qtable panel
+// [SECTION] calibration (run stepping)
 // [SECTION] layer table
 // [SECTION] properties panel
 // [SECTION] log panel
@@ -27,6 +28,7 @@
 #include "mixq/log.h"
 #include "mixq/shape_inference.h"
 #include "canvas_gl.h"
+#include "studio_calibration_panel.h"
 #include "studio_qtable.h"
 
 namespace mixq::studio {
@@ -152,6 +154,7 @@ struct StudioApp::Impl {
   PlatformServices services;
   StudioSession session;
   QtableState qtable;
+  CalibrationPanelState cali;
   float scale = 1;
   ImFont* font = nullptr;
   ImFont* font_bold = nullptr;
@@ -313,6 +316,8 @@ struct StudioApp::Impl {
   void after_reanalysis(const std::string& selected_name, const std::vector<std::string>& dropped,
                         const std::string& what);
   void draw_model_inputs(StudioApp& app);
+  void step_calibration(StudioApp& app);
+  void calibration_model_changed();
   void draw_menu_bar(StudioApp& app);
   void draw_left_panel(StudioApp& app);
   void draw_graph(StudioApp& app);
@@ -388,6 +393,7 @@ void StudioApp::load_model(std::span<const uint8_t> bytes, const std::string& na
     m.banner.clear();
     m.notice.clear();
     m.shapes_serial = -1;
+    m.calibration_model_changed();
   } catch (const Error& e) {
     report_error(e.what());
     throw;
@@ -406,6 +412,7 @@ void StudioApp::Impl::after_reanalysis(const std::string& selected_name, const s
   table_revision = -1;
   shapes_serial = -1;
   qtable_revalidate(qtable, session);
+  calibration_model_changed();
   add_log(LogLevel::Info, what + ": " + std::to_string(session.layers().layers.size()) + " layers");
   for (const auto& w : session.model().warnings) add_log(LogLevel::Warning, w);
   for (const auto& n : dropped)
@@ -456,6 +463,130 @@ void StudioApp::clear_mlir() {
     const std::string sel = m.selected_name();
     auto dropped = m.session.set_mlir(std::nullopt);
     m.after_reanalysis(sel, dropped, "predicted layer names");
+  } catch (const Error& e) {
+    report_error(e.what());
+    throw;
+  }
+}
+
+// -----------------------------------------------------------------------------
+// [SECTION] calibration (run stepping)
+// -----------------------------------------------------------------------------
+
+void StudioApp::Impl::calibration_model_changed() {
+  StudioCalibration& c = cali.calibration;
+  if (c.running()) {
+    c.cancel();
+    cali.state = "cancelled";
+    cali.message = "calibration cancelled: the model changed";
+    add_log(LogLevel::Warning, cali.message);
+  }
+  if (c.has_result()) {
+    c.clear_result();
+    cali.state = "idle";
+    add_log(LogLevel::Info, "calibration result cleared: the model changed");
+  }
+}
+
+// Runs batches for up to ~15 ms of this frame (at least one), so the page keeps drawing.
+void StudioApp::Impl::step_calibration(StudioApp& app) {
+  StudioCalibration& c = cali.calibration;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto elapsed_ms = [&] { return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(); };
+  try {
+    while (c.step() && elapsed_ms() < 15) {
+    }
+    cali.run_seconds += elapsed_ms() / 1000;
+    if (!c.running()) {
+      cali.state = "done";
+      const auto& r = c.result();
+      char buf[200];
+      std::snprintf(buf, sizeof buf, "calibrated %zu layers with %s on %d samples (%d batches, %.1f s)", r.layers.size(),
+                    c.result_settings().cali_method.c_str(), r.samples, r.batches, cali.run_seconds);
+      add_log(LogLevel::Info, buf);
+      for (const auto& w : r.warnings) add_log(LogLevel::Warning, "calibration: " + w);
+    }
+  } catch (const Error& e) {
+    cali.state = "error";
+    cali.message = e.what();
+    app.report_error(e.what());
+  }
+}
+
+int StudioApp::add_calibration_data(const std::string& name, std::vector<uint8_t> bytes) {
+  Impl& m = *impl_;
+  try {
+    require(!m.cali.calibration.running(), "calibration data: wait for the running calibration (or cancel it)");
+    const size_t size = bytes.size();
+    m.cali.calibration.add_data(base_name(name), std::move(bytes));
+    m.add_log(LogLevel::Info, "calibration data " + base_name(name) + " (" + std::to_string(size) + " bytes)");
+    m.left_tab_request = 2;
+    return int(m.cali.calibration.data().size());
+  } catch (const Error& e) {
+    report_error(e.what());
+    throw;
+  }
+}
+
+bool StudioApp::remove_calibration_data(const std::string& name) {
+  Impl& m = *impl_;
+  if (m.cali.calibration.running()) return false;
+  return m.cali.calibration.remove_data(name);
+}
+
+int StudioApp::start_calibration(const std::string& options_json) {
+  Impl& m = *impl_;
+  try {
+    require(m.session.has_model(), "calibrate: open a model first");
+    const CalibrationSettings settings = options_json.find_first_not_of(" \t\r\n") == std::string::npos
+                                             ? calibration_panel_settings(m.cali)
+                                             : parse_calibration_settings(options_json);
+    if (m.cali.calibration.running()) {
+      m.cali.calibration.cancel();
+      m.add_log(LogLevel::Warning, "calibration cancelled: a new run started");
+    }
+    m.cali.calibration.start(m.session.model(), m.session.model_name(), settings);
+    calibration_panel_show(m.cali, settings);
+    m.cali.state = "running";
+    m.cali.message.clear();
+    m.cali.run_seconds = 0;
+    m.left_tab_request = 2;
+    m.add_log(LogLevel::Info, "calibration started: " + calibration_settings_json(settings));
+    return ++m.cali.run_id;
+  } catch (const Error& e) {
+    m.cali.state = "error";
+    m.cali.message = e.what();
+    report_error(e.what());
+    throw;
+  }
+}
+
+void StudioApp::cancel_calibration() {
+  Impl& m = *impl_;
+  if (!m.cali.calibration.running()) return;
+  m.cali.calibration.cancel();
+  m.cali.state = "cancelled";
+  m.cali.message = "calibration cancelled";
+  m.add_log(LogLevel::Info, m.cali.message);
+}
+
+std::string StudioApp::calibration_status_json() const {
+  const Impl& m = *impl_;
+  nlohmann::json j = {{"run", m.cali.run_id},
+                      {"state", m.cali.state},
+                      {"done", m.cali.calibration.batches_done()},
+                      {"total", m.cali.calibration.batches_total()},
+                      {"message", m.cali.message},
+                      {"files", m.cali.calibration.data().size()}};
+  return j.dump();
+}
+
+std::string StudioApp::calibration_result_json() const { return impl_->cali.calibration.result_json(); }
+
+std::string StudioApp::export_cali_table() {
+  Impl& m = *impl_;
+  try {
+    return m.cali.calibration.export_cali_table(m.services.now ? m.services.now() : "");
   } catch (const Error& e) {
     report_error(e.what());
     throw;
@@ -584,6 +715,7 @@ std::string StudioApp::stats_json() const {
   j["unknown_input_dims"] = m.session.unknown_input_dims();
   j["layers_with_unknown_shape"] = m.session.layers_with_unknown_shape();
   j["mlir"] = m.session.mlir_source();
+  j["calibration"] = m.cali.state;
   j["selected"] = m.selected >= 0 && m.session.has_model() ? m.session.layers().layers[m.selected].name : "";
   return j.dump();
 }
@@ -597,6 +729,7 @@ void StudioApp::frame() {
   auto t0 = std::chrono::steady_clock::now();
   ImGuiIO& io = ImGui::GetIO();
   if (m.session.has_model() && m.layout_revision != m.model_serial) m.rebuild_layout();
+  if (m.cali.calibration.running()) m.step_calibration(*this);
 
   // Shortcuts
   if (io.KeyCtrl && ImGui::IsKeyPressed('F', false)) m.focus_search = true;
@@ -692,6 +825,7 @@ void StudioApp::Impl::draw_path_prompt(StudioApp& app) {
         if (kind == "model") app.load_model(bytes, prompt_path);
         else if (kind == "reference") app.load_reference(bytes, prompt_path);
         else if (kind == "mlir") app.load_mlir(std::string(bytes.begin(), bytes.end()), prompt_path);
+        else if (kind == "calibration") app.add_calibration_data(prompt_path, std::move(bytes));
         else app.import_qtable(std::string(bytes.begin(), bytes.end()), prompt_path);
       } catch (const Error& e) {
         app.report_error(e.what());
@@ -1110,6 +1244,7 @@ void StudioApp::Impl::draw_left_panel(StudioApp& app) {
   if (!ImGui::BeginTabBar("left_tabs")) return;
   ImGuiTabItemFlags model_flag = left_tab_request == 0 ? ImGuiTabItemFlags_SetSelected : 0;
   ImGuiTabItemFlags qt_flag = left_tab_request == 1 ? ImGuiTabItemFlags_SetSelected : 0;
+  ImGuiTabItemFlags cali_flag = left_tab_request == 2 ? ImGuiTabItemFlags_SetSelected : 0;
   left_tab_request = -1;
   if (ImGui::BeginTabItem("Model", nullptr, model_flag)) {
     const float half = (ImGui::GetContentRegionAvail().x - ImGui::GetStyle().ItemSpacing.x) / 2;
@@ -1236,6 +1371,36 @@ void StudioApp::Impl::draw_left_panel(StudioApp& app) {
       ui.scale = scale;
       ui.mono = mono;
       qtable_panel(qtable, session, ui);
+    }
+    ImGui::EndTabItem();
+  }
+  char clabel[64];
+  std::snprintf(clabel, sizeof clabel, "Calibration%s###calibration",
+                cali.calibration.running() ? " ..." : cali.calibration.has_result() ? " *" : "");
+  if (ImGui::BeginTabItem(clabel, nullptr, cali_flag)) {
+    if (!session.has_model()) {
+      ImGui::TextDisabled("Open a model first.");
+    } else {
+      CalibrationUi ui;
+      ui.pick_files = [&] { pick("calibration"); };
+      ui.run = [&] {
+        try {
+          app.start_calibration("");
+        } catch (const Error&) {
+        }
+      };
+      ui.cancel = [&] { app.cancel_calibration(); };
+      ui.save_table = [&] {
+        try {
+          services.save_file("cali_table", "text/plain", app.export_cali_table());
+        } catch (const Error&) {
+        }
+      };
+      ui.remove_file = [&](const std::string& name) { app.remove_calibration_data(name); };
+      ui.jump = [&](const std::string& name) { select(session.layers().find(name), true); };
+      ui.scale = scale;
+      ui.mono = mono;
+      calibration_panel(cali, session, ui);
     }
     ImGui::EndTabItem();
   }
@@ -1432,6 +1597,7 @@ void StudioApp::Impl::draw_properties(StudioApp& app) {
     if (ImGui::Button(("Before -> " + fm).c_str())) session.set_precision_until(selected, fm);
   }
   qtable_properties(qtable, selected);
+  calibration_properties(cali, session, selected);
   ImGui::Spacing();
   if (ImGui::CollapsingHeader("ONNX nodes", ImGuiTreeNodeFlags_DefaultOpen)) {
     for (int nd : l.onnx_nodes) {
