@@ -60,6 +60,16 @@ ImU32 mode_colour(const std::string& mode) {
   return rgb(90, 90, 90);
 }
 
+// Threshold ramp (dark blue -> teal -> yellow -> orange -> red), t in [0,1].
+ImU32 ramp_colour(float t) {
+  static const float stops[][3] = {{40, 60, 130}, {30, 120, 130}, {150, 160, 50}, {200, 120, 40}, {180, 50, 50}};
+  t = std::clamp(t, 0.0f, 1.0f) * 4;
+  const int k = std::min(3, int(t));
+  const float f = t - k;
+  return rgb(int(stops[k][0] + (stops[k + 1][0] - stops[k][0]) * f), int(stops[k][1] + (stops[k + 1][1] - stops[k][1]) * f),
+             int(stops[k][2] + (stops[k + 1][2] - stops[k][2]) * f));
+}
+
 ImU32 lighten(ImU32 c, float f) {
   ImVec4 v = ImGui::ColorConvertU32ToFloat4(c);
   v.x += (1 - v.x) * f, v.y += (1 - v.y) * f, v.z += (1 - v.z) * f;
@@ -155,6 +165,12 @@ struct StudioApp::Impl {
   StudioSession session;
   QtableState qtable;
   CalibrationPanelState cali;
+  // Graph colouring: by precision, or (with a calibration result) by threshold on a log
+  // scale; per-layer ramp positions cached per result.
+  bool colour_by_threshold = false;
+  std::vector<float> threshold_pos;  // per layer, -1 = no row
+  double threshold_lo = 0, threshold_hi = 0;
+  long long threshold_key = -2;
   float scale = 1;
   ImFont* font = nullptr;
   ImFont* font_bold = nullptr;
@@ -316,6 +332,39 @@ struct StudioApp::Impl {
   void after_reanalysis(const std::string& selected_name, const std::vector<std::string>& dropped,
                         const std::string& what);
   void draw_model_inputs(StudioApp& app);
+  // Per-layer ramp positions of the current calibration result (log threshold).
+  void update_threshold_colours() {
+    const StudioCalibration& c = cali.calibration;
+    const long long key = c.has_result() ? (long long)cali.run_id * 1000003 + model_serial : -1;
+    if (key == threshold_key && threshold_pos.size() == session.layers().layers.size()) return;
+    threshold_key = key;
+    const auto& L = session.layers().layers;
+    threshold_pos.assign(L.size(), -1);
+    if (key < 0) return;
+    std::vector<double> th(L.size(), 0);
+    std::vector<bool> has(L.size(), false);
+    double lo = 1e300, hi = -1e300;
+    for (const auto& row : c.result().layers) {
+      const int l = session.layers().find(row.layer);
+      if (l < 0 || row.threshold <= 0) continue;
+      th[l] = std::log10(row.threshold);
+      has[l] = true;
+      lo = std::min(lo, th[l]), hi = std::max(hi, th[l]);
+    }
+    if (lo > hi) return;
+    threshold_lo = std::pow(10.0, lo), threshold_hi = std::pow(10.0, hi);
+    for (size_t i = 0; i < L.size(); ++i)
+      if (has[i]) threshold_pos[i] = hi > lo ? float((th[i] - lo) / (hi - lo)) : 0.5f;
+  }
+  ImU32 node_fill(int i) {
+    const Layer& l = session.layers().layers[i];
+    if (l.is_input()) return kInputFill;
+    if (colour_by_threshold && cali.calibration.has_result()) {
+      const float t = i < int(threshold_pos.size()) ? threshold_pos[i] : -1;
+      return t < 0 ? rgb(80, 82, 88) : ramp_colour(t);
+    }
+    return mode_colour(session.precision(i));
+  }
   void step_calibration(StudioApp& app);
   void calibration_model_changed();
   void draw_menu_bar(StudioApp& app);
@@ -549,6 +598,7 @@ int StudioApp::start_calibration(const std::string& options_json) {
     calibration_panel_show(m.cali, settings);
     m.cali.state = "running";
     m.cali.message.clear();
+    m.banner.clear();
     m.cali.run_seconds = 0;
     m.left_tab_request = 2;
     m.add_log(LogLevel::Info, "calibration started: " + calibration_settings_json(settings));
@@ -1016,6 +1066,7 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
   if (ImGui::IsWindowFocused() && !io.WantTextInput && ImGui::IsKeyPressed('F', false) && !io.KeyCtrl) want_fit = 2;
 
   const auto& L = session.layers().layers;
+  update_threshold_colours();
   const float vx0 = (-pan.x) / zoom, vy0 = (-pan.y) / zoom;
   const float vx1 = (size.x - pan.x) / zoom, vy1 = (size.y - pan.y) / zoom;
   dl->PushClipRect(origin, ImVec2(origin.x + size.x, origin.y + size.y), true);
@@ -1055,8 +1106,7 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
     if (c.x + s.x / 2 < vx0 || c.x - s.x / 2 > vx1 || c.y + s.y / 2 < vy0 || c.y - s.y / 2 > vy1) continue;
     ImVec2 p0 = to_screen(origin, c.x - s.x / 2, c.y - s.y / 2);
     ImVec2 p1 = to_screen(origin, c.x + s.x / 2, c.y + s.y / 2);
-    const std::string mode = L[i].is_input() ? "" : session.precision(int(i));
-    const ImU32 fill = L[i].is_input() ? kInputFill : mode_colour(mode);
+    const ImU32 fill = node_fill(int(i));
     dl->AddRectFilled(p0, p1, fill, round);
     const bool is_sel = multi.count(int(i)) != 0;
     const int touch = qtable_touch(qtable, int(i));  // 0 none, 1 ok line, 2 problem
@@ -1114,7 +1164,26 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
   }
 
   // Overlays: legend (bottom-left), zoom + toolbar (top-right), error banner (top).
-  {
+  if (colour_by_threshold && cali.calibration.has_result()) {
+    ImVec2 p(origin.x + 12 * scale, origin.y + size.y - 12 * scale);
+    const float lh = ImGui::GetTextLineHeight() + 4 * scale, w = 190 * scale, h = 3 * lh + 8 * scale;
+    dl->AddRectFilled(ImVec2(p.x, p.y - h), ImVec2(p.x + w, p.y), rgb(30, 32, 37, 230), 6 * scale);
+    float y = p.y - h + 4 * scale;
+    dl->AddText(ImVec2(p.x + 8 * scale, y), rgb(150, 156, 168), "Threshold (log scale)");
+    y += lh + 2 * scale;
+    const float x0 = p.x + 8 * scale, x1 = p.x + w - 8 * scale;
+    const int steps = 24;
+    for (int k = 0; k < steps; ++k) {
+      const float a = x0 + (x1 - x0) * k / steps, b = x0 + (x1 - x0) * (k + 1) / steps;
+      dl->AddRectFilled(ImVec2(a, y), ImVec2(b + 0.5f, y + 10 * scale), ramp_colour((k + 0.5f) / steps));
+    }
+    y += 12 * scale;
+    char lo[32], hi[32];
+    std::snprintf(lo, sizeof lo, "%.3g", threshold_lo);
+    std::snprintf(hi, sizeof hi, "%.3g", threshold_hi);
+    dl->AddText(ImVec2(x0, y), rgb(220, 224, 232), lo);
+    dl->AddText(ImVec2(x1 - ImGui::CalcTextSize(hi).x, y), rgb(220, 224, 232), hi);
+  } else {
     std::map<std::string, int> counts;
     for (size_t i = 0; i < L.size(); ++i)
       if (!L[i].is_input()) counts[session.precision(int(i))]++;
@@ -1140,7 +1209,7 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
     for (size_t i = 0; i < L.size(); ++i) {
       const auto c = layout.centers[i];
       const auto s = layout.sizes[i];
-      const ImU32 col = L[i].is_input() ? kInputFill : mode_colour(session.precision(int(i)));
+      const ImU32 col = node_fill(int(i));
       dl->AddRectFilled(ImVec2(mbase.x + (c.x - s.x / 2) * ms, mbase.y + (c.y - s.y / 2) * ms),
                         ImVec2(mbase.x + (c.x + s.x / 2) * ms + 1, mbase.y + (c.y + s.y / 2) * ms + 1),
                         multi.count(int(i)) ? rgb(255, 255, 255) : lighten(col, 0.2f));
@@ -1153,7 +1222,14 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
     }
   }
   {
-    ImGui::SetCursorScreenPos(ImVec2(origin.x + size.x - 190 * scale, origin.y + 8 * scale));
+    const bool calibrated = cali.calibration.has_result();
+    ImGui::SetCursorScreenPos(ImVec2(origin.x + size.x - (calibrated ? 330 : 190) * scale, origin.y + 8 * scale));
+    if (calibrated) {
+      if (ImGui::SmallButton(colour_by_threshold ? "Colour: threshold" : "Colour: precision"))
+        colour_by_threshold = !colour_by_threshold;
+      if (ImGui::IsItemHovered()) ImGui::SetTooltip("Colour the nodes by precision or by calibration threshold");
+      ImGui::SameLine();
+    }
     if (ImGui::SmallButton("Fit")) want_fit = 2;
     ImGui::SameLine();
     if (ImGui::SmallButton("-")) zoom = std::max(0.03f, zoom / 1.25f);
@@ -1166,7 +1242,7 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
     char info[256];
     std::snprintf(info, sizeof info, "%s  |  %zu layers  |  %s  |  %d edited", base_name(session.model_name()).c_str(), L.size(),
                   session.chip().c_str(), session.override_count());
-    ImVec4 clip(origin.x, origin.y, origin.x + size.x - 200 * scale, origin.y + 40 * scale);
+    ImVec4 clip(origin.x, origin.y, origin.x + size.x - (cali.calibration.has_result() ? 340 : 200) * scale, origin.y + 40 * scale);
     dl->AddText(font, font->FontSize, ImVec2(origin.x + 12 * scale, origin.y + 10 * scale), rgb(150, 156, 168), info, nullptr, 0, &clip);
   }
   if (!banner.empty()) {
@@ -1177,7 +1253,7 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
     dl->AddRectFilled(b0, b1, rgb(120, 36, 36, 240), 6 * scale);
     dl->AddRect(b0, b1, rgb(220, 90, 80), 6 * scale);
     ImGui::SetCursorScreenPos(ImVec2(b0.x + 12 * scale, b0.y + 8 * scale));
-    ImGui::PushTextWrapPos(b1.x - 40 * scale);
+    ImGui::PushTextWrapPos(b1.x - 40 * scale - ImGui::GetWindowPos().x);  // wrap position is window-local
     ImGui::TextUnformatted(banner.c_str());
     ImGui::PopTextWrapPos();
     ImGui::SetCursorScreenPos(ImVec2(b1.x - 28 * scale, b0.y + 6 * scale));

@@ -43,7 +43,7 @@ std::string lower(std::string s) {
 void field_label(const char* label, float scale) {
   ImGui::AlignTextToFramePadding();
   ImGui::TextDisabled("%s", label);
-  ImGui::SameLine(128 * scale);
+  ImGui::SameLine(ImGui::CalcTextSize("histogram_bin_num").x + 16 * scale);
   ImGui::SetNextItemWidth(-1);
 }
 
