@@ -61,16 +61,17 @@
     try {
       if (asReference) window.mixq.loadReference(new Uint8Array(await file.arrayBuffer()), name);
       else if (/\.onnx$/i.test(name)) window.mixq.loadModel(new Uint8Array(await file.arrayBuffer()), name);
+      else if (/\.mlir$/i.test(name)) window.mixq.loadMlir(await file.text(), name);
+      else if (/\.(jpe?g|png|bmp|jfif|npz|npy)$/i.test(name)) window.mixq.addCalibrationData(name, new Uint8Array(await file.arrayBuffer()));
       else window.mixq.importQtable(await file.text(), name);
     } catch (e) {
       console.error(e.message);  // already shown in the studio (banner + log)
     }
   }
   // Inputs are cleared after reading so choosing the same file again fires 'change'.
-  for (const kind of ['model', 'qtable', 'reference']) {
+  for (const kind of ['model', 'qtable', 'reference', 'mlir', 'calibration']) {
     document.getElementById(kind + '-input').addEventListener('change', async (e) => {
-      const file = e.target.files[0];
-      if (file) await openFile(file, kind === 'reference');
+      for (const file of [...e.target.files]) await openFile(file, kind === 'reference');
       e.target.value = '';
     });
   }
@@ -116,10 +117,18 @@
 
   window.mixq = {
     ready,
-    loadModel(bytes, name) {
-      call('studio_load_model', toBytes(bytes), name || 'model.onnx');
+    // options: CLI flag names without dashes, e.g. {"input_shapes":"[[1,3,640,640]]"}.
+    loadModel(bytes, name, options) {
+      const opts = options == null ? '' : typeof options === 'string' ? options : JSON.stringify(options);
+      call('studio_load_model', toBytes(bytes), name || 'model.onnx', opts);
       return call('studio_stats');
     },
+    // Re-analyzes with --input_shapes text; returns stats plus "dropped_precisions".
+    setInputShapes(text) {
+      return call('studio_set_input_shapes', typeof text === 'string' ? text : JSON.stringify(text));
+    },
+    // A top .mlir: its loc names become the layer names. {"layers","renamed","unmatched","dropped_precisions"}
+    loadMlir(text, name) { return call('studio_load_mlir', String(text), name || 'model.mlir'); },
     loadReference(bytes, name) { call('studio_load_reference', toBytes(bytes), name || 'reference.onnx'); },
     importQtable(text, name) { return call('studio_import_qtable', String(text), name || 'qtable.txt'); },
     applySuggestions(minConfidence) { return call('studio_apply_suggestions', Number(minConfidence)); },
@@ -132,9 +141,28 @@
     select(layer) { call('studio_select_layer', String(layer)); },
     fit() { Module.studio_fit_view(); },
     stats() { return call('studio_stats'); },
-    exportCaliTable: notYet('exportCaliTable'),
-    addCalibrationData: notYet('addCalibrationData'),
-    calibrate: async () => notYet('calibrate')(),
+    // Calibration data: an image (jpg/png/bmp) or an npz/npy file; returns the number of files.
+    addCalibrationData(name, bytes) { return call('studio_add_calibration_data', String(name), toBytes(bytes)); },
+    removeCalibrationData(name) { return call('studio_remove_calibration_data', String(name)); },
+    // options: the CLI's flag names without dashes, e.g. {"cali_method":"kl","input_num":4,"resize_dims":"416,416"}.
+    // The run advances a batch per animation frame (the page keeps drawing); resolves with the result JSON.
+    async calibrate(options) {
+      const opts = options == null ? '' : typeof options === 'string' ? options : JSON.stringify(options);
+      const id = call('studio_start_calibration', opts);
+      return new Promise((resolve, reject) => {
+        const poll = () => {
+          const st = JSON.parse(Module.studio_calibration_status());
+          if (st.run !== id) reject(new Error('calibration was superseded by a newer run'));
+          else if (st.state === 'running') requestAnimationFrame(poll);
+          else if (st.state === 'done') { try { resolve(call('studio_calibration_result')); } catch (e) { reject(e); } }
+          else reject(new Error(st.message || 'calibration ' + st.state));
+        };
+        requestAnimationFrame(poll);
+      });
+    },
+    cancelCalibration() { Module.studio_cancel_calibration(); },
+    calibrationStatus() { return Module.studio_calibration_status(); },
+    exportCaliTable() { return call('studio_export_cali_table'); },
     simulate: async () => notYet('simulate')(),
   };
   // A session link (#session=...) re-applies chip and precisions once the demo is open.

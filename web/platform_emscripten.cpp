@@ -128,7 +128,8 @@ int main() {
   if (demo) {
     std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(demo)), std::istreambuf_iterator<char>());
     try {
-      app.load_model(bytes, "ch_PP-OCRv4_det_infer.onnx");
+      // The demo's input is x [1,3,?,?]: open it as model_transform.py --input_shapes [[1,3,640,640]] would.
+      app.load_model(bytes, "ch_PP-OCRv4_det_infer.onnx", "[[1,3,640,640]]");
     } catch (const mixq::Error&) {  // shown in the UI already
     }
   }

@@ -2,6 +2,7 @@
 //
 // [SECTION] modes, chips, base64url
 // [SECTION] model and chip
+// [SECTION] re-analysis (input shapes, .mlir names)
 // [SECTION] precisions and history
 // [SECTION] exports
 // [SECTION] session payload
@@ -10,6 +11,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <map>
 #include <cctype>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -18,6 +20,7 @@
 #include "mixq/error.h"
 #include "mixq/fp_forward.h"
 #include "mixq/qtable.h"
+#include "mixq/shape_inference.h"
 
 namespace mixq {
 
@@ -94,12 +97,19 @@ std::vector<uint8_t> base64url_decode(const std::string& text, const std::string
 // -----------------------------------------------------------------------------
 
 void StudioSession::load_model(std::span<const uint8_t> onnx_bytes, const std::string& name,
-                               std::optional<std::string> mlir_text) {
+                               std::vector<Shape> input_shapes, std::optional<std::string> mlir_text,
+                               const std::string& mlir_source) {
   AnalyzeOptions options;
   options.load.source_name = name;
-  if (mlir_text) options.mlir_text = std::move(mlir_text);
+  options.input_shapes = input_shapes;
+  options.mlir_text = mlir_text;
+  options.mlir_source = mlir_source;
   auto analyzed = std::make_unique<AnalyzedModel>(analyze_model(onnx_bytes, options));
   model_ = std::move(analyzed);
+  model_bytes_.assign(onnx_bytes.begin(), onnx_bytes.end());
+  input_shapes_ = std::move(input_shapes);
+  mlir_text_ = std::move(mlir_text);
+  mlir_source_ = mlir_text_ ? mlir_source : "";
   reference_.reset();
   model_name_ = name;
   overrides_.assign(model_->layers.layers.size(), "");
@@ -135,6 +145,137 @@ int StudioSession::set_chip(const std::string& chip) {
   ++revision_;
   commit(std::move(next));
   return changed;
+}
+
+// -----------------------------------------------------------------------------
+// [SECTION] re-analysis (input shapes, .mlir names)
+// -----------------------------------------------------------------------------
+
+struct StudioSession::Reanalysis {
+  std::unique_ptr<AnalyzedModel> model;
+  std::vector<Shape> input_shapes;
+  std::optional<std::string> mlir_text;
+  std::string mlir_source;
+};
+
+StudioSession::Reanalysis StudioSession::prepare_reanalysis(std::vector<Shape> shapes,
+                                                            std::optional<std::string> mlir_text,
+                                                            const std::string& mlir_source) const {
+  if (!model_) throw Error("no model is open");
+  AnalyzeOptions options;
+  options.load.source_name = model_name_;
+  options.input_shapes = shapes;
+  options.mlir_text = mlir_text;
+  options.mlir_source = mlir_source;
+  Reanalysis r;
+  r.model = std::make_unique<AnalyzedModel>(analyze_model(model_bytes_, options));
+  r.input_shapes = std::move(shapes);
+  r.mlir_text = std::move(mlir_text);
+  r.mlir_source = r.mlir_text ? mlir_source : "";
+  return r;
+}
+
+std::vector<std::string> StudioSession::apply_reanalysis(Reanalysis&& r) {
+  const auto& old_layers = model_->layers.layers;
+  const LayerGraph& fresh = r.model->layers;
+  std::map<int, int> by_node;  // ONNX main node -> new layer
+  for (size_t j = 0; j < fresh.layers.size(); ++j)
+    if (fresh.layers[j].main_node >= 0) by_node[fresh.layers[j].main_node] = int(j);
+  std::vector<int> target(old_layers.size(), -1);
+  for (size_t i = 0; i < old_layers.size(); ++i) {
+    int j = fresh.find(old_layers[i].name);
+    if (j < 0 && old_layers[i].main_node >= 0) {
+      auto it = by_node.find(old_layers[i].main_node);
+      if (it != by_node.end()) j = it->second;
+    }
+    if (j >= 0 && fresh.layers[j].is_input()) j = -1;
+    target[i] = j;
+  }
+  auto remap = [&](const std::vector<std::string>& modes) {
+    std::vector<std::string> out(fresh.layers.size());
+    for (size_t i = 0; i < modes.size() && i < target.size(); ++i)
+      if (!modes[i].empty() && target[i] >= 0) out[target[i]] = modes[i];
+    return out;
+  };
+  std::vector<std::string> lost;
+  for (size_t i = 0; i < overrides_.size(); ++i)
+    if (!overrides_[i].empty() && target[i] < 0) lost.push_back(old_layers[i].name);
+  overrides_ = remap(overrides_);
+  for (auto& u : undo_) u = remap(u);
+  for (auto& u : redo_) u = remap(u);
+  model_ = std::move(r.model);
+  input_shapes_ = std::move(r.input_shapes);
+  mlir_text_ = std::move(r.mlir_text);
+  mlir_source_ = std::move(r.mlir_source);
+  ++revision_;
+  return lost;
+}
+
+std::vector<std::string> StudioSession::set_input_shapes(std::vector<Shape> shapes) {
+  return apply_reanalysis(prepare_reanalysis(std::move(shapes), mlir_text_, mlir_source_));
+}
+
+std::vector<std::string> StudioSession::set_input_shapes(const std::string& text) {
+  const auto q = text.find('?');
+  if (q != std::string::npos)
+    throw Error("--input_shapes: '?' at character " + std::to_string(q + 1) + " of '" + text +
+                "': replace every unknown dim with a size (e.g. [[1,3,640,640]])");
+  std::string trimmed = text;
+  trimmed.erase(0, trimmed.find_first_not_of(" \t\r\n"));
+  return set_input_shapes(trimmed.empty() ? std::vector<Shape>{} : parse_input_shapes(text));
+}
+
+std::vector<std::string> StudioSession::set_mlir(std::optional<std::string> mlir_text, const std::string& source) {
+  return apply_reanalysis(prepare_reanalysis(input_shapes_, std::move(mlir_text), source));
+}
+
+namespace {
+// --input_shapes text of given shapes: "[[1,3,640,640],[1,10]]".
+std::string shapes_text(const std::vector<Shape>& shapes) {
+  std::string out = "[";
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    out += i ? ",[" : "[";
+    for (size_t d = 0; d < shapes[i].size(); ++d) {
+      if (d) out += ',';
+      out += std::to_string(shapes[i][d]);
+    }
+    out += "]";
+  }
+  return out + "]";
+}
+}  // namespace
+
+std::string StudioSession::input_shapes_text() const {
+  if (!model_) return "";
+  std::string out = "[";
+  const auto& inputs = model_->model.graph.inputs;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    out += i ? ",[" : "[";
+    const ValueState* st = model_->shapes.find(inputs[i].name);
+    if (!st || !st->rank_known) {
+      out += "?";
+    } else {
+      for (size_t d = 0; d < st->shape.size(); ++d) {
+        if (d) out += ',';
+        out += st->shape[d] < 0 ? std::string("?") : std::to_string(st->shape[d]);
+      }
+    }
+    out += "]";
+  }
+  return out + "]";
+}
+
+int StudioSession::unknown_input_dims() const {
+  const std::string t = input_shapes_text();
+  return int(std::count(t.begin(), t.end(), '?'));
+}
+
+int StudioSession::layers_with_unknown_shape() const {
+  if (!model_) return 0;
+  int n = 0;
+  for (const auto& l : model_->layers.layers)
+    if (std::any_of(l.shape.begin(), l.shape.end(), [](int64_t d) { return d < 0; })) ++n;
+  return n;
 }
 
 // -----------------------------------------------------------------------------
@@ -259,6 +400,7 @@ std::string StudioSession::serialize() const {
   j["v"] = 1;
   j["model"] = model_name_;
   j["chip"] = chip_;
+  if (!input_shapes_.empty()) j["input_shapes"] = shapes_text(input_shapes_);
   nlohmann::json p = nlohmann::json::object();
   if (model_)
     for (size_t i = 0; i < overrides_.size(); ++i)
@@ -294,16 +436,25 @@ std::vector<std::string> StudioSession::restore(const std::string& payload) {
     require(j["chip"].is_string(), "session URL: \"chip\" must be a string");
     chip = j["chip"].get<std::string>();
   }
+  // Input shapes first: the precisions name the layers of the re-analyzed model.
+  std::optional<Reanalysis> reanalysis;
+  if (j.contains("input_shapes")) {
+    require(j["input_shapes"].is_string(), "session URL: \"input_shapes\" must be a string like \"[[1,3,640,640]]\"");
+    require(model_ != nullptr, "session URL: open the model before applying input shapes");
+    std::vector<Shape> shapes = parse_input_shapes(j["input_shapes"].get<std::string>());
+    if (shapes != input_shapes_) reanalysis = prepare_reanalysis(std::move(shapes), mlir_text_, mlir_source_);
+  }
+  const LayerGraph* layers = reanalysis ? &reanalysis->model->layers : model_ ? &model_->layers : nullptr;
   std::vector<std::string> missing;
   std::vector<std::string> next = overrides_;
+  if (layers && (reanalysis || j.contains("precisions"))) next.assign(layers->layers.size(), "");
   if (j.contains("precisions")) {
     require(j["precisions"].is_object(), "session URL: \"precisions\" must be an object");
     require(model_ != nullptr || j["precisions"].empty(), "session URL: open the model before applying precisions");
-    if (model_) std::fill(next.begin(), next.end(), "");
     for (auto& [name, mode] : j["precisions"].items()) {
       require(mode.is_string(), "session URL: precision of '" + name + "' must be a string");
       std::string m = parse_qtable_mode(mode.get<std::string>(), "session URL: precision of '" + name + "'");
-      const int l = model_->layers.find(name);
+      const int l = layers->find(name);
       if (l < 0) {
         missing.push_back(name);
         continue;
@@ -317,6 +468,7 @@ std::vector<std::string> StudioSession::restore(const std::string& payload) {
       o = normalize_mode(profile, o);
       if (!profile.supports(o)) throw Error("session URL: " + profile.name + " cannot run " + o);
     }
+  if (reanalysis) apply_reanalysis(std::move(*reanalysis));
   chip_ = profile.name;
   ++revision_;
   commit(std::move(next));

@@ -7,9 +7,15 @@
 // Errors: every user input (ONNX bytes, mode names, layer names, session payloads) ends
 // in mixq::Error with a clear message; a failed call leaves the session unchanged.
 //
+// Re-analysis: the session keeps the ONNX bytes, so input shapes (model_transform.py's
+// --input_shapes) and a top .mlir (the authority for names) can change later; precision
+// edits and the undo history follow their layers (by name, else by the ONNX node the layer
+// is built around) and the edited layers that vanish are reported.
+//
 // Session payload (sessionUrl): base64url( 4-byte little-endian length +
-// zlib(JSON {"v":1,"model":name,"chip":chip,"precisions":{layer:mode}}) ). The model
-// itself is not inside: opening a payload re-applies chip and precisions to the loaded
+// zlib(JSON {"v":1,"model":name,"chip":chip,"input_shapes":"[[1,3,640,640]]",
+// "precisions":{layer:mode}}) ); "input_shapes" only when given. The model itself is not
+// inside: opening a payload re-applies input shapes, chip and precisions to the loaded
 // model by layer name and reports names it cannot find.
 #pragma once
 #include <cstdint>
@@ -40,8 +46,11 @@ class StudioSession {
  public:
   // --- model -----------------------------------------------------------------
   // Parses and analyzes; on mixq::Error the previous model and edits stay.
-  void load_model(std::span<const uint8_t> onnx_bytes, const std::string& name,
-                  std::optional<std::string> mlir_text = std::nullopt);
+  // input_shapes: as --input_shapes, in graph-input order (empty: declared shapes, a
+  // dynamic batch set to 1, other dynamic dims unknown). mlir_text: a top .mlir whose loc
+  // names become the layer names (mlir_source names it in messages).
+  void load_model(std::span<const uint8_t> onnx_bytes, const std::string& name, std::vector<Shape> input_shapes = {},
+                  std::optional<std::string> mlir_text = std::nullopt, const std::string& mlir_source = "model.mlir");
   bool has_model() const { return model_ != nullptr; }
   const AnalyzedModel& model() const;  // requires has_model()
   const LayerGraph& layers() const { return model().layers; }
@@ -50,6 +59,23 @@ class StudioSession {
   // structural mapping of its names. Throws like load_model; cleared by load_model.
   void load_reference(std::span<const uint8_t> onnx_bytes, const std::string& name);
   const AnalyzedModel* reference() const { return reference_.get(); }
+
+  // --- re-analysis of the open model (see the header comment) ---------------------
+  // Each returns the names of edited layers that no longer exist (their edits are
+  // dropped); on mixq::Error nothing changes.
+  std::vector<std::string> set_input_shapes(std::vector<Shape> shapes);
+  // Text as --input_shapes ("[[1,3,640,640]]"); a '?' left in it is an error.
+  std::vector<std::string> set_input_shapes(const std::string& text);
+  // A top .mlir's names (std::nullopt: back to the predicted names).
+  std::vector<std::string> set_mlir(std::optional<std::string> mlir_text, const std::string& source = "model.mlir");
+  const std::vector<Shape>& input_shapes() const { return input_shapes_; }  // as given ({}: none)
+  // Current shapes of the graph inputs as --input_shapes text, unknown dims as '?'
+  // ("[[1,3,?,?]]"); "" without a model.
+  std::string input_shapes_text() const;
+  int unknown_input_dims() const;        // '?' count in input_shapes_text()
+  int layers_with_unknown_shape() const;  // layers whose output shape has a '?'
+  bool has_mlir() const { return mlir_text_.has_value(); }
+  const std::string& mlir_source() const { return mlir_source_; }
 
   // --- chip ------------------------------------------------------------------
   const std::string& chip() const { return chip_; }
@@ -98,10 +124,18 @@ class StudioSession {
  private:
   void require_layer(int layer) const;
   void commit(std::vector<std::string> next);
+  struct Reanalysis;
+  Reanalysis prepare_reanalysis(std::vector<Shape> shapes, std::optional<std::string> mlir_text,
+                                const std::string& mlir_source) const;
+  std::vector<std::string> apply_reanalysis(Reanalysis&& r);
 
   std::unique_ptr<AnalyzedModel> model_;
   std::unique_ptr<AnalyzedModel> reference_;
   std::string model_name_;
+  std::vector<uint8_t> model_bytes_;
+  std::vector<Shape> input_shapes_;
+  std::optional<std::string> mlir_text_;
+  std::string mlir_source_;
   std::string chip_ = "bm1684x";
   std::string base_mode_ = "INT8";
   std::vector<std::string> overrides_;  // per layer, "" = base mode

@@ -1,8 +1,11 @@
 // Desktop host of the studio: native GLFW + OpenGL 3.3 core + Dear ImGui backends.
 //
-// usage: mixq-studio [MODEL.onnx] [--qtable FILE] [--frames N --screenshot FILE.png]
-// A model path argument or a file dropped on the window opens a model (".txt"/".qtable"
-// files dropped are imported as qtables). "Downloads" are written next to the current
+// usage: mixq-studio [MODEL.onnx] [--input_shapes [[1,3,640,640]]] [--mlir TOP.mlir] [--qtable FILE]
+//                    [--frames N --screenshot FILE.png]
+// A model path argument or a file dropped on the window opens a model (".mlir" files give
+// the layer names, images and npz/npy files are calibration data, ".txt"/".qtable" files are
+// imported as qtables). The built-in demo (PP-OCRv4
+// det, input x [1,3,?,?]) opens with --input_shapes [[1,3,640,640]] unless told otherwise. "Downloads" are written next to the current
 // directory's files (atomic writes). --frames N renders N frames and exits (smoke tests):
 // exit 1 if any glGetError() was raised, after writing --screenshot (glReadPixels -> PNG).
 #include <GLFW/glfw3.h>
@@ -14,6 +17,7 @@
 #include <stb/stb_image_write.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -40,10 +44,20 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-void open_path(const std::string& path) {
+// Images and arrays go to the Calibration tab (the extensions `mixq calibrate --dataset` takes).
+bool is_calibration_file(std::string path) {
+  for (char& c : path) c = char(std::tolower(static_cast<unsigned char>(c)));
+  for (const char* ext : {".jpg", ".jpeg", ".png", ".bmp", ".jfif", ".npz", ".npy"})
+    if (ends_with(path, ext)) return true;
+  return false;
+}
+
+void open_path(const std::string& path, const std::string& input_shapes = "") {
   try {
     auto bytes = mixq::native::read_file(path);
-    if (ends_with(path, ".onnx")) g_app->load_model(bytes, path);
+    if (ends_with(path, ".onnx")) g_app->load_model(bytes, path, input_shapes);
+    else if (ends_with(path, ".mlir")) g_app->load_mlir(std::string(bytes.begin(), bytes.end()), path);
+    else if (is_calibration_file(path)) g_app->add_calibration_data(path, std::move(bytes));
     else g_app->import_qtable(std::string(bytes.begin(), bytes.end()), path);
   } catch (const mixq::Error& e) {
     g_app->report_error(e.what());
@@ -65,7 +79,7 @@ bool write_screenshot(const std::string& path, int w, int h) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string model_path, qtable_path, screenshot;
+  std::string model_path, qtable_path, mlir_path, input_shapes, screenshot;
   int frames = -1, width = 1600, height = 1000;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -79,9 +93,12 @@ int main(int argc, char** argv) {
     if (a == "--frames") frames = std::atoi(next().c_str());
     else if (a == "--screenshot") screenshot = next();
     else if (a == "--qtable") qtable_path = next();
+    else if (a == "--mlir") mlir_path = next();
+    else if (a == "--input_shapes") input_shapes = next();
     else if (a == "--size") std::sscanf(next().c_str(), "%dx%d", &width, &height);
     else if (a == "-h" || a == "--help") {
-      std::printf("usage: mixq-studio [MODEL.onnx] [--qtable FILE] [--size WxH] [--frames N --screenshot FILE.png]\n");
+      std::printf("usage: mixq-studio [MODEL.onnx] [--input_shapes [[1,3,640,640]]] [--mlir TOP.mlir] [--qtable FILE]\n"
+                  "                   [--size WxH] [--frames N --screenshot FILE.png]\n");
       return 0;
     } else if (!a.empty() && a[0] == '-') {
       std::fprintf(stderr, "mixq-studio: unknown option %s\n", a.c_str());
@@ -136,9 +153,11 @@ int main(int argc, char** argv) {
     if (probe) {
       std::fclose(probe);
       model_path = MIXQ_DEMO_MODEL;
+      if (input_shapes.empty()) input_shapes = "[[1,3,640,640]]";
     }
   }
-  if (!model_path.empty()) open_path(model_path);
+  if (!model_path.empty()) open_path(model_path, input_shapes);
+  if (!mlir_path.empty()) open_path(mlir_path);
   if (!qtable_path.empty()) open_path(qtable_path);
 
   int gl_errors = 0;

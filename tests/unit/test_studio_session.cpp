@@ -144,3 +144,107 @@ TEST_CASE("session: reference model is kept until the next model") {
   s.load_model(bytes, "branch.onnx");
   CHECK(s.reference() == nullptr);
 }
+
+namespace {
+// x [1,3,?,?] -> conv a -> Reshape(a, Concat(Gather(Shape(a), 0), -1)) -> y. The shape
+// arithmetic only folds away (as TPU-MLIR does) once the input's dims are known.
+std::vector<uint8_t> dynamic_model() {
+  OnnxBuilder b(13);
+  b.input("x", {1, 3, -1, -1}).output("y");
+  b.conv("x", "a", 3, 4);
+  b.node("Shape", {"a"}, {"s"});
+  b.weight_i64("i0", {0});
+  b.node("Gather", {"s", "i0"}, {"n"});
+  b.weight_i64("m1", {-1});
+  b.node("Concat", {"n", "m1"}, {"target"});
+  OnnxBuilder::attr_i(b.graph().mutable_node(3)[0], "axis", 0);
+  b.node("Reshape", {"a", "target"}, {"y"});
+  return b.bytes();
+}
+int first_of_kind(const StudioSession& s, const std::string& kind) {
+  const auto& L = s.layers().layers;
+  for (size_t i = 0; i < L.size(); ++i)
+    if (L[i].kind == kind) return int(i);
+  return -1;
+}
+}  // namespace
+
+TEST_CASE("session: input shapes re-analyze; edits follow their layers, vanished ones are reported") {
+  StudioSession s;
+  auto bytes = dynamic_model();
+  s.load_model(bytes, "dyn.onnx");
+  CHECK(s.input_shapes_text() == "[[1,3,?,?]]");
+  CHECK(s.unknown_input_dims() == 2);
+  CHECK(s.layers_with_unknown_shape() > 0);
+  const size_t dynamic_layers = s.layers().layers.size();
+  const int concat = first_of_kind(s, "Concat");
+  REQUIRE(concat >= 0);  // the shape arithmetic is still there
+  const std::string concat_name = s.layers().layers[concat].name;
+  s.set_precision({layer(s, "a_Conv")}, "F16");
+  s.set_precision({concat}, "F32");
+  s.set_precision({layer(s, "y_Reshape")}, "BF16");
+
+  CHECK_THROWS_WITH(s.set_input_shapes("[[1,3,?,?]]"), Catch::Contains("'?'"));
+  CHECK_THROWS_WITH(s.set_input_shapes("[[1,3,8,8],[1,2]]"), Catch::Contains("2 shapes given"));
+  CHECK_THROWS_AS(s.set_input_shapes("[[1,3,8"), Error);
+  CHECK(s.layers().layers.size() == dynamic_layers);  // failures change nothing
+  CHECK(s.precision(concat) == "F32");
+
+  const auto dropped = s.set_input_shapes("[[1,3,8,8]]");
+  CHECK(dropped == std::vector<std::string>{concat_name});
+  CHECK(s.input_shapes_text() == "[[1,3,8,8]]");
+  CHECK(s.unknown_input_dims() == 0);
+  CHECK(s.layers_with_unknown_shape() == 0);
+  CHECK(s.layers().layers.size() < dynamic_layers);
+  CHECK(s.layers().layers[layer(s, "y_Reshape")].shape == Shape{1, 256});
+  CHECK(s.precision(layer(s, "a_Conv")) == "F16");
+  CHECK(s.precision(layer(s, "y_Reshape")) == "BF16");
+  CHECK(s.override_count() == 2);
+  REQUIRE(s.undo());  // the history was carried over too: y_Reshape back to INT8
+  CHECK(s.precision(layer(s, "y_Reshape")) == "INT8");
+  CHECK(s.precision(layer(s, "a_Conv")) == "F16");
+  REQUIRE(s.redo());
+
+  // The session link carries the shapes: a fresh session re-analyzes before precisions.
+  StudioSession t;
+  t.load_model(bytes, "dyn.onnx");
+  CHECK(t.restore(s.serialize()).empty());
+  CHECK(t.input_shapes_text() == "[[1,3,8,8]]");
+  CHECK(t.precision(layer(t, "y_Reshape")) == "BF16");
+  // Loading with shapes directly gives the same analysis.
+  StudioSession u;
+  u.load_model(bytes, "dyn.onnx", parse_input_shapes("[[1,3,8,8]]"));
+  CHECK(u.layers().names() == s.layers().names());
+  CHECK(u.input_shapes() == std::vector<Shape>{{1, 3, 8, 8}});
+}
+
+TEST_CASE("session: a top .mlir renames layers; edits follow; unmatched names are reported") {
+  OnnxBuilder b(13);
+  b.input("x", {1, 3, 8, 8}).output("y");
+  b.conv("x", "c", 3, 4);
+  b.node("Relu", {"c"}, {"y"});
+  auto bytes = b.bytes();
+  StudioSession s;
+  s.load_model(bytes, "m.onnx");
+  const int conv = first_of_kind(s, "Conv");
+  REQUIRE(conv >= 0);
+  const std::string predicted = s.layers().layers[conv].name;
+  s.set_precision({conv}, "F16");
+  const std::string mlir =
+      "#loc1 = loc(\"x\")\n#loc2 = loc(\"c_Conv\")\n#loc3 = loc(\"ghost_Conv\")\n";
+  CHECK_THROWS_WITH(s.set_mlir(std::string("no locations here"), "bad.mlir"), Catch::Contains("bad.mlir"));
+  CHECK_FALSE(s.has_mlir());
+  CHECK(s.set_mlir(mlir, "top.mlir").empty());
+  CHECK(s.has_mlir());
+  CHECK(s.mlir_source() == "top.mlir");
+  REQUIRE(s.layers().find("c_Conv") >= 0);
+  CHECK(s.precision(s.layers().find("c_Conv")) == "F16");
+  CHECK(s.layers().mlir_unmatched == std::vector<std::string>{"ghost_Conv"});
+  bool warned = false;
+  for (const auto& w : s.model().warnings) warned |= w.find("ghost_Conv") != std::string::npos;
+  CHECK(warned);
+  CHECK(s.set_mlir(std::nullopt).empty());  // back to the predicted names
+  CHECK_FALSE(s.has_mlir());
+  REQUIRE(s.layers().find(predicted) >= 0);
+  CHECK(s.precision(s.layers().find(predicted)) == "F16");
+}

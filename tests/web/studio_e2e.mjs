@@ -3,16 +3,17 @@
 // renders; frame time is measured while panning/zooming; a shared model opens through the
 // file input and another through window.mixq; a bad model fails with the core's message and
 // loses nothing; precision edits, qtable export and the session link round-trip; a qtable
-// written for a renamed export is imported and repaired (when the qtable doctor is built in).
+// written for a renamed export is imported and repaired (when the qtable doctor is built in);
+// calibration in the page equals the native CLI's table (calibration_case.mjs).
 // Screenshots go to test-artifacts/.
-// usage: node studio_e2e.mjs STUDIO_DIR ARTIFACTS_DIR SHARED_DIR
+// usage: node studio_e2e.mjs STUDIO_DIR ARTIFACTS_DIR SHARED_DIR [NATIVE_MIXQ_CLI]
 import { chromium } from 'playwright-core';
 import http from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-const [studioDir, artifacts, sharedDir] = process.argv.slice(2);
+const [studioDir, artifacts, sharedDir, nativeCli] = process.argv.slice(2);
 if (!studioDir || !artifacts) {
   console.error('usage: node studio_e2e.mjs STUDIO_DIR ARTIFACTS_DIR [SHARED_DIR]');
   process.exit(2);
@@ -70,7 +71,35 @@ try {
   await page.waitForTimeout(500);
   const stats = JSON.parse(await page.evaluate(() => window.mixq.stats()));
   check(stats.layers > 100, `demo model opens at once (${stats.model}: ${stats.layers} layers, layout ${stats.layout_ms.toFixed(1)} ms)`);
+  check(stats.input_shapes === '[[1,3,640,640]]' && stats.unknown_input_dims === 0 && stats.layers_with_unknown_shape === 0,
+        `the demo opens with --input_shapes [[1,3,640,640]]: every layer has a concrete shape (${stats.input_shapes}, ` +
+        `${stats.layers_with_unknown_shape} layers with '?')`);
   await page.screenshot({ path: path.join(artifacts, 'studio-web-demo.png') });
+
+  // Input shapes: re-analysis keeps edits by layer name; the session link carries the shapes.
+  {
+    const conv = await page.evaluate(() => JSON.parse(window.mixq.exportPrecisions()).find((l) => l.kind === 'Conv').name);
+    const qmark = await page.evaluate(() => { try { window.mixq.setInputShapes('[[1,3,?,?]]'); return ''; } catch (e) { return e.message; } });
+    check(qmark.includes("'?'"), `setInputShapes rejects a '?' with a clear message: "${qmark}"`);
+    const s320 = JSON.parse(await page.evaluate((n) => { window.mixq.setPrecision(n, 'F16'); return window.mixq.setInputShapes('[[1,3,320,320]]'); }, conv));
+    const kept = await page.evaluate(() => window.mixq.exportQtable());
+    check(s320.input_shapes === '[[1,3,320,320]]' && s320.layers_with_unknown_shape === 0 && s320.dropped_precisions.length === 0 &&
+          kept.includes(`\n${conv} F16\n`), `setInputShapes re-analyzes and keeps the edit on ${conv}`);
+    const link320 = await page.evaluate(() => window.mixq.sessionUrl());
+    await page.evaluate(() => window.mixq.setInputShapes('[[1,3,640,640]]'));
+    await page.evaluate((l) => window.mixq.openSessionUrl(l), link320);
+    const back = JSON.parse(await page.evaluate(() => window.mixq.stats()));
+    check(back.input_shapes === '[[1,3,320,320]]', `the session link carries the input shapes (${back.input_shapes})`);
+    await page.evaluate((n) => { window.mixq.setInputShapes('[[1,3,640,640]]'); window.mixq.setPrecision(n, 'INT8'); }, conv);
+    // The Model panel without shapes: the '?' warning line.
+    await page.evaluate(() => window.mixq.setInputShapes(''));
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: path.join(artifacts, 'studio-web-unknown-dims.png') });
+    const dyn = JSON.parse(await page.evaluate(() => window.mixq.stats()));
+    check(dyn.unknown_input_dims === 2 && dyn.layers_with_unknown_shape > 0,
+          `without input shapes the dynamic dims stay unknown (${dyn.input_shapes})`);
+    await page.evaluate(() => window.mixq.setInputShapes('[[1,3,640,640]]'));
+  }
 
   // Frame time on the demo graph while panning and zooming (rAF intervals + UI build time).
   const box = { x: 800, y: 350 };
@@ -147,8 +176,24 @@ try {
   }
   if (fastest && fs.existsSync(fastest)) {
     const bytes = [...fs.readFileSync(fastest)];
-    const s = JSON.parse(await page.evaluate((b) => window.mixq.loadModel(new Uint8Array(b), 'fastestdet.onnx'), bytes));
-    check(s.model === 'fastestdet.onnx' && s.layers > 50, `window.mixq.loadModel opens fastestdet.onnx (${s.layers} layers)`);
+    const badOpt = await page.evaluate((b) => {
+      try { window.mixq.loadModel(new Uint8Array(b), 'fastestdet.onnx', { inputshapes: '[[1,3,352,352]]' }); return ''; } catch (e) { return e.message; }
+    }, bytes);
+    check(badOpt.includes("unknown option 'inputshapes'"), `loadModel names an unknown option: "${badOpt}"`);
+    const s = JSON.parse(await page.evaluate((b) => window.mixq.loadModel(new Uint8Array(b), 'fastestdet.onnx',
+                                                                          { input_shapes: '[[1,3,352,352]]' }), bytes));
+    check(s.model === 'fastestdet.onnx' && s.layers > 50 && s.input_shapes === '[[1,3,352,352]]',
+          `window.mixq.loadModel opens fastestdet.onnx with input_shapes (${s.layers} layers, ${s.input_shapes})`);
+    // A top .mlir naming every layer but one differently, plus a name no layer can take.
+    const names = JSON.parse(await page.evaluate(() => window.mixq.exportPrecisions())).map((l) => l.name);
+    const mlir = ['module attributes {module.name = "fastestdet"} {', '}',
+                  ...names.map((n, i) => `#loc${i} = loc("${n}")`), `#loc${names.length} = loc("ghost_from_another_export")`].join('\n');
+    const m = JSON.parse(await page.evaluate((t) => window.mixq.loadMlir(t, 'fastestdet_top.mlir'), mlir));
+    const sm = JSON.parse(await page.evaluate(() => window.mixq.stats()));
+    check(m.layers === names.length && m.renamed === 0 && m.unmatched.length === 1 && m.unmatched[0] === 'ghost_from_another_export' &&
+          sm.mlir === 'fastestdet_top.mlir', `loadMlir re-analyzes with the .mlir names and reports the unmatched one (${JSON.stringify(m.unmatched)})`);
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: path.join(artifacts, 'studio-web-mlir.png') });
   }
 
   // Qtable written for a renamed export (the qtable doctor's job; skipped if not built in).
@@ -157,7 +202,10 @@ try {
     const { runQtableCase } = await import(qtableCase);
     await runQtableCase(page, { check, artifacts, sharedDir });
   }
-  check(consoleErrors.filter((e) => !e.includes('broken.onnx')).length === 0, `no page errors (${consoleErrors.join(' | ')})`);
+  // Calibration in the page, compared with the native CLI's table.
+  const { runCalibrationCase } = await import(path.join(path.dirname(new URL(import.meta.url).pathname), 'calibration_case.mjs'));
+  await runCalibrationCase(page, { check, artifacts, sharedDir, nativeCli });
+  check(consoleErrors.filter((e) => !e.includes('broken.onnx') && !e.includes('notes.txt')).length === 0, `no page errors (${consoleErrors.join(' | ')})`);
 } finally {
   await browser.close();
   server.close();

@@ -7,6 +7,7 @@
 // [SECTION] graph view (layout cache, drawing, input, search)
 // [SECTION] left panel: model, chip, exports
 // [SECTION] qtable panel
+// [SECTION] calibration (run stepping)
 // [SECTION] layer table
 // [SECTION] properties panel
 // [SECTION] log panel
@@ -27,6 +28,7 @@
 #include "mixq/log.h"
 #include "mixq/shape_inference.h"
 #include "canvas_gl.h"
+#include "studio_calibration_panel.h"
 #include "studio_qtable.h"
 
 namespace mixq::studio {
@@ -56,6 +58,16 @@ ImU32 mode_colour(const std::string& mode) {
   for (const auto& m : kModeColours)
     if (mode == m.mode) return m.fill;
   return rgb(90, 90, 90);
+}
+
+// Threshold ramp (dark blue -> teal -> yellow -> orange -> red), t in [0,1].
+ImU32 ramp_colour(float t) {
+  static const float stops[][3] = {{40, 60, 130}, {30, 120, 130}, {150, 160, 50}, {200, 120, 40}, {180, 50, 50}};
+  t = std::clamp(t, 0.0f, 1.0f) * 4;
+  const int k = std::min(3, int(t));
+  const float f = t - k;
+  return rgb(int(stops[k][0] + (stops[k + 1][0] - stops[k][0]) * f), int(stops[k][1] + (stops[k + 1][1] - stops[k][1]) * f),
+             int(stops[k][2] + (stops[k + 1][2] - stops[k][2]) * f));
 }
 
 ImU32 lighten(ImU32 c, float f) {
@@ -152,6 +164,13 @@ struct StudioApp::Impl {
   PlatformServices services;
   StudioSession session;
   QtableState qtable;
+  CalibrationPanelState cali;
+  // Graph colouring: by precision, or (with a calibration result) by threshold on a log
+  // scale; per-layer ramp positions cached per result.
+  bool colour_by_threshold = false;
+  std::vector<float> threshold_pos;  // per layer, -1 = no row
+  double threshold_lo = 0, threshold_hi = 0;
+  long long threshold_key = -2;
   float scale = 1;
   ImFont* font = nullptr;
   ImFont* font_bold = nullptr;
@@ -202,6 +221,12 @@ struct StudioApp::Impl {
   // desktop path prompt
   std::string prompt_kind;
   char prompt_path[512] = "";
+
+  // Model panel: the "Input shapes" field (refreshed when the analysis changes) and the
+  // last re-analysis notice (edits dropped).
+  char shapes_buf[256] = "";
+  int shapes_serial = -1;
+  std::string notice;
 
   int bottom_tab_request = -1;
   int left_tab_request = -1;
@@ -299,6 +324,49 @@ struct StudioApp::Impl {
     }
   }
 
+  std::string selected_name() const {
+    return session.has_model() && selected >= 0 && selected < int(session.layers().layers.size())
+               ? session.layers().layers[selected].name
+               : "";
+  }
+  void after_reanalysis(const std::string& selected_name, const std::vector<std::string>& dropped,
+                        const std::string& what);
+  void draw_model_inputs(StudioApp& app);
+  // Per-layer ramp positions of the current calibration result (log threshold).
+  void update_threshold_colours() {
+    const StudioCalibration& c = cali.calibration;
+    const long long key = c.has_result() ? (long long)cali.run_id * 1000003 + model_serial : -1;
+    if (key == threshold_key && threshold_pos.size() == session.layers().layers.size()) return;
+    threshold_key = key;
+    const auto& L = session.layers().layers;
+    threshold_pos.assign(L.size(), -1);
+    if (key < 0) return;
+    std::vector<double> th(L.size(), 0);
+    std::vector<bool> has(L.size(), false);
+    double lo = 1e300, hi = -1e300;
+    for (const auto& row : c.result().layers) {
+      const int l = session.layers().find(row.layer);
+      if (l < 0 || row.threshold <= 0) continue;
+      th[l] = std::log10(row.threshold);
+      has[l] = true;
+      lo = std::min(lo, th[l]), hi = std::max(hi, th[l]);
+    }
+    if (lo > hi) return;
+    threshold_lo = std::pow(10.0, lo), threshold_hi = std::pow(10.0, hi);
+    for (size_t i = 0; i < L.size(); ++i)
+      if (has[i]) threshold_pos[i] = hi > lo ? float((th[i] - lo) / (hi - lo)) : 0.5f;
+  }
+  ImU32 node_fill(int i) {
+    const Layer& l = session.layers().layers[i];
+    if (l.is_input()) return kInputFill;
+    if (colour_by_threshold && cali.calibration.has_result()) {
+      const float t = i < int(threshold_pos.size()) ? threshold_pos[i] : -1;
+      return t < 0 ? rgb(80, 82, 88) : ramp_colour(t);
+    }
+    return mode_colour(session.precision(i));
+  }
+  void step_calibration(StudioApp& app);
+  void calibration_model_changed();
   void draw_menu_bar(StudioApp& app);
   void draw_left_panel(StudioApp& app);
   void draw_graph(StudioApp& app);
@@ -350,11 +418,14 @@ void StudioApp::setup(std::span<const uint8_t> font_ttf, std::span<const uint8_t
   if (!canvas_gl_init()) m.add_log(LogLevel::Warning, "canvas shader unavailable: plain background");
 }
 
-void StudioApp::load_model(std::span<const uint8_t> bytes, const std::string& name) {
+void StudioApp::load_model(std::span<const uint8_t> bytes, const std::string& name, const std::string& input_shapes) {
   Impl& m = *impl_;
   try {
     auto t0 = std::chrono::steady_clock::now();
-    m.session.load_model(bytes, name);
+    if (input_shapes.find('?') != std::string::npos)
+      throw Error("--input_shapes: replace every '?' in '" + input_shapes + "' with a size (e.g. [[1,3,640,640]])");
+    const bool no_shapes = input_shapes.find_first_not_of(" \t\r\n") == std::string::npos;
+    m.session.load_model(bytes, name, no_shapes ? std::vector<Shape>{} : parse_input_shapes(input_shapes));
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     ++m.model_serial;
     m.selected = -1;
@@ -369,6 +440,203 @@ void StudioApp::load_model(std::span<const uint8_t> bytes, const std::string& na
     m.add_log(LogLevel::Info, buf);
     for (const auto& w : m.session.model().warnings) m.add_log(LogLevel::Warning, w);
     m.banner.clear();
+    m.notice.clear();
+    m.shapes_serial = -1;
+    m.calibration_model_changed();
+  } catch (const Error& e) {
+    report_error(e.what());
+    throw;
+  }
+}
+
+void StudioApp::Impl::after_reanalysis(const std::string& selected_name, const std::vector<std::string>& dropped,
+                                       const std::string& what) {
+  // Selection follows the layer name; the layout, caches and the qtable report are rebuilt.
+  ++model_serial;
+  multi.clear();
+  selected = -1;
+  if (!selected_name.empty()) select(session.layers().find(selected_name), false);
+  stats_layer = -1;
+  search_hits.clear();
+  table_revision = -1;
+  shapes_serial = -1;
+  qtable_revalidate(qtable, session);
+  calibration_model_changed();
+  add_log(LogLevel::Info, what + ": " + std::to_string(session.layers().layers.size()) + " layers");
+  for (const auto& w : session.model().warnings) add_log(LogLevel::Warning, w);
+  for (const auto& n : dropped)
+    add_log(LogLevel::Warning, "precision of '" + n + "' dropped: the layer no longer exists");
+  notice = dropped.empty() ? "" : std::to_string(dropped.size()) + " edited layer(s) no longer exist; their precisions were dropped: " + dropped[0] + (dropped.size() > 1 ? ", ..." : "");
+  banner.clear();
+}
+
+std::vector<std::string> StudioApp::set_input_shapes(const std::string& text) {
+  Impl& m = *impl_;
+  try {
+    const std::string sel = m.selected_name();
+    auto dropped = m.session.set_input_shapes(text);
+    m.after_reanalysis(sel, dropped, "input shapes " + m.session.input_shapes_text());
+    return dropped;
+  } catch (const Error& e) {
+    report_error(e.what());
+    throw;
+  }
+}
+
+std::string StudioApp::load_mlir(const std::string& text, const std::string& name) {
+  Impl& m = *impl_;
+  try {
+    std::vector<std::string> before;
+    for (const auto& l : m.session.layers().layers) before.push_back(l.name);
+    const std::string sel = m.selected_name();
+    auto dropped = m.session.set_mlir(text, base_name(name));
+    m.after_reanalysis(sel, dropped, "layer names from " + base_name(name));
+    int renamed = 0;
+    std::set<std::string> old_names(before.begin(), before.end());
+    for (const auto& l : m.session.layers().layers) renamed += old_names.count(l.name) ? 0 : 1;
+    nlohmann::json j;
+    j["layers"] = m.session.layers().layers.size();
+    j["renamed"] = renamed;
+    j["unmatched"] = m.session.layers().mlir_unmatched;
+    j["dropped_precisions"] = dropped;
+    return j.dump();
+  } catch (const Error& e) {
+    report_error(e.what());
+    throw;
+  }
+}
+
+void StudioApp::clear_mlir() {
+  Impl& m = *impl_;
+  try {
+    const std::string sel = m.selected_name();
+    auto dropped = m.session.set_mlir(std::nullopt);
+    m.after_reanalysis(sel, dropped, "predicted layer names");
+  } catch (const Error& e) {
+    report_error(e.what());
+    throw;
+  }
+}
+
+// -----------------------------------------------------------------------------
+// [SECTION] calibration (run stepping)
+// -----------------------------------------------------------------------------
+
+void StudioApp::Impl::calibration_model_changed() {
+  StudioCalibration& c = cali.calibration;
+  if (c.running()) {
+    c.cancel();
+    cali.state = "cancelled";
+    cali.message = "calibration cancelled: the model changed";
+    add_log(LogLevel::Warning, cali.message);
+  }
+  if (c.has_result()) {
+    c.clear_result();
+    cali.state = "idle";
+    add_log(LogLevel::Info, "calibration result cleared: the model changed");
+  }
+}
+
+// Runs batches for up to ~15 ms of this frame (at least one), so the page keeps drawing.
+void StudioApp::Impl::step_calibration(StudioApp& app) {
+  StudioCalibration& c = cali.calibration;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto elapsed_ms = [&] { return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(); };
+  try {
+    while (c.step() && elapsed_ms() < 15) {
+    }
+    cali.run_seconds += elapsed_ms() / 1000;
+    if (!c.running()) {
+      cali.state = "done";
+      const auto& r = c.result();
+      char buf[200];
+      std::snprintf(buf, sizeof buf, "calibrated %zu layers with %s on %d samples (%d batches, %.1f s)", r.layers.size(),
+                    c.result_settings().cali_method.c_str(), r.samples, r.batches, cali.run_seconds);
+      add_log(LogLevel::Info, buf);
+      for (const auto& w : r.warnings) add_log(LogLevel::Warning, "calibration: " + w);
+    }
+  } catch (const Error& e) {
+    cali.state = "error";
+    cali.message = e.what();
+    app.report_error(e.what());
+  }
+}
+
+int StudioApp::add_calibration_data(const std::string& name, std::vector<uint8_t> bytes) {
+  Impl& m = *impl_;
+  try {
+    require(!m.cali.calibration.running(), "calibration data: wait for the running calibration (or cancel it)");
+    const size_t size = bytes.size();
+    m.cali.calibration.add_data(base_name(name), std::move(bytes));
+    m.add_log(LogLevel::Info, "calibration data " + base_name(name) + " (" + std::to_string(size) + " bytes)");
+    m.left_tab_request = 2;
+    return int(m.cali.calibration.data().size());
+  } catch (const Error& e) {
+    report_error(e.what());
+    throw;
+  }
+}
+
+bool StudioApp::remove_calibration_data(const std::string& name) {
+  Impl& m = *impl_;
+  if (m.cali.calibration.running()) return false;
+  return m.cali.calibration.remove_data(name);
+}
+
+int StudioApp::start_calibration(const std::string& options_json) {
+  Impl& m = *impl_;
+  try {
+    require(m.session.has_model(), "calibrate: open a model first");
+    const CalibrationSettings settings = options_json.find_first_not_of(" \t\r\n") == std::string::npos
+                                             ? calibration_panel_settings(m.cali)
+                                             : parse_calibration_settings(options_json);
+    if (m.cali.calibration.running()) {
+      m.cali.calibration.cancel();
+      m.add_log(LogLevel::Warning, "calibration cancelled: a new run started");
+    }
+    m.cali.calibration.start(m.session.model(), m.session.model_name(), settings);
+    calibration_panel_show(m.cali, settings);
+    m.cali.state = "running";
+    m.cali.message.clear();
+    m.banner.clear();
+    m.cali.run_seconds = 0;
+    m.left_tab_request = 2;
+    m.add_log(LogLevel::Info, "calibration started: " + calibration_settings_json(settings));
+    return ++m.cali.run_id;
+  } catch (const Error& e) {
+    m.cali.state = "error";
+    m.cali.message = e.what();
+    report_error(e.what());
+    throw;
+  }
+}
+
+void StudioApp::cancel_calibration() {
+  Impl& m = *impl_;
+  if (!m.cali.calibration.running()) return;
+  m.cali.calibration.cancel();
+  m.cali.state = "cancelled";
+  m.cali.message = "calibration cancelled";
+  m.add_log(LogLevel::Info, m.cali.message);
+}
+
+std::string StudioApp::calibration_status_json() const {
+  const Impl& m = *impl_;
+  nlohmann::json j = {{"run", m.cali.run_id},
+                      {"state", m.cali.state},
+                      {"done", m.cali.calibration.batches_done()},
+                      {"total", m.cali.calibration.batches_total()},
+                      {"message", m.cali.message},
+                      {"files", m.cali.calibration.data().size()}};
+  return j.dump();
+}
+
+std::string StudioApp::calibration_result_json() const { return impl_->cali.calibration.result_json(); }
+
+std::string StudioApp::export_cali_table() {
+  Impl& m = *impl_;
+  try {
+    return m.cali.calibration.export_cali_table(m.services.now ? m.services.now() : "");
   } catch (const Error& e) {
     report_error(e.what());
     throw;
@@ -493,6 +761,11 @@ std::string StudioApp::stats_json() const {
   j["zoom"] = m.zoom;
   j["chip"] = m.session.chip();
   j["overrides"] = m.session.override_count();
+  j["input_shapes"] = m.session.input_shapes_text();
+  j["unknown_input_dims"] = m.session.unknown_input_dims();
+  j["layers_with_unknown_shape"] = m.session.layers_with_unknown_shape();
+  j["mlir"] = m.session.mlir_source();
+  j["calibration"] = m.cali.state;
   j["selected"] = m.selected >= 0 && m.session.has_model() ? m.session.layers().layers[m.selected].name : "";
   return j.dump();
 }
@@ -506,6 +779,7 @@ void StudioApp::frame() {
   auto t0 = std::chrono::steady_clock::now();
   ImGuiIO& io = ImGui::GetIO();
   if (m.session.has_model() && m.layout_revision != m.model_serial) m.rebuild_layout();
+  if (m.cali.calibration.running()) m.step_calibration(*this);
 
   // Shortcuts
   if (io.KeyCtrl && ImGui::IsKeyPressed('F', false)) m.focus_search = true;
@@ -600,6 +874,8 @@ void StudioApp::Impl::draw_path_prompt(StudioApp& app) {
         auto bytes = services.read_file(prompt_path);
         if (kind == "model") app.load_model(bytes, prompt_path);
         else if (kind == "reference") app.load_reference(bytes, prompt_path);
+        else if (kind == "mlir") app.load_mlir(std::string(bytes.begin(), bytes.end()), prompt_path);
+        else if (kind == "calibration") app.add_calibration_data(prompt_path, std::move(bytes));
         else app.import_qtable(std::string(bytes.begin(), bytes.end()), prompt_path);
       } catch (const Error& e) {
         app.report_error(e.what());
@@ -621,6 +897,7 @@ void StudioApp::Impl::draw_menu_bar(StudioApp& app) {
   ImGui::TextDisabled("studio");
   if (ImGui::BeginMenu("File")) {
     if (ImGui::MenuItem("Open model...")) pick("model");
+    if (ImGui::MenuItem("Open .mlir (layer names)...", nullptr, false, session.has_model())) pick("mlir");
     if (ImGui::MenuItem("Import qtable...", nullptr, false, session.has_model())) pick("qtable");
     ImGui::Separator();
     if (ImGui::MenuItem("Export qtable", "Ctrl+S", false, session.has_model())) {
@@ -752,6 +1029,7 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
   ImGui::InvisibleButton("##canvas", ImVec2(std::max(size.x, 1.0f), std::max(size.y, 1.0f)),
                          ImGuiButtonFlags_MouseButtonLeft | ImGuiButtonFlags_MouseButtonRight |
                              ImGuiButtonFlags_MouseButtonMiddle);
+  ImGui::SetItemAllowOverlap();  // the toolbar buttons drawn over the canvas take their clicks
   const bool hovered = ImGui::IsItemHovered();
   ImGuiIO& io = ImGui::GetIO();
 
@@ -789,6 +1067,7 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
   if (ImGui::IsWindowFocused() && !io.WantTextInput && ImGui::IsKeyPressed('F', false) && !io.KeyCtrl) want_fit = 2;
 
   const auto& L = session.layers().layers;
+  update_threshold_colours();
   const float vx0 = (-pan.x) / zoom, vy0 = (-pan.y) / zoom;
   const float vx1 = (size.x - pan.x) / zoom, vy1 = (size.y - pan.y) / zoom;
   dl->PushClipRect(origin, ImVec2(origin.x + size.x, origin.y + size.y), true);
@@ -828,8 +1107,7 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
     if (c.x + s.x / 2 < vx0 || c.x - s.x / 2 > vx1 || c.y + s.y / 2 < vy0 || c.y - s.y / 2 > vy1) continue;
     ImVec2 p0 = to_screen(origin, c.x - s.x / 2, c.y - s.y / 2);
     ImVec2 p1 = to_screen(origin, c.x + s.x / 2, c.y + s.y / 2);
-    const std::string mode = L[i].is_input() ? "" : session.precision(int(i));
-    const ImU32 fill = L[i].is_input() ? kInputFill : mode_colour(mode);
+    const ImU32 fill = node_fill(int(i));
     dl->AddRectFilled(p0, p1, fill, round);
     const bool is_sel = multi.count(int(i)) != 0;
     const int touch = qtable_touch(qtable, int(i));  // 0 none, 1 ok line, 2 problem
@@ -887,7 +1165,26 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
   }
 
   // Overlays: legend (bottom-left), zoom + toolbar (top-right), error banner (top).
-  {
+  if (colour_by_threshold && cali.calibration.has_result()) {
+    ImVec2 p(origin.x + 12 * scale, origin.y + size.y - 12 * scale);
+    const float lh = ImGui::GetTextLineHeight() + 4 * scale, w = 190 * scale, h = 3 * lh + 8 * scale;
+    dl->AddRectFilled(ImVec2(p.x, p.y - h), ImVec2(p.x + w, p.y), rgb(30, 32, 37, 230), 6 * scale);
+    float y = p.y - h + 4 * scale;
+    dl->AddText(ImVec2(p.x + 8 * scale, y), rgb(150, 156, 168), "Threshold (log scale)");
+    y += lh + 2 * scale;
+    const float x0 = p.x + 8 * scale, x1 = p.x + w - 8 * scale;
+    const int steps = 24;
+    for (int k = 0; k < steps; ++k) {
+      const float a = x0 + (x1 - x0) * k / steps, b = x0 + (x1 - x0) * (k + 1) / steps;
+      dl->AddRectFilled(ImVec2(a, y), ImVec2(b + 0.5f, y + 10 * scale), ramp_colour((k + 0.5f) / steps));
+    }
+    y += 12 * scale;
+    char lo[32], hi[32];
+    std::snprintf(lo, sizeof lo, "%.3g", threshold_lo);
+    std::snprintf(hi, sizeof hi, "%.3g", threshold_hi);
+    dl->AddText(ImVec2(x0, y), rgb(220, 224, 232), lo);
+    dl->AddText(ImVec2(x1 - ImGui::CalcTextSize(hi).x, y), rgb(220, 224, 232), hi);
+  } else {
     std::map<std::string, int> counts;
     for (size_t i = 0; i < L.size(); ++i)
       if (!L[i].is_input()) counts[session.precision(int(i))]++;
@@ -913,7 +1210,7 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
     for (size_t i = 0; i < L.size(); ++i) {
       const auto c = layout.centers[i];
       const auto s = layout.sizes[i];
-      const ImU32 col = L[i].is_input() ? kInputFill : mode_colour(session.precision(int(i)));
+      const ImU32 col = node_fill(int(i));
       dl->AddRectFilled(ImVec2(mbase.x + (c.x - s.x / 2) * ms, mbase.y + (c.y - s.y / 2) * ms),
                         ImVec2(mbase.x + (c.x + s.x / 2) * ms + 1, mbase.y + (c.y + s.y / 2) * ms + 1),
                         multi.count(int(i)) ? rgb(255, 255, 255) : lighten(col, 0.2f));
@@ -926,7 +1223,14 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
     }
   }
   {
-    ImGui::SetCursorScreenPos(ImVec2(origin.x + size.x - 190 * scale, origin.y + 8 * scale));
+    const bool calibrated = cali.calibration.has_result();
+    ImGui::SetCursorScreenPos(ImVec2(origin.x + size.x - (calibrated ? 330 : 190) * scale, origin.y + 8 * scale));
+    if (calibrated) {
+      if (ImGui::SmallButton(colour_by_threshold ? "Colour: threshold" : "Colour: precision"))
+        colour_by_threshold = !colour_by_threshold;
+      if (ImGui::IsItemHovered()) ImGui::SetTooltip("Colour the nodes by precision or by calibration threshold");
+      ImGui::SameLine();
+    }
     if (ImGui::SmallButton("Fit")) want_fit = 2;
     ImGui::SameLine();
     if (ImGui::SmallButton("-")) zoom = std::max(0.03f, zoom / 1.25f);
@@ -939,7 +1243,7 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
     char info[256];
     std::snprintf(info, sizeof info, "%s  |  %zu layers  |  %s  |  %d edited", base_name(session.model_name()).c_str(), L.size(),
                   session.chip().c_str(), session.override_count());
-    ImVec4 clip(origin.x, origin.y, origin.x + size.x - 200 * scale, origin.y + 40 * scale);
+    ImVec4 clip(origin.x, origin.y, origin.x + size.x - (cali.calibration.has_result() ? 340 : 200) * scale, origin.y + 40 * scale);
     dl->AddText(font, font->FontSize, ImVec2(origin.x + 12 * scale, origin.y + 10 * scale), rgb(150, 156, 168), info, nullptr, 0, &clip);
   }
   if (!banner.empty()) {
@@ -950,7 +1254,7 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
     dl->AddRectFilled(b0, b1, rgb(120, 36, 36, 240), 6 * scale);
     dl->AddRect(b0, b1, rgb(220, 90, 80), 6 * scale);
     ImGui::SetCursorScreenPos(ImVec2(b0.x + 12 * scale, b0.y + 8 * scale));
-    ImGui::PushTextWrapPos(b1.x - 40 * scale);
+    ImGui::PushTextWrapPos(b1.x - 40 * scale - ImGui::GetWindowPos().x);  // wrap position is window-local
     ImGui::TextUnformatted(banner.c_str());
     ImGui::PopTextWrapPos();
     ImGui::SetCursorScreenPos(ImVec2(b1.x - 28 * scale, b0.y + 6 * scale));
@@ -962,6 +1266,53 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
 // [SECTION] left panel: model, chip, exports
 // -----------------------------------------------------------------------------
 
+// The "Input shapes" field (model_transform.py's --input_shapes), its warning when dims
+// stay unknown, the last re-analysis notice and the .mlir the names come from.
+void StudioApp::Impl::draw_model_inputs(StudioApp& app) {
+  if (shapes_serial != model_serial) {
+    std::snprintf(shapes_buf, sizeof shapes_buf, "%s", session.input_shapes_text().c_str());
+    shapes_serial = model_serial;
+  }
+  const ImVec4 warn(1, 0.78f, 0.38f, 1);
+  ImGui::TextDisabled("Input shapes");
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("As model_transform.py --input_shapes, e.g. [[1,3,640,640]]");
+  const float apply_w = ImGui::CalcTextSize("Apply").x + 2 * ImGui::GetStyle().FramePadding.x;
+  ImGui::SetNextItemWidth(ImGui::GetContentRegionAvail().x - apply_w - ImGui::GetStyle().ItemSpacing.x);
+  ImGui::PushFont(mono);
+  bool apply = ImGui::InputText("##input_shapes", shapes_buf, sizeof shapes_buf, ImGuiInputTextFlags_EnterReturnsTrue);
+  ImGui::PopFont();
+  ImGui::SameLine();
+  apply |= ImGui::Button("Apply##input_shapes");
+  if (apply) {
+    try {
+      app.set_input_shapes(shapes_buf);
+    } catch (const Error&) {  // shown in the banner and the log
+    }
+  }
+  if (const int unknown = session.unknown_input_dims(); unknown > 0) {
+    ImGui::PushStyleColor(ImGuiCol_Text, warn);
+    ImGui::TextWrapped("%d input dim%s unknown (?): %d layers have no concrete shape. Set the sizes and Apply.", unknown,
+                       unknown == 1 ? "" : "s", session.layers_with_unknown_shape());
+    ImGui::PopStyleColor();
+  }
+  if (!notice.empty()) {
+    ImGui::PushStyleColor(ImGuiCol_Text, warn);
+    ImGui::TextWrapped("%s", notice.c_str());
+    ImGui::PopStyleColor();
+  }
+  if (session.has_mlir()) {
+    ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyle().Colors[ImGuiCol_TextDisabled]);
+    ImGui::TextWrapped("Layer names from %s", session.mlir_source().c_str());
+    ImGui::PopStyleColor();
+    if (ImGui::SmallButton("Use predicted names")) {
+      try {
+        app.clear_mlir();
+      } catch (const Error&) {
+      }
+    }
+  }
+}
+
 void StudioApp::Impl::draw_left_panel(StudioApp& app) {
   auto pick = [&](const char* kind) {
     if (services.pick_file) services.pick_file(kind);
@@ -970,9 +1321,17 @@ void StudioApp::Impl::draw_left_panel(StudioApp& app) {
   if (!ImGui::BeginTabBar("left_tabs")) return;
   ImGuiTabItemFlags model_flag = left_tab_request == 0 ? ImGuiTabItemFlags_SetSelected : 0;
   ImGuiTabItemFlags qt_flag = left_tab_request == 1 ? ImGuiTabItemFlags_SetSelected : 0;
+  ImGuiTabItemFlags cali_flag = left_tab_request == 2 ? ImGuiTabItemFlags_SetSelected : 0;
   left_tab_request = -1;
   if (ImGui::BeginTabItem("Model", nullptr, model_flag)) {
-    if (ImGui::Button("Open model...", ImVec2(-1, 0))) pick("model");
+    const float half = (ImGui::GetContentRegionAvail().x - ImGui::GetStyle().ItemSpacing.x) / 2;
+    if (ImGui::Button("Open model...", ImVec2(half, 0))) pick("model");
+    ImGui::SameLine();
+    ImGui::BeginDisabled(!session.has_model());
+    if (ImGui::Button("Open .mlir...", ImVec2(-1, 0))) pick("mlir");
+    ImGui::EndDisabled();
+    if (ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled))
+      ImGui::SetTooltip("A top .mlir from model_transform.py: its loc names become the layer names");
     ImGui::Spacing();
     if (session.has_model()) {
       const auto& am = session.model();
@@ -985,6 +1344,8 @@ void StudioApp::Impl::draw_left_panel(StudioApp& app) {
                           (long long)am.model.ir_version);
       ImGui::Text("%zu layers, %zu ONNX nodes, %.2f M parameters", am.layers.layers.size(), am.model.graph.nodes.size(),
                   parameter_count(am.model) / 1e6);
+      ImGui::Spacing();
+      draw_model_inputs(app);
       ImGui::Spacing();
       if (ImGui::CollapsingHeader("Inputs / outputs", ImGuiTreeNodeFlags_DefaultOpen)) {
         for (const auto& v : am.model.graph.inputs) {
@@ -1004,8 +1365,17 @@ void StudioApp::Impl::draw_left_panel(StudioApp& app) {
         std::sort(sorted.begin(), sorted.end());
         for (auto& [n, k] : sorted) ImGui::BulletText("%-18s %d", k.c_str(), -n);
       }
-      if (!am.warnings.empty() && ImGui::CollapsingHeader("Warnings")) {
+      if (!am.warnings.empty() && ImGui::CollapsingHeader("Warnings", ImGuiTreeNodeFlags_DefaultOpen)) {
         for (const auto& w : am.warnings) ImGui::TextWrapped("%s", w.c_str());
+        const auto& unmatched = am.layers.mlir_unmatched;
+        char label[96];
+        std::snprintf(label, sizeof label, "Unmatched .mlir names (%zu)###mlir_unmatched", unmatched.size());
+        if (!unmatched.empty() && ImGui::TreeNode(label)) {
+          ImGui::PushFont(mono);
+          for (const auto& n : unmatched) ImGui::TextUnformatted(n.c_str());
+          ImGui::PopFont();
+          ImGui::TreePop();
+        }
       }
     }
     ImGui::Separator();
@@ -1078,6 +1448,36 @@ void StudioApp::Impl::draw_left_panel(StudioApp& app) {
       ui.scale = scale;
       ui.mono = mono;
       qtable_panel(qtable, session, ui);
+    }
+    ImGui::EndTabItem();
+  }
+  char clabel[64];
+  std::snprintf(clabel, sizeof clabel, "Calibration%s###calibration",
+                cali.calibration.running() ? " ..." : cali.calibration.has_result() ? " *" : "");
+  if (ImGui::BeginTabItem(clabel, nullptr, cali_flag)) {
+    if (!session.has_model()) {
+      ImGui::TextDisabled("Open a model first.");
+    } else {
+      CalibrationUi ui;
+      ui.pick_files = [&] { pick("calibration"); };
+      ui.run = [&] {
+        try {
+          app.start_calibration("");
+        } catch (const Error&) {
+        }
+      };
+      ui.cancel = [&] { app.cancel_calibration(); };
+      ui.save_table = [&] {
+        try {
+          services.save_file("cali_table", "text/plain", app.export_cali_table());
+        } catch (const Error&) {
+        }
+      };
+      ui.remove_file = [&](const std::string& name) { app.remove_calibration_data(name); };
+      ui.jump = [&](const std::string& name) { select(session.layers().find(name), true); };
+      ui.scale = scale;
+      ui.mono = mono;
+      calibration_panel(cali, session, ui);
     }
     ImGui::EndTabItem();
   }
@@ -1274,6 +1674,7 @@ void StudioApp::Impl::draw_properties(StudioApp& app) {
     if (ImGui::Button(("Before -> " + fm).c_str())) session.set_precision_until(selected, fm);
   }
   qtable_properties(qtable, selected);
+  calibration_properties(cali, session, selected);
   ImGui::Spacing();
   if (ImGui::CollapsingHeader("ONNX nodes", ImGuiTreeNodeFlags_DefaultOpen)) {
     for (int nd : l.onnx_nodes) {

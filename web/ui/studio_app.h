@@ -23,7 +23,7 @@ struct PlatformServices {
   // Offers `data` to the user as a file (browser download / file next to the model).
   std::function<void(const std::string& filename, const std::string& mime, const std::string& data)> save_file;
   // Opens the platform's file picker; the host later calls load_model / import_qtable.
-  // kind: "model", "qtable" or "reference". Empty: the app asks for a path itself (desktop).
+  // kind: "model", "qtable", "reference", "mlir" or "calibration" (several files). Empty: the app asks for a path itself (desktop).
   std::function<void(const std::string& kind)> pick_file;
   // Reads a file by path (desktop); empty on the web.
   std::function<std::vector<uint8_t>(const std::string& path)> read_file;
@@ -45,7 +45,15 @@ class StudioApp {
   void frame();  // builds the whole UI for one frame
 
   // --- actions (the script API and the UI both call these) ---------------------
-  void load_model(std::span<const uint8_t> bytes, const std::string& name);
+  // input_shapes: model_transform.py's --input_shapes text ("" = the declared shapes).
+  void load_model(std::span<const uint8_t> bytes, const std::string& name, const std::string& input_shapes = "");
+  // Re-analyzes the open model (StudioSession::set_input_shapes / set_mlir); edits follow
+  // their layers; returns the edited layers that vanished (also logged as warnings).
+  std::vector<std::string> set_input_shapes(const std::string& text);
+  // A top .mlir: its loc names become the layer names. JSON {"layers","renamed",
+  // "unmatched":[...],"dropped_precisions":[...]}.
+  std::string load_mlir(const std::string& text, const std::string& name);
+  void clear_mlir();
   // The model the qtable was written for (exact structural name mapping).
   void load_reference(std::span<const uint8_t> bytes, const std::string& name);
   std::string import_qtable(const std::string& text, const std::string& name);  // JSON report
@@ -54,6 +62,15 @@ class StudioApp {
   std::string export_precisions_json();
   std::string session_url();
   void open_session_url(const std::string& url_or_payload);
+  // Calibration (StudioCalibration; the run advances a batch per frame in frame()).
+  int add_calibration_data(const std::string& name, std::vector<uint8_t> bytes);  // returns the file count
+  bool remove_calibration_data(const std::string& name);
+  // options: JSON with the CLI's flag names ("" = the panel's fields). Returns the run id.
+  int start_calibration(const std::string& options_json);
+  void cancel_calibration();
+  std::string calibration_status_json() const;  // {"run","state","done","total","message"}
+  std::string calibration_result_json() const;
+  std::string export_cali_table();
   void set_chip(const std::string& chip);
   void set_precision(const std::string& layer_name, const std::string& mode);
   void select_layer(const std::string& layer_name);

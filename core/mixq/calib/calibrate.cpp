@@ -62,47 +62,113 @@ std::vector<TensorRange> CalibrationResult::tensor_ranges() const {
 
 // [SECTION] statistics collection ----------------------------------------------------------
 
-CalibrationResult calibrate(const AnalyzedModel& am, const DataSelection& data_in, const ReadSampleFile& read,
-                            const CalibrateOptions& options) {
+namespace {
+const CalibrateOptions& validated(const CalibrateOptions& options) {
   validate(options.preprocess);
   require(options.histogram_bins >= 2 && options.histogram_bins <= (1 << 22),
           "--histogram_bin_num: expected 2..4194304, got " + std::to_string(options.histogram_bins));
   require(options.tune_num >= 0, "--tune_num: expected >= 0");
-  // Layers keyed by the ONNX tensor they publish.
-  const auto& layers = am.layers.layers;
-  const int num_layers = static_cast<int>(layers.size());
-  std::map<std::string, int> layer_of_tensor;
-  for (int i = 0; i < num_layers; i++) {
-    const Layer& l = layers[i];
-    if (l.is_input()) {
-      layer_of_tensor[l.name] = i;
-    } else if (!l.outputs.empty()) {
-      layer_of_tensor.emplace(l.outputs[0], i);
-    }
-  }
+  return options;
+}
+// The tap observes only the layers' tensors (graph inputs and each layer's outputs[0]):
+// Conv epilogue fusion stays on wherever it hides none of them.
+ExecOptions exec_options(const AnalyzedModel& am, const CalibrateOptions& options) {
   ExecOptions eo;
   eo.threads = options.threads;
-  // The tap observes only the layers' tensors: Conv epilogue fusion stays on where it
-  // hides none of them.
   eo.observe.emplace();
-  for (const auto& entry : layer_of_tensor) eo.observe->insert(entry.first);
-  Executor exec(am, eo);
-  ThreadPool stats_pool(options.threads);  // the statistics' own workers (idle while the executor runs)
-  const std::vector<Executor::InputSpec>& inputs = exec.inputs();
-  DataSelection data = data_in;
-  check_selection(data, inputs.size(), "calibration data");
-
-  CalibrationResult result;
-  result.samples = static_cast<int>(data.samples.size());
-  if (data.kind == DataKind::Image) {
-    for (const auto& in : inputs) result.preprocess_description += describe(options.preprocess, in.shape) + "\n";
+  for (const Layer& l : am.layers.layers) {
+    if (l.is_input()) eo.observe->insert(l.name);
+    else if (!l.outputs.empty()) eo.observe->insert(l.outputs[0]);
   }
+  return eo;
+}
+}  // namespace
 
+struct Calibration::State {
+  State(const AnalyzedModel& am_in, const DataSelection& data_in, ReadSampleFile read_in, const CalibrateOptions& o)
+      : am(am_in),
+        read(std::move(read_in)),
+        options(validated(o)),
+        eo(exec_options(am_in, options)),
+        exec(am, eo),
+        stats_pool(options.threads),  // the statistics' own workers (idle while the executor runs)
+        inputs(exec.inputs()),
+        data(data_in) {}
+
+  void tap(const std::string& tensor, const Tensor& value);
+
+  const AnalyzedModel& am;
+  ReadSampleFile read;
+  CalibrateOptions options;
+  ExecOptions eo;
+  Executor exec;
+  ThreadPool stats_pool;
+  std::vector<Executor::InputSpec> inputs;
+  DataSelection data;
+  CalibrationResult result;
+  int num_layers = 0;
+  std::map<std::string, int> layer_of_tensor;  // layers keyed by the ONNX tensor they publish
+  std::vector<bool> asym;
+  std::vector<std::unique_ptr<TensorStats>> stats;
+  std::vector<std::string> layer_tensor;
+  int64_t runs_expected = 0;
+  int runs = 0;
+  std::vector<float> scratch;
+  double stats_seconds = 0;
+  std::unique_ptr<BatchStream> stream;
+  bool exhausted = false, finished = false;
+};
+
+void Calibration::State::tap(const std::string& tensor, const Tensor& value) {
+  auto it = layer_of_tensor.find(tensor);
+  if (it == layer_of_tensor.end()) return;
+  const double tap_start = now_seconds();
+  const int li = it->second;
+  if (!stats[li]) {
+    int64_t keep = 0;
+    if (options.method == CaliMethod::Percentile9999 || asym[li]) {
+      keep = percentile_keep(percentile_for_layer(li, num_layers), runs_expected, value.numel());
+    }
+    StatsConfig cfg = stats_config_for(options.method, options.histogram_bins, keep);
+    cfg.percentile_keep = keep;
+    cfg.histogram = cfg.histogram || options.int4_th;
+    stats[li] = std::make_unique<TensorStats>(cfg);
+    layer_tensor[li] = tensor;
+  }
+  if (value.dtype() == DType::Float32) {
+    stats[li]->add(value.f32(), &stats_pool);
+  } else {
+    scratch = value.to_f32();
+    stats[li]->add(scratch, &stats_pool);
+  }
+  stats_seconds += now_seconds() - tap_start;
+}
+
+Calibration::Calibration(const AnalyzedModel& am, const DataSelection& data, ReadSampleFile read,
+                         const CalibrateOptions& options)
+    : state_(std::make_unique<State>(am, data, std::move(read), options)) {
+  State& s = *state_;
+  check_selection(s.data, s.inputs.size(), "calibration data");
+  s.result.samples = static_cast<int>(s.data.samples.size());
+  if (s.data.kind == DataKind::Image) {
+    for (const auto& in : s.inputs) s.result.preprocess_description += describe(s.options.preprocess, in.shape) + "\n";
+  }
   // Number of executor runs, known up front (percentile9999 sizes its buffers with it).
-  const int64_t batch = inputs.empty() || inputs[0].shape.empty() ? 1 : std::max<int64_t>(1, inputs[0].shape[0]);
-  std::vector<bool> asym(num_layers, false);
-  if (options.part_asymmetric) {
-    for (int i = 0; i < num_layers; i++) {
+  const int64_t batch =
+      s.inputs.empty() || s.inputs[0].shape.empty() ? 1 : std::max<int64_t>(1, s.inputs[0].shape[0]);
+  const auto& layers = am.layers.layers;
+  s.num_layers = static_cast<int>(layers.size());
+  for (int i = 0; i < s.num_layers; i++) {
+    const Layer& l = layers[i];
+    if (l.is_input()) {
+      s.layer_of_tensor[l.name] = i;
+    } else if (!l.outputs.empty()) {
+      s.layer_of_tensor.emplace(l.outputs[0], i);
+    }
+  }
+  s.asym.assign(s.num_layers, false);
+  if (s.options.part_asymmetric) {
+    for (int i = 0; i < s.num_layers; i++) {
       const Layer& l = layers[i];
       if (l.kind != "SiLU" && l.kind != "GELU" && l.op_type != "Gelu") continue;
       bool all_mm = !l.consumers.empty();
@@ -110,66 +176,60 @@ CalibrationResult calibrate(const AnalyzedModel& am, const DataSelection& data_i
         const std::string& k = layers[c].kind;
         all_mm = all_mm && (k == "Conv" || k == "MatMul" || k == "Gemm");
       }
-      asym[i] = all_mm;
+      s.asym[i] = all_mm;
     }
   }
-  std::vector<std::unique_ptr<TensorStats>> stats(num_layers);
-  std::vector<std::string> layer_tensor(num_layers);
-  int64_t runs_expected = 0;  // set after the first batch is formed
-  int runs = 0;
-  std::vector<float> scratch;
-  double stats_seconds = 0;
-  auto tap = [&](const std::string& tensor, const Tensor& value) {
-    auto it = layer_of_tensor.find(tensor);
-    if (it == layer_of_tensor.end()) return;
-    const double tap_start = now_seconds();
-    const int li = it->second;
-    if (!stats[li]) {
-      int64_t keep = 0;
-      if (options.method == CaliMethod::Percentile9999 || asym[li]) {
-        keep = percentile_keep(percentile_for_layer(li, num_layers), runs_expected, value.numel());
-      }
-      StatsConfig cfg = stats_config_for(options.method, options.histogram_bins, keep);
-      cfg.percentile_keep = keep;
-      cfg.histogram = cfg.histogram || options.int4_th;
-      stats[li] = std::make_unique<TensorStats>(cfg);
-      layer_tensor[li] = tensor;
-    }
-    if (value.dtype() == DType::Float32) {
-      stats[li]->add(value.f32(), &stats_pool);
-    } else {
-      scratch = value.to_f32();
-      stats[li]->add(scratch, &stats_pool);
-    }
-    stats_seconds += now_seconds() - tap_start;
-  };
-
+  s.stats.resize(s.num_layers);
+  s.layer_tensor.resize(s.num_layers);
   // Runs known up front: images are single items grouped by the batch size; npy/npz
   // samples are assumed to be whole batches when the batch is 1 (exact) or larger.
-  runs_expected = data.kind == DataKind::Image ? (static_cast<int64_t>(data.samples.size()) + batch - 1) / batch
-                                               : static_cast<int64_t>(data.samples.size());
+  s.runs_expected = s.data.kind == DataKind::Image ? (static_cast<int64_t>(s.data.samples.size()) + batch - 1) / batch
+                                                   : static_cast<int64_t>(s.data.samples.size());
+  s.stream = std::make_unique<BatchStream>(s.inputs, s.data, s.read, s.options.preprocess);
+}
 
+Calibration::~Calibration() = default;
+
+size_t Calibration::batches_done() const { return static_cast<size_t>(state_->runs); }
+size_t Calibration::batches_total() const { return static_cast<size_t>(state_->runs_expected); }
+
+bool Calibration::step() {
+  State& s = *state_;
+  if (s.exhausted) return false;
   const double t0 = now_seconds();
-  BatchStream stream(inputs, data, read, options.preprocess);
   std::map<std::string, Tensor> feed;
-  while (stream.next(&feed)) {
-    exec.run(feed, tap);
-    feed.clear();
-    runs++;
-    if (options.progress && !options.progress("inference", static_cast<size_t>(runs), static_cast<size_t>(runs_expected))) {
-      throw Error("calibration cancelled");
-    }
+  if (!s.stream->next(&feed)) {
+    s.exhausted = true;
+    return false;
   }
+  s.exec.run(feed, [&s](const std::string& tensor, const Tensor& value) { s.tap(tensor, value); });
+  s.runs++;
+  s.result.seconds_inference += now_seconds() - t0;
+  return true;
+}
+
+CalibrationResult Calibration::finish() {
+  State& s = *state_;
+  require(!s.finished, "calibration: finish() was already called");
+  while (step()) {
+  }
+  s.finished = true;
+  CalibrationResult& result = s.result;
+  const auto& options = s.options;
+  const auto& layers = s.am.layers.layers;
+  const int num_layers = s.num_layers;
+  const int runs = s.runs;
+  auto& stats = s.stats;
+  auto& asym = s.asym;
   result.batches = runs;
-  result.seconds_inference = now_seconds() - t0;
-  result.seconds_statistics = stats_seconds;
+  result.seconds_statistics = s.stats_seconds;
 
   // [SECTION] thresholds ---------------------------------------------------------------
   const double t1 = now_seconds();
   // Per-layer thresholds are independent: computed in parallel, each into its own slot.
   std::vector<LayerThreshold> computed(num_layers);
   std::vector<float> kl4(num_layers, 0.f);
-  stats_pool.parallel_for(num_layers, [&](int64_t i) {
+  s.stats_pool.parallel_for(num_layers, [&](int64_t i) {
     if (!stats[i]) return;
     ThresholdContext ctx;
     ctx.is_graph_input = layers[i].is_input();
@@ -199,7 +259,7 @@ CalibrationResult calibrate(const AnalyzedModel& am, const DataSelection& data_i
       const float k4 = kl4[i];
       if (std::isfinite(k4) && k4 > 1e-5 && k4 < th.threshold) lc.int4_threshold = k4;
     }
-    lc.tensor = layer_tensor[i];
+    lc.tensor = s.layer_tensor[i];
     lc.threshold = lc.untuned_threshold = th.threshold;
     lc.min = th.min;
     lc.max = th.max;
@@ -211,7 +271,7 @@ CalibrationResult calibrate(const AnalyzedModel& am, const DataSelection& data_i
                                 " non-finite values (NaN/inf) were skipped");
     }
     if (l.is_input()) {
-      std::string w = check_input_range(l.name, st.min(), st.max(), data.kind == DataKind::Image, options.preprocess);
+      std::string w = check_input_range(l.name, st.min(), st.max(), s.data.kind == DataKind::Image, options.preprocess);
       if (!w.empty()) result.warnings.push_back(w);
     }
     result.layers.push_back(lc);
@@ -219,10 +279,21 @@ CalibrationResult calibrate(const AnalyzedModel& am, const DataSelection& data_i
   result.seconds_thresholds = now_seconds() - t1;
 
   if (options.tune_num > 0) {
-    result.tune_samples = tune_thresholds(am, data, read, options, &result);
+    result.tune_samples = tune_thresholds(s.am, s.data, s.read, options, &result);
   }
   for (const auto& w : result.warnings) log_warning(w);
-  return result;
+  return std::move(result);
+}
+
+CalibrationResult calibrate(const AnalyzedModel& am, const DataSelection& data, const ReadSampleFile& read,
+                            const CalibrateOptions& options) {
+  Calibration run(am, data, read, options);
+  while (run.step()) {
+    if (options.progress && !options.progress("inference", run.batches_done(), run.batches_total())) {
+      throw Error("calibration cancelled");
+    }
+  }
+  return run.finish();
 }
 
 }  // namespace mixq::calib

@@ -12,6 +12,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,29 @@ struct CalibrationResult {
 
 CalibrationResult calibrate(const AnalyzedModel& am, const DataSelection& data, const ReadSampleFile& read,
                             const CalibrateOptions& options);
+
+// The same calibration one executor batch at a time, for hosts that must stay responsive
+// (the web studio runs a step per frame; dropping the object cancels):
+//   Calibration run(am, data, read, options);  // validates; throws mixq::Error
+//   while (run.step()) show(run.batches_done(), run.batches_total());
+//   CalibrationResult r = run.finish();          // thresholds (+ tune); once
+// calibrate() is exactly this loop (options.progress is not called by step()). `am` must
+// outlive the object; results are identical to calibrate()'s.
+class Calibration {
+ public:
+  Calibration(const AnalyzedModel& am, const DataSelection& data, ReadSampleFile read, const CalibrateOptions& options);
+  ~Calibration();
+  Calibration(const Calibration&) = delete;
+  Calibration& operator=(const Calibration&) = delete;
+  bool step();  // runs the next batch; false once every batch ran. Throws mixq::Error naming the sample.
+  size_t batches_done() const;
+  size_t batches_total() const;
+  CalibrationResult finish();  // runs any remaining batches first
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
 
 // Heuristic check of the data the model sees (the seed's "preprocessing must match
 // inference"): given a graph input's statistics and the layer kinds that consume it,
