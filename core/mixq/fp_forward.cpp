@@ -63,7 +63,9 @@ std::vector<FpForwardBlock> parse_fpfwd_blocks(const std::string& text) {
   return r;
 }
 
-std::vector<bool> descendants(const LayerGraph& lg, const std::vector<int>& from) {
+namespace {
+// Every layer reachable from `from` (included) along consumer or producer edges.
+std::vector<bool> closure(const LayerGraph& lg, const std::vector<int>& from, std::vector<int> Layer::*edges) {
   std::vector<bool> seen(lg.layers.size(), false);
   std::vector<int> stack(from.begin(), from.end());
   while (!stack.empty()) {
@@ -71,22 +73,18 @@ std::vector<bool> descendants(const LayerGraph& lg, const std::vector<int>& from
     stack.pop_back();
     if (seen[l]) continue;
     seen[l] = true;
-    for (int c : lg.layers[l].consumers) stack.push_back(c);
+    for (int next : lg.layers[l].*edges) stack.push_back(next);
   }
   return seen;
 }
+}  // namespace
+
+std::vector<bool> descendants(const LayerGraph& lg, const std::vector<int>& from) {
+  return closure(lg, from, &Layer::consumers);
+}
 
 std::vector<bool> ancestors(const LayerGraph& lg, const std::vector<int>& from) {
-  std::vector<bool> seen(lg.layers.size(), false);
-  std::vector<int> stack(from.begin(), from.end());
-  while (!stack.empty()) {
-    int l = stack.back();
-    stack.pop_back();
-    if (seen[l]) continue;
-    seen[l] = true;
-    for (int p : lg.layers[l].inputs) stack.push_back(p);
-  }
-  return seen;
+  return closure(lg, from, &Layer::inputs);
 }
 
 std::vector<int> yolo_head_convs(const LayerGraph& lg) {

@@ -21,20 +21,6 @@ namespace mixq::cli {
 
 namespace {
 
-// Python's str(datetime.datetime.now()): "2024-01-01 12:00:00.123456" (local time).
-std::string python_now() {
-  auto now = std::chrono::system_clock::now();
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000;
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
-  char out[80];
-  std::snprintf(out, sizeof out, "%s.%06lld", buf, static_cast<long long>(us));
-  return out;
-}
-
 // Every regular file under `dir`, as "<dir>/<relative path>" (pathlib's glob('**/*')).
 std::vector<std::string> list_dataset(const std::string& dir) {
   namespace fs = std::filesystem;
@@ -168,7 +154,7 @@ void add_calibrate_command(CLI::App& app) {
 
       calib::CaliTableHeader h;
       h.model_name = o->model;
-      h.generated_time = python_now();
+      h.generated_time = native::generated_time_now();
       h.histogram_bins = o->histogram_bin_num;
       h.sample_number = r.samples;
       h.tune_number = r.tune_samples;
