@@ -95,13 +95,17 @@ void bin_into(std::span<const float> x, double width, std::vector<int64_t>& coun
 }  // namespace
 
 void Histogram::add(std::span<const float> x, float absmax, int default_bins, ThreadPool* pool) {
-  // An all-zero start (th == 0) would make TPU-MLIR divide by a zero step; start afresh.
-  if (counts.empty() || th == 0) {
+  // A fresh histogram over [0, absmax] with default_bins bins.
+  auto start_fresh = [&] {
     counts.assign(default_bins, 0);
     th = absmax;
     th_is_f32 = true;
     width = static_cast<double>(absmax) / (default_bins - 1);
     bin_into(x, width, counts, pool);
+  };
+  // An all-zero start (th == 0) would make TPU-MLIR divide by a zero step; start afresh.
+  if (counts.empty() || th == 0) {
+    start_fresh();
     return;
   }
   if (static_cast<double>(absmax) <= th) {
@@ -117,11 +121,7 @@ void Histogram::add(std::span<const float> x, float absmax, int default_bins, Th
   int64_t new_n = grow + static_cast<int64_t>(counts.size());
   if (new_n > 8000000) {
     restarted = true;
-    counts.assign(default_bins, 0);
-    th = absmax;
-    th_is_f32 = true;
-    width = static_cast<double>(absmax) / (default_bins - 1);
-    bin_into(x, width, counts, pool);
+    start_fresh();
     return;
   }
   th = static_cast<double>(grow) * old_step + th;
