@@ -28,7 +28,9 @@ auto guarded(F&& f) -> decltype(f()) {
   }
 }
 
-mixq::studio::StudioApp& app() { return mixq::studio::web_app(); }
+mixq::studio::StudioApp& app() {
+  return mixq::studio::web_app();
+}
 
 // options: JSON object with CLI flag names without dashes; only "input_shapes" (a string
 // "[[1,3,640,640]]" or an array [[1,3,640,640]]) applies to loading a model.
@@ -39,11 +41,13 @@ bool load_model(std::string bytes, std::string name, std::string options_json) {
       nlohmann::json o = nlohmann::json::parse(options_json, nullptr, false);
       if (o.is_discarded() || !o.is_object()) throw mixq::Error("loadModel: options must be a JSON object");
       for (auto& [key, value] : o.items()) {
-        if (key != "input_shapes")
-          throw mixq::Error("loadModel: unknown option '" + key + "' (expected input_shapes)");
-        if (value.is_string()) input_shapes = value.get<std::string>();
-        else if (value.is_array()) input_shapes = value.dump();
-        else if (!value.is_null()) throw mixq::Error("loadModel: input_shapes must be a string like \"[[1,3,640,640]]\"");
+        if (key != "input_shapes") throw mixq::Error("loadModel: unknown option '" + key + "' (expected input_shapes)");
+        if (value.is_string())
+          input_shapes = value.get<std::string>();
+        else if (value.is_array())
+          input_shapes = value.dump();
+        else if (!value.is_null())
+          throw mixq::Error("loadModel: input_shapes must be a string like \"[[1,3,640,640]]\"");
       }
     }
     app().load_model({reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()}, name, input_shapes);
@@ -76,8 +80,12 @@ bool remove_calibration_data(std::string name) {
 int start_calibration(std::string options) {
   return guarded([&] { return app().start_calibration(options); });
 }
-void cancel_calibration() { app().cancel_calibration(); }
-std::string calibration_status() { return app().calibration_status_json(); }
+void cancel_calibration() {
+  app().cancel_calibration();
+}
+std::string calibration_status() {
+  return app().calibration_status_json();
+}
 std::string calibration_result() {
   return guarded([&] { return app().calibration_result_json(); });
 }
@@ -126,10 +134,18 @@ bool select_layer(std::string layer) {
 std::string stats() {
   return guarded([&] { return app().stats_json(); });
 }
-void report_error(std::string message) { app().report_error(message); }
-void set_clipboard(std::string text) { mixq::studio::web_set_clipboard(text); }
-void fit_view() { app().fit_view(); }
-std::string last_error() { return g_last_error; }
+void report_error(std::string message) {
+  app().report_error(message);
+}
+void set_clipboard(std::string text) {
+  mixq::studio::web_set_clipboard(text);
+}
+void fit_view() {
+  app().fit_view();
+}
+std::string last_error() {
+  return g_last_error;
+}
 
 }  // namespace
 

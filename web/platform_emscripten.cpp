@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "glfw_frame.h"
 #include "mixq/error.h"
 #include "studio_app.h"
 #include "studio_fonts.h"
@@ -64,26 +65,21 @@ void frame() {
   int cw = 0, ch = 0;
   glfwGetWindowSize(g_window, &cw, &ch);
   if (cw != w || ch != h) glfwSetWindowSize(g_window, w, h);
-  glfwPollEvents();
-  ImGui_ImplOpenGL3_NewFrame();
-  ImGui_ImplGlfw_NewFrame();
-  ImGui::NewFrame();
+  mixq::studio::begin_frame();
   g_app->frame();
-  ImGui::Render();
-  int fw, fh;
-  glfwGetFramebufferSize(g_window, &fw, &fh);
-  glViewport(0, 0, fw, fh);
-  glClearColor(0.08f, 0.085f, 0.095f, 1);
-  glClear(GL_COLOR_BUFFER_BIT);
-  ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+  mixq::studio::end_frame(g_window);
   if (++g_frame == 2) js_first_frame();
 }
 
 }  // namespace
 
 namespace mixq::studio {
-StudioApp& web_app() { return *g_app; }
-void web_set_clipboard(const std::string& text) { g_clipboard = text; }
+StudioApp& web_app() {
+  return *g_app;
+}
+void web_set_clipboard(const std::string& text) {
+  g_clipboard = text;
+}
 }  // namespace mixq::studio
 
 int main() {
@@ -102,6 +98,7 @@ int main() {
   IMGUI_CHECKVERSION();
   ImGui::CreateContext();
   ImGui_ImplGlfw_InitForOpenGL(g_window, true);
+  mixq::studio::install_key_latch(g_window);
   ImGui_ImplOpenGL3_Init("#version 300 es");
   ImGuiIO& io = ImGui::GetIO();
   // Emscripten's GLFW has no clipboard: the page's paste event feeds this string.

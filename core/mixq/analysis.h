@@ -15,7 +15,7 @@ namespace mixq {
 
 struct AnalyzeOptions {
   LoadOptions load;
-  std::vector<Shape> input_shapes;   // in graph-input order, as --input_shapes
+  std::vector<Shape> input_shapes;       // in graph-input order, as --input_shapes
   std::optional<std::string> mlir_text;  // top .mlir from model_transform.py
   std::string mlir_source = "model.mlir";
 };

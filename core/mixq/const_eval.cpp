@@ -26,8 +26,8 @@ std::vector<int64_t> strides_of(const Shape& s) {
 }
 
 int64_t norm_axis(int64_t axis, int64_t rank, const Node& n) {
-  require(axis >= -rank && axis < rank, n.describe() + ": axis " + std::to_string(axis) +
-                                            " out of range for rank " + std::to_string(rank));
+  require(axis >= -rank && axis < rank,
+          n.describe() + ": axis " + std::to_string(axis) + " out of range for rank " + std::to_string(rank));
   return axis < 0 ? axis + rank : axis;
 }
 
@@ -84,7 +84,8 @@ Shape reshape_target(const Node& n, const Shape& in, const std::vector<int64_t>&
   int64_t known = 1, infer = -1;
   for (size_t i = 0; i < out.size(); ++i) {
     if (out[i] == 0 && !allowzero) {
-      require(i < in.size(), n.describe() + ": shape entry 0 at position " + std::to_string(i) + " has no input dim to copy");
+      require(i < in.size(),
+              n.describe() + ": shape entry 0 at position " + std::to_string(i) + " has no input dim to copy");
       out[i] = in[i];
     }
     if (out[i] == -1) {
@@ -97,7 +98,8 @@ Shape reshape_target(const Node& n, const Shape& in, const std::vector<int64_t>&
   }
   int64_t total = shape_numel(in);
   if (infer >= 0) {
-    require(known > 0 && total % known == 0, n.describe() + ": cannot reshape " + shape_str(in) + " to " + shape_str(Shape(spec.begin(), spec.end())));
+    require(known > 0 && total % known == 0,
+            n.describe() + ": cannot reshape " + shape_str(in) + " to " + shape_str(Shape(spec.begin(), spec.end())));
     out[infer] = total / known;
   }
   require(shape_numel(out) == total, n.describe() + ": cannot reshape " + shape_str(in) + " (" + std::to_string(total) +
@@ -108,8 +110,10 @@ Shape reshape_target(const Node& n, const Shape& in, const std::vector<int64_t>&
 Tensor transpose(const Tensor& t, const std::vector<int64_t>& perm_in, const Node& n) {
   size_t r = t.shape().size();
   std::vector<int64_t> perm = perm_in;
-  if (perm.empty()) for (size_t i = 0; i < r; ++i) perm.push_back(static_cast<int64_t>(r - 1 - i));
-  require(perm.size() == r, n.describe() + ": perm has " + std::to_string(perm.size()) + " entries for rank " + std::to_string(r));
+  if (perm.empty())
+    for (size_t i = 0; i < r; ++i) perm.push_back(static_cast<int64_t>(r - 1 - i));
+  require(perm.size() == r,
+          n.describe() + ": perm has " + std::to_string(perm.size()) + " entries for rank " + std::to_string(r));
   Shape os(r);
   for (size_t i = 0; i < r; ++i) os[i] = t.shape()[norm_axis(perm[i], r, n)];
   Tensor out(t.dtype(), os);
@@ -138,9 +142,11 @@ Tensor concat(const std::vector<const Tensor*>& in, int64_t axis_attr, const Nod
   Shape os = s0;
   os[axis] = 0;
   for (const Tensor* t : in) {
-    require(t && t->shape().size() == s0.size() && t->dtype() == in[0]->dtype(), n.describe() + ": Concat inputs differ in rank or type");
+    require(t && t->shape().size() == s0.size() && t->dtype() == in[0]->dtype(),
+            n.describe() + ": Concat inputs differ in rank or type");
     for (size_t d = 0; d < s0.size(); ++d)
-      require(static_cast<int64_t>(d) == axis || t->shape()[d] == s0[d], n.describe() + ": Concat inputs differ in dim " + std::to_string(d));
+      require(static_cast<int64_t>(d) == axis || t->shape()[d] == s0[d],
+              n.describe() + ": Concat inputs differ in dim " + std::to_string(d));
     os[axis] += t->shape()[axis];
   }
   Tensor out(in[0]->dtype(), os);
@@ -152,7 +158,8 @@ Tensor concat(const std::vector<const Tensor*>& in, int64_t axis_attr, const Nod
   for (const Tensor* t : in) {
     int64_t chunk = t->shape()[axis] * inner;
     for (int64_t o = 0; o < outer; ++o)
-      std::memcpy(out.mutable_bytes().data() + (o * os[axis] * inner + off) * es, t->bytes().data() + o * chunk * es, chunk * es);
+      std::memcpy(out.mutable_bytes().data() + (o * os[axis] * inner + off) * es, t->bytes().data() + o * chunk * es,
+                  chunk * es);
     off += chunk;
   }
   return out;
@@ -173,7 +180,8 @@ bool slice_params(const Shape& in, std::vector<int64_t> starts, std::vector<int6
                   std::vector<int64_t>& out_step, Shape& out_shape) {
   size_t r = in.size();
   require(starts.size() == ends.size(), n.describe() + ": starts and ends differ in length");
-  if (axes.empty()) for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+  if (axes.empty())
+    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
   if (steps.empty()) steps.assign(starts.size(), 1);
   require(axes.size() == starts.size() && steps.size() == starts.size(), n.describe() + ": axes/steps length mismatch");
   out_start.assign(r, 0);
@@ -239,7 +247,8 @@ Tensor gather(const Tensor& data, const Tensor& indices, int64_t axis_attr, cons
   for (int64_t o = 0; o < outer; ++o)
     for (size_t k = 0; k < idx.size(); ++k) {
       int64_t i = idx[k] < 0 ? idx[k] + ds[axis] : idx[k];
-      require(i >= 0 && i < ds[axis], n.describe() + ": Gather index " + std::to_string(idx[k]) + " out of range for dim " + std::to_string(ds[axis]));
+      require(i >= 0 && i < ds[axis], n.describe() + ": Gather index " + std::to_string(idx[k]) +
+                                          " out of range for dim " + std::to_string(ds[axis]));
       std::memcpy(out.mutable_bytes().data() + ((o * idx.size() + k) * inner) * es,
                   data.bytes().data() + ((o * ds[axis] + i) * inner) * es, inner * es);
     }
@@ -254,7 +263,9 @@ Tensor expand_to(const Tensor& t, const Shape& os) {
 
 // [SECTION] Elementwise -----------------------------------------------------------------------
 
-bool is_int_type(DType t) { return dtype_is_integer(t); }
+bool is_int_type(DType t) {
+  return dtype_is_integer(t);
+}
 
 // One element of a binary op, in int64 (wrapping, ONNX integer semantics) or double.
 template <typename T>
@@ -327,23 +338,40 @@ Tensor binary(const Node& n, const Tensor& a, const Tensor& b, DType out_type) {
 std::optional<Tensor> unary(const Node& n, const Tensor& a) {
   const std::string& op = n.op_type;
   std::function<double(double)> f;
-  if (op == "Neg") f = [](double x) { return -x; };
-  else if (op == "Abs") f = [](double x) { return std::fabs(x); };
-  else if (op == "Floor") f = [](double x) { return std::floor(x); };
-  else if (op == "Ceil") f = [](double x) { return std::ceil(x); };
-  else if (op == "Round") f = [](double x) { return std::nearbyint(x); };
-  else if (op == "Sqrt") f = [](double x) { return std::sqrt(x); };
-  else if (op == "Reciprocal") f = [](double x) { return 1.0 / x; };
-  else if (op == "Exp") f = [](double x) { return std::exp(x); };
-  else if (op == "Log") f = [](double x) { return std::log(x); };
-  else if (op == "Relu") f = [](double x) { return x > 0 ? x : 0.0; };
-  else if (op == "Sigmoid") f = [](double x) { return 1.0 / (1.0 + std::exp(-x)); };
-  else if (op == "Tanh") f = [](double x) { return std::tanh(x); };
-  else if (op == "Sign") f = [](double x) { return double((x > 0) - (x < 0)); };
-  else if (op == "Not") f = [](double x) { return x == 0 ? 1.0 : 0.0; };
-  else if (op == "Sin") f = [](double x) { return std::sin(x); };
-  else if (op == "Cos") f = [](double x) { return std::cos(x); };
-  else return std::nullopt;
+  if (op == "Neg")
+    f = [](double x) { return -x; };
+  else if (op == "Abs")
+    f = [](double x) { return std::fabs(x); };
+  else if (op == "Floor")
+    f = [](double x) { return std::floor(x); };
+  else if (op == "Ceil")
+    f = [](double x) { return std::ceil(x); };
+  else if (op == "Round")
+    f = [](double x) { return std::nearbyint(x); };
+  else if (op == "Sqrt")
+    f = [](double x) { return std::sqrt(x); };
+  else if (op == "Reciprocal")
+    f = [](double x) { return 1.0 / x; };
+  else if (op == "Exp")
+    f = [](double x) { return std::exp(x); };
+  else if (op == "Log")
+    f = [](double x) { return std::log(x); };
+  else if (op == "Relu")
+    f = [](double x) { return x > 0 ? x : 0.0; };
+  else if (op == "Sigmoid")
+    f = [](double x) { return 1.0 / (1.0 + std::exp(-x)); };
+  else if (op == "Tanh")
+    f = [](double x) { return std::tanh(x); };
+  else if (op == "Sign")
+    f = [](double x) { return double((x > 0) - (x < 0)); };
+  else if (op == "Not")
+    f = [](double x) { return x == 0 ? 1.0 : 0.0; };
+  else if (op == "Sin")
+    f = [](double x) { return std::sin(x); };
+  else if (op == "Cos")
+    f = [](double x) { return std::cos(x); };
+  else
+    return std::nullopt;
   if (is_int_type(a.dtype()) && op != "Sqrt" && op != "Exp" && op != "Log" && op != "Sigmoid" && op != "Tanh") {
     auto v = a.to_i64();
     std::vector<int64_t> r(v.size());
@@ -366,12 +394,20 @@ Tensor reduce(const Node& n, const Tensor& t, std::vector<int64_t> axes, bool ke
   for (int64_t a : axes) red[norm_axis(a, r, n)] = true;
   Shape os, ks;
   for (int64_t d = 0; d < r; ++d) {
-    if (red[d]) { if (keepdims) os.push_back(1); ks.push_back(1); }
-    else { os.push_back(s[d]); ks.push_back(s[d]); }
+    if (red[d]) {
+      if (keepdims) os.push_back(1);
+      ks.push_back(1);
+    } else {
+      os.push_back(s[d]);
+      ks.push_back(s[d]);
+    }
   }
   int64_t on = shape_numel(ks);
   const std::string& op = n.op_type;
-  std::vector<double> acc(on, op == "ReduceProd" ? 1.0 : op == "ReduceMax" ? -INFINITY : op == "ReduceMin" ? INFINITY : 0.0);
+  std::vector<double> acc(on, op == "ReduceProd"  ? 1.0
+                              : op == "ReduceMax" ? -INFINITY
+                              : op == "ReduceMin" ? INFINITY
+                                                  : 0.0);
   auto v = t.to_f64();
   auto ost = strides_of(ks);
   std::vector<int64_t> idx(r, 0);
@@ -379,10 +415,14 @@ Tensor reduce(const Node& n, const Tensor& t, std::vector<int64_t> axes, bool ke
     int64_t o = 0;
     for (int64_t d = 0; d < r; ++d) o += red[d] ? 0 : idx[d] * ost[d];
     double x = v[i];
-    if (op == "ReduceProd") acc[o] *= x;
-    else if (op == "ReduceMax") acc[o] = std::max(acc[o], x);
-    else if (op == "ReduceMin") acc[o] = std::min(acc[o], x);
-    else acc[o] += x;
+    if (op == "ReduceProd")
+      acc[o] *= x;
+    else if (op == "ReduceMax")
+      acc[o] = std::max(acc[o], x);
+    else if (op == "ReduceMin")
+      acc[o] = std::min(acc[o], x);
+    else
+      acc[o] += x;
     for (int64_t d = r - 1; d >= 0; --d) {
       if (++idx[d] < s[d]) break;
       idx[d] = 0;
@@ -466,10 +506,12 @@ std::optional<std::vector<Tensor>> const_eval(const Node& n, const std::vector<c
     }
     int64_t r = static_cast<int64_t>(s.size());
     std::vector<bool> drop(r, false);
-    if (axes.empty()) for (int64_t d = 0; d < r; ++d) drop[d] = s[d] == 1;
+    if (axes.empty())
+      for (int64_t d = 0; d < r; ++d) drop[d] = s[d] == 1;
     for (int64_t ax : axes) {
       int64_t d = norm_axis(ax, r, n);
-      require(s[d] == 1, n.describe() + ": cannot squeeze dim " + std::to_string(d) + " of size " + std::to_string(s[d]));
+      require(s[d] == 1,
+              n.describe() + ": cannot squeeze dim " + std::to_string(d) + " of size " + std::to_string(s[d]));
       drop[d] = true;
     }
     Shape os;
@@ -540,7 +582,8 @@ std::optional<std::vector<Tensor>> const_eval(const Node& n, const std::vector<c
     DType dt = v ? v->dtype() : DType::Float32;
     Tensor out(dt, os);
     if (v && v->numel() > 0)
-      for (int64_t i = 0; i < out.numel(); ++i) std::memcpy(out.mutable_bytes().data() + i * dtype_size(dt), v->bytes().data(), dtype_size(dt));
+      for (int64_t i = 0; i < out.numel(); ++i)
+        std::memcpy(out.mutable_bytes().data() + i * dtype_size(dt), v->bytes().data(), dtype_size(dt));
     return one(out);
   }
   if (op == "Range") {
@@ -564,13 +607,29 @@ std::optional<std::vector<Tensor>> const_eval(const Node& n, const std::vector<c
     for_broadcast(os, x.shape(), [&](int64_t o, int64_t i) { xi[o] = i; });
     for_broadcast(os, y.shape(), [&](int64_t o, int64_t i) { yi[o] = i; });
     for (size_t o = 0; o < ci.size(); ++o) {
-      if (cv[ci[o]]) copy_elem(x, xi[o], out, o);
-      else copy_elem(y, yi[o], out, o);
+      if (cv[ci[o]])
+        copy_elem(x, xi[o], out, o);
+      else
+        copy_elem(y, yi[o], out, o);
     }
     return one(out);
   }
-  static const char* kBinary[] = {"Add", "Sub", "Mul", "Div", "Mod", "Min", "Max", "Pow", "Equal", "Less", "Greater",
-                                  "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor"};
+  static const char* kBinary[] = {"Add",
+                                  "Sub",
+                                  "Mul",
+                                  "Div",
+                                  "Mod",
+                                  "Min",
+                                  "Max",
+                                  "Pow",
+                                  "Equal",
+                                  "Less",
+                                  "Greater",
+                                  "LessOrEqual",
+                                  "GreaterOrEqual",
+                                  "And",
+                                  "Or",
+                                  "Xor"};
   for (const char* b : kBinary)
     if (op == b) {
       if ((op == "Min" || op == "Max") && in.size() != 2) {
@@ -584,8 +643,10 @@ std::optional<std::vector<Tensor>> const_eval(const Node& n, const std::vector<c
   if (op == "Clip") {
     Tensor a = need(0);
     double lo = -INFINITY, hi = INFINITY;
-    if (opset < 11) { lo = n.attr_float("min", -INFINITY); hi = n.attr_float("max", INFINITY); }
-    else {
+    if (opset < 11) {
+      lo = n.attr_float("min", -INFINITY);
+      hi = n.attr_float("max", INFINITY);
+    } else {
       if (in.size() > 1 && in[1]) lo = in[1]->to_f64().at(0);
       if (in.size() > 2 && in[2]) hi = in[2]->to_f64().at(0);
     }

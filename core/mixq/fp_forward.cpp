@@ -21,7 +21,9 @@ int resolve_or_throw(const LayerGraph& lg, const std::string& name, const char* 
               "' names no layer, tensor or node of the model (closest layer names: " + close + ")");
 }
 
-bool is_conv(const Layer& l) { return l.kind == "Conv"; }
+bool is_conv(const Layer& l) {
+  return l.kind == "Conv";
+}
 
 }  // namespace
 

@@ -68,11 +68,11 @@ struct Fenwick {
 // between consecutive rows only.
 struct VirtualGraph {
   int real_count = 0;
-  std::vector<int> rank;                  // per virtual node
+  std::vector<int> rank;                   // per virtual node
   std::vector<std::vector<int>> up, down;  // neighbours in the row above / below
   std::vector<float> width, height;
-  std::vector<std::vector<int>> rows;     // order of virtual nodes in each row
-  std::vector<int> pos;                   // index within its row
+  std::vector<std::vector<int>> rows;  // order of virtual nodes in each row
+  std::vector<int> pos;                // index within its row
 };
 
 long long row_pair_crossings(const VirtualGraph& g, int r) {
@@ -105,8 +105,7 @@ void reorder_row(VirtualGraph& g, int r, bool use_up) {
     }
     keyed.emplace_back(key, v);
   }
-  std::stable_sort(keyed.begin(), keyed.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::stable_sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   for (size_t i = 0; i < keyed.size(); ++i) {
     row[i] = keyed[i].second;
     g.pos[row[i]] = int(i);

@@ -45,8 +45,8 @@ struct GraphLayout {
   std::vector<int> rank;             // per node: row index
   std::vector<LayoutEdge> edges;     // the kept edges, in input order
   int rank_count = 0;
-  int crossings = 0;                 // edge crossings of the final order (dummies included)
-  float width = 0, height = 0;       // bounding box, origin (0, 0) top-left
+  int crossings = 0;            // edge crossings of the final order (dummies included)
+  float width = 0, height = 0;  // bounding box, origin (0, 0) top-left
 };
 
 // sizes[i] = {width, height} of node i.

@@ -52,13 +52,19 @@ nlohmann::json info_json(const AnalyzedModel& am) {
     for (int p : l.inputs) inputs.push_back(am.layers.layers[p].name);
     json shape = json::array();
     for (int64_t d : l.shape) shape.push_back(d < 0 ? json(nullptr) : json(d));
-    layers.push_back({{"name", l.name}, {"op_type", l.op_type}, {"kind", l.kind}, {"onnx_nodes", nodes},
-                      {"outputs", l.outputs}, {"inputs", inputs}, {"shape", shape}});
+    layers.push_back({{"name", l.name},
+                      {"op_type", l.op_type},
+                      {"kind", l.kind},
+                      {"onnx_nodes", nodes},
+                      {"outputs", l.outputs},
+                      {"inputs", inputs},
+                      {"shape", shape}});
   }
   j["layers"] = layers;
   json vanished = json::array();
   for (const auto& v : am.layers.vanished)
-    vanished.push_back({{"name", v.name}, {"layer", v.layer >= 0 ? json(am.layers.layers[v.layer].name) : json(nullptr)},
+    vanished.push_back({{"name", v.name},
+                        {"layer", v.layer >= 0 ? json(am.layers.layers[v.layer].name) : json(nullptr)},
                         {"reason", v.reason}});
   j["vanished_names"] = vanished;
   j["warnings"] = am.warnings;
@@ -95,8 +101,8 @@ std::string info_text(const AnalyzedModel& am, bool all_layers) {
       break;
     }
     os << "  " << l.name << "  " << (l.kind != l.op_type ? l.kind + "(" + l.op_type + ")" : l.op_type) << " "
-       << shape_str(l.shape) << (l.onnx_nodes.size() > 1 ? "  [" + std::to_string(l.onnx_nodes.size()) + " ONNX nodes]" : "")
-       << "\n";
+       << shape_str(l.shape)
+       << (l.onnx_nodes.size() > 1 ? "  [" + std::to_string(l.onnx_nodes.size()) + " ONNX nodes]" : "") << "\n";
     ++shown;
   }
   for (const auto& w : am.warnings) os << "warning: " << w << "\n";

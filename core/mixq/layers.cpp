@@ -173,8 +173,10 @@ void Builder::vanish_nodes() {
     const ValueState *a = state(in), *b = state(out);
     bool same_shape = a && b && a->shape_known() && b->shape_known() && a->shape == b->shape;
     std::string reason;
-    if (op == "Identity" || op == "Dropout") reason = op + " is removed by TPU-MLIR";
-    else if (op == "Cast") reason = "Cast is removed by TPU-MLIR's ONNX optimizer";
+    if (op == "Identity" || op == "Dropout")
+      reason = op + " is removed by TPU-MLIR";
+    else if (op == "Cast")
+      reason = "Cast is removed by TPU-MLIR's ONNX optimizer";
     else if ((op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze") && same_shape)
       reason = "an identity " + op + " (same shape in and out) is removed";
     else if ((op == "Add" || op == "Sub") && same_shape && n.inputs.size() == 2 && const_equals(n.inputs[1], 0.0))
@@ -209,7 +211,9 @@ void Builder::onnxsim_folds() {
           ok = c && xs && xs->rank_known && xs->shape.size() >= 2;
           if (ok) {
             Shape s = c->shape();
-            while (!s.empty() && s.front() == 1 && static_cast<int64_t>(s.size()) > static_cast<int64_t>(xs->shape.size()) - 1) s.erase(s.begin());
+            while (!s.empty() && s.front() == 1 &&
+                   static_cast<int64_t>(s.size()) > static_cast<int64_t>(xs->shape.size()) - 1)
+              s.erase(s.begin());
             int64_t channels = xs->shape[1];
             ok = c->numel() == channels && (s.size() == xs->shape.size() - 1 || s.size() == 1);
             if (ok && s.size() == xs->shape.size() - 1)
@@ -322,7 +326,8 @@ void Builder::onnx_fusions() {
                   if (mc.size() == 1 && group_kind(*mc.begin()) == "Mul" && act_side(groups_[*mc.begin()].main) >= 0) {
                     int mul_g = *mc.begin();
                     auto ac = consumer_groups(out0(mul_g));
-                    if (ac.size() == 1 && group_kind(*ac.begin()) == "Add" && act_side(groups_[*ac.begin()].main) >= 0) {
+                    if (ac.size() == 1 && group_kind(*ac.begin()) == "Add" &&
+                        act_side(groups_[*ac.begin()].main) >= 0) {
                       chain.push_back(mul_g);
                       chain.push_back(*ac.begin());
                     }
@@ -358,7 +363,8 @@ void Builder::onnx_fusions() {
               const Node& m0 = node(groups_[mul0].main);
               bool reads_x = canon(m0.inputs[0]) == x || canon(m0.inputs[1]) == x;
               auto hc = consumer_groups(out0(mul0));
-              if (reads_x && hc.size() == 1 && group_kind(*hc.begin()) == "Mul" && act_side(groups_[*hc.begin()].main) >= 0 &&
+              if (reads_x && hc.size() == 1 && group_kind(*hc.begin()) == "Mul" &&
+                  act_side(groups_[*hc.begin()].main) >= 0 &&
                   const_equals(node(groups_[*hc.begin()].main).inputs[1 - act_side(groups_[*hc.begin()].main)], 0.5)) {
                 if (fuse_into_last({div_g, static_cast<int>(gi), add_g, mul0, *hc.begin()}, "GELU",
                                    "the Div/Erf/Add/Mul/Mul chain becomes GELU"))
@@ -381,7 +387,8 @@ void Builder::onnx_fusions() {
         int next = *cc.begin();
         const Node& nx = node(groups_[next].main);
         if (group_kind(next) == "Div" && act_side(groups_[next].main) == 0 && const_equals(nx.inputs[1], 6.0)) {
-          if (fuse_into_last({add_g, static_cast<int>(gi), next}, "HardSigmoid", "the Add/Clip/Div chain becomes HardSigmoid"))
+          if (fuse_into_last({add_g, static_cast<int>(gi), next}, "HardSigmoid",
+                             "the Add/Clip/Div chain becomes HardSigmoid"))
             changed = true;
           continue;
         }
@@ -415,8 +422,9 @@ void Builder::onnx_fusions() {
 // [SECTION] Pass 4: canonicalization ----------------------------------------------------------
 
 void Builder::canonicalize() {
-  static const std::set<std::string> kReluFusable = {"Conv", "ConvTranspose", "BatchNormalization", "MaxPool",
-                                                     "AveragePool", "Add", "Sub", "Mul", "MatMul", "Gemm", "Upsample"};
+  static const std::set<std::string> kReluFusable = {
+      "Conv", "ConvTranspose", "BatchNormalization", "MaxPool", "AveragePool", "Add", "Sub", "Mul", "MatMul",
+      "Gemm", "Upsample"};
   for (size_t gi = 0; gi < groups_.size(); ++gi) {
     if (groups_[gi].dead) continue;
     const Node& n = node(groups_[gi].main);
@@ -459,8 +467,9 @@ void Builder::canonicalize() {
     std::sort(groups_[gi].nodes.begin(), groups_[gi].nodes.end());
     groups_[gi].main = groups_[p].main;
     groups_[gi].kind = groups_[p].kind;
-    aliases_.push_back({old, static_cast<int>(gi), "the " + groups_[p].kind + " is fused with the following " +
-                                                       n.op_type + " and takes its name '" + relu_name + "'"});
+    aliases_.push_back({old, static_cast<int>(gi),
+                        "the " + groups_[p].kind + " is fused with the following " + n.op_type +
+                            " and takes its name '" + relu_name + "'"});
     for (auto& a : aliases_)
       if (a.group == p) a.group = static_cast<int>(gi);
     groups_[p].dead = true;
@@ -502,7 +511,10 @@ LayerGraph Builder::run() {
     l.name = in.name;
     l.op_type = l.kind = "Input";
     l.outputs = {in.name};
-    if (const ValueState* v = state(in.name)) { l.shape = v->shape; l.dtype = v->dtype; }
+    if (const ValueState* v = state(in.name)) {
+      l.shape = v->shape;
+      l.dtype = v->dtype;
+    }
     layer_of_tensor[in.name] = static_cast<int>(lg.layers.size());
     l.is_output = graph_outputs_.count(in.name) != 0;
     lg.layers.push_back(std::move(l));
@@ -511,7 +523,8 @@ LayerGraph Builder::run() {
   std::vector<int> order;
   for (size_t gi = 0; gi < groups_.size(); ++gi)
     if (!groups_[gi].dead) order.push_back(static_cast<int>(gi));
-  std::sort(order.begin(), order.end(), [&](int a, int b) { return groups_[a].nodes.back() < groups_[b].nodes.back(); });
+  std::sort(order.begin(), order.end(),
+            [&](int a, int b) { return groups_[a].nodes.back() < groups_[b].nodes.back(); });
   std::map<int, int> layer_of_group;
   for (int gi : order) {
     const Group& grp = groups_[gi];
@@ -530,7 +543,10 @@ LayerGraph Builder::run() {
       for (const auto& in : node(nd).inputs) {
         if (in.empty()) continue;
         if (is_const(in)) {
-          if (!seen.count("w:" + in)) { l.weights.push_back(in); seen.insert("w:" + in); }
+          if (!seen.count("w:" + in)) {
+            l.weights.push_back(in);
+            seen.insert("w:" + in);
+          }
           continue;
         }
         std::string c = canon(in);
@@ -538,12 +554,14 @@ LayerGraph Builder::run() {
         seen.insert(c);
         l.input_tensors.push_back(c);
         auto it = layer_of_tensor.find(c);
-        if (it != layer_of_tensor.end() &&
-            std::find(l.inputs.begin(), l.inputs.end(), it->second) == l.inputs.end())
+        if (it != layer_of_tensor.end() && std::find(l.inputs.begin(), l.inputs.end(), it->second) == l.inputs.end())
           l.inputs.push_back(it->second);
       }
     if (!l.outputs.empty())
-      if (const ValueState* v = state(l.outputs[0])) { l.shape = v->shape; l.dtype = v->dtype; }
+      if (const ValueState* v = state(l.outputs[0])) {
+        l.shape = v->shape;
+        l.dtype = v->dtype;
+      }
     for (const auto& o : l.outputs) {
       l.is_output |= graph_outputs_.count(o) != 0;
       layer_of_tensor[o] = static_cast<int>(lg.layers.size());
@@ -567,7 +585,8 @@ LayerGraph Builder::run() {
     if (live_names.count(nm)) continue;
     auto it = layer_of_tensor.find(v.tensor);
     int li = it == layer_of_tensor.end() ? -1 : it->second;
-    lg.vanished.push_back({nm, li, v.reason + (li >= 0 ? " (its input comes from layer '" + lg.layers[li].name + "')" : "")});
+    lg.vanished.push_back(
+        {nm, li, v.reason + (li >= 0 ? " (its input comes from layer '" + lg.layers[li].name + "')" : "")});
   }
   for (size_t i = 0; i < g_.nodes.size(); ++i) {
     if (i < shapes_.node_folded.size() && shapes_.node_folded[i]) {
@@ -627,7 +646,8 @@ void LayerGraph::index(const Graph& graph) {
     if (n.name.empty() || by_node_name_.count(n.name)) continue;
     std::string base = (n.outputs.empty() ? n.name : n.outputs[0]) + "_" + n.op_type;
     auto it = by_vanished_.find(base);
-    if (it != by_vanished_.end() && vanished[it->second].layer >= 0) by_node_name_.emplace(n.name, vanished[it->second].layer);
+    if (it != by_vanished_.end() && vanished[it->second].layer >= 0)
+      by_node_name_.emplace(n.name, vanished[it->second].layer);
   }
 }
 
@@ -698,7 +718,8 @@ std::vector<std::string> parse_mlir_names(const std::string& text, const std::st
     }
     pos = end;
   }
-  require(!names.empty(), source_name + ": no loc(\"...\") names found (expected the top .mlir written by model_transform.py)");
+  require(!names.empty(),
+          source_name + ": no loc(\"...\") names found (expected the top .mlir written by model_transform.py)");
   return names;
 }
 

@@ -21,27 +21,27 @@
 namespace mixq {
 
 struct Layer {
-  std::string name;                     // TPU-MLIR op name (top .mlir loc)
-  std::string op_type;                  // ONNX op_type of the main node; "Input" for graph inputs
-  std::string kind;                     // what it becomes: "Conv", "SiLU", "HardSwish", ... (op_type if unfused)
-  int main_node = -1;                   // node index in Graph::nodes (-1 for inputs)
-  std::vector<int> onnx_nodes;          // all ONNX nodes folded into this layer (graph order)
-  std::vector<std::string> outputs;     // ONNX tensors it produces for its consumers
+  std::string name;                        // TPU-MLIR op name (top .mlir loc)
+  std::string op_type;                     // ONNX op_type of the main node; "Input" for graph inputs
+  std::string kind;                        // what it becomes: "Conv", "SiLU", "HardSwish", ... (op_type if unfused)
+  int main_node = -1;                      // node index in Graph::nodes (-1 for inputs)
+  std::vector<int> onnx_nodes;             // all ONNX nodes folded into this layer (graph order)
+  std::vector<std::string> outputs;        // ONNX tensors it produces for its consumers
   std::vector<std::string> input_tensors;  // activation tensors it reads (weights excluded)
-  std::vector<int> inputs;              // producer layers (indices into LayerGraph::layers)
-  std::vector<int> consumers;           // consumer layers
-  std::vector<std::string> weights;     // weight tensors it reads
-  Shape shape;                          // shape of outputs[0] (-1 = unknown)
+  std::vector<int> inputs;                 // producer layers (indices into LayerGraph::layers)
+  std::vector<int> consumers;              // consumer layers
+  std::vector<std::string> weights;        // weight tensors it reads
+  Shape shape;                             // shape of outputs[0] (-1 = unknown)
   DType dtype = DType::Float32;
-  bool is_output = false;               // produces a graph output
+  bool is_output = false;  // produces a graph output
   bool is_input() const { return op_type == "Input"; }
 };
 
 // A name a user might write that is not a layer name of this model.
 struct NameAlias {
   std::string name;
-  int layer = -1;        // the layer it belongs to / was absorbed by (-1: none, e.g. a weight)
-  std::string reason;    // "SiLU fusion: the Sigmoid is absorbed by '961_Mul'"
+  int layer = -1;      // the layer it belongs to / was absorbed by (-1: none, e.g. a weight)
+  std::string reason;  // "SiLU fusion: the Sigmoid is absorbed by '961_Mul'"
 };
 
 struct NameMatch {
@@ -53,8 +53,8 @@ struct NameMatch {
 
 class LayerGraph {
  public:
-  std::vector<Layer> layers;          // topological order, graph inputs first
-  std::vector<NameAlias> vanished;    // predicted names TPU-MLIR removes
+  std::vector<Layer> layers;                // topological order, graph inputs first
+  std::vector<NameAlias> vanished;          // predicted names TPU-MLIR removes
   std::vector<std::string> mlir_unmatched;  // .mlir names no layer could take
 
   int find(const std::string& layer_name) const;  // exact TPU-MLIR name, -1 if none

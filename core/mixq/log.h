@@ -13,7 +13,11 @@ using LogSink = std::function<void(LogLevel, const std::string&)>;
 // concurrent logging; set it once at start-up.
 void set_log_sink(LogSink sink);
 void log(LogLevel level, const std::string& message);
-inline void log_info(const std::string& m) { log(LogLevel::Info, m); }
-inline void log_warning(const std::string& m) { log(LogLevel::Warning, m); }
+inline void log_info(const std::string& m) {
+  log(LogLevel::Info, m);
+}
+inline void log_warning(const std::string& m) {
+  log(LogLevel::Warning, m);
+}
 
 }  // namespace mixq

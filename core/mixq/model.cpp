@@ -103,9 +103,12 @@ struct Converter {
       int64_t offset = 0, length = -1;
       for (const auto& kv : tp.external_data()) {
         try {
-          if (kv.key() == "location") location = kv.value();
-          else if (kv.key() == "offset") offset = std::stoll(kv.value());
-          else if (kv.key() == "length") length = std::stoll(kv.value());
+          if (kv.key() == "location")
+            location = kv.value();
+          else if (kv.key() == "offset")
+            offset = std::stoll(kv.value());
+          else if (kv.key() == "length")
+            length = std::stoll(kv.value());
         } catch (const std::exception&) {
           throw Error(w + ": external_data field '" + kv.key() + "' is not a number: '" + kv.value() + "'");
         }
@@ -123,8 +126,8 @@ struct Converter {
       return tensor_from_bytes(dt, shape, {reinterpret_cast<const uint8_t*>(raw.data()), raw.size()}, w);
     }
     auto check_count = [&](int64_t count, const char* field) {
-      require(count == n, w + ": " + field + " holds " + std::to_string(count) + " values, shape " +
-                              shape_str(shape) + " needs " + std::to_string(n));
+      require(count == n, w + ": " + field + " holds " + std::to_string(count) + " values, shape " + shape_str(shape) +
+                              " needs " + std::to_string(n));
     };
     switch (dt) {
       case DType::Float32:
@@ -136,12 +139,14 @@ struct Converter {
       case DType::Float64:
         check_count(tp.double_data_size(), "double_data");
         return tensor_from_f64(dt, shape, {tp.double_data().begin(), tp.double_data().end()});
-      case DType::UInt32: case DType::UInt64: {
+      case DType::UInt32:
+      case DType::UInt64: {
         check_count(tp.uint64_data_size(), "uint64_data");
         std::vector<int64_t> v(tp.uint64_data().begin(), tp.uint64_data().end());
         return tensor_from_i64(dt, shape, v);
       }
-      case DType::Float16: case DType::BFloat16: {
+      case DType::Float16:
+      case DType::BFloat16: {
         check_count(tp.int32_data_size(), "int32_data");
         Tensor t(dt, shape);
         for (int64_t i = 0; i < n; ++i) {
@@ -150,8 +155,12 @@ struct Converter {
         }
         return t;
       }
-      case DType::Int32: case DType::Int16: case DType::Int8: case DType::UInt16:
-      case DType::UInt8: case DType::Bool: {
+      case DType::Int32:
+      case DType::Int16:
+      case DType::Int8:
+      case DType::UInt16:
+      case DType::UInt8:
+      case DType::Bool: {
         check_count(tp.int32_data_size(), "int32_data");
         std::vector<int64_t> v(tp.int32_data().begin(), tp.int32_data().end());
         return tensor_from_i64(dt, shape, v);
@@ -171,8 +180,8 @@ struct Converter {
         v.has_shape = true;
         for (const auto& d : tt.shape().dim()) {
           if (d.has_dim_value()) {
-            require(d.dim_value() >= 0, src + ": value '" + v.name + "': negative dimension " +
-                                            std::to_string(d.dim_value()));
+            require(d.dim_value() >= 0,
+                    src + ": value '" + v.name + "': negative dimension " + std::to_string(d.dim_value()));
             v.dims.push_back(d.dim_value());
             v.dim_names.emplace_back();
           } else {
@@ -192,23 +201,52 @@ struct Converter {
     const std::string w = where + " attribute '" + ap.name() + "'";
     auto type = ap.type();
     if (type == T::UNDEFINED) {  // very old files: infer from the populated field
-      if (ap.has_f()) type = T::FLOAT;
-      else if (ap.has_i()) type = T::INT;
-      else if (ap.has_s()) type = T::STRING;
-      else if (ap.has_t()) type = T::TENSOR;
-      else if (ap.has_g()) type = T::GRAPH;
-      else if (ap.floats_size()) type = T::FLOATS;
-      else if (ap.ints_size()) type = T::INTS;
-      else if (ap.strings_size()) type = T::STRINGS;
+      if (ap.has_f())
+        type = T::FLOAT;
+      else if (ap.has_i())
+        type = T::INT;
+      else if (ap.has_s())
+        type = T::STRING;
+      else if (ap.has_t())
+        type = T::TENSOR;
+      else if (ap.has_g())
+        type = T::GRAPH;
+      else if (ap.floats_size())
+        type = T::FLOATS;
+      else if (ap.ints_size())
+        type = T::INTS;
+      else if (ap.strings_size())
+        type = T::STRINGS;
     }
     switch (type) {
-      case T::FLOAT: a.kind = K::Float; a.f = ap.f(); break;
-      case T::INT: a.kind = K::Int; a.i = ap.i(); break;
-      case T::STRING: a.kind = K::String; a.s = ap.s(); break;
-      case T::TENSOR: a.kind = K::Tensor; a.t = tensor(ap.t(), w); break;
-      case T::FLOATS: a.kind = K::Floats; a.floats.assign(ap.floats().begin(), ap.floats().end()); break;
-      case T::INTS: a.kind = K::Ints; a.ints.assign(ap.ints().begin(), ap.ints().end()); break;
-      case T::STRINGS: a.kind = K::Strings; a.strings.assign(ap.strings().begin(), ap.strings().end()); break;
+      case T::FLOAT:
+        a.kind = K::Float;
+        a.f = ap.f();
+        break;
+      case T::INT:
+        a.kind = K::Int;
+        a.i = ap.i();
+        break;
+      case T::STRING:
+        a.kind = K::String;
+        a.s = ap.s();
+        break;
+      case T::TENSOR:
+        a.kind = K::Tensor;
+        a.t = tensor(ap.t(), w);
+        break;
+      case T::FLOATS:
+        a.kind = K::Floats;
+        a.floats.assign(ap.floats().begin(), ap.floats().end());
+        break;
+      case T::INTS:
+        a.kind = K::Ints;
+        a.ints.assign(ap.ints().begin(), ap.ints().end());
+        break;
+      case T::STRINGS:
+        a.kind = K::Strings;
+        a.strings.assign(ap.strings().begin(), ap.strings().end());
+        break;
       case T::TENSORS:
         a.kind = K::Tensors;
         for (const auto& t : ap.tensors()) a.tensors.push_back(tensor(t, w));
@@ -221,7 +259,9 @@ struct Converter {
         a.kind = K::Graphs;
         for (const auto& g : ap.graphs()) a.graphs.push_back(std::make_shared<Graph>(graph(g, depth + 1, false)));
         break;
-      default: a.kind = K::Other; break;  // sparse tensors, type protos: kept opaque
+      default:
+        a.kind = K::Other;
+        break;  // sparse tensors, type protos: kept opaque
     }
     return a;
   }
@@ -262,12 +302,22 @@ struct Converter {
       if (n.op_type == "Constant" && n.domain.empty() && top_level) {
         require(n.outputs.size() == 1 && !n.outputs[0].empty(), where + ": Constant must have exactly one output");
         Tensor value;
-        if (const Tensor* t = n.attr_tensor("value")) value = *t;
-        else if (n.has_attr("value_float")) value = Tensor::scalar_f32(n.attr_float("value_float", 0));
-        else if (n.has_attr("value_int")) value = Tensor::scalar_i64(n.attr_int("value_int", 0));
-        else if (n.has_attr("value_floats")) { auto v = n.attr_floats("value_floats"); value = Tensor::from_f32({(int64_t)v.size()}, v); }
-        else if (n.has_attr("value_ints")) { auto v = n.attr_ints("value_ints"); value = Tensor::from_i64({(int64_t)v.size()}, v); }
-        else throw Error(where + ": Constant without a supported value attribute (value, value_float, value_int, value_floats, value_ints)");
+        if (const Tensor* t = n.attr_tensor("value"))
+          value = *t;
+        else if (n.has_attr("value_float"))
+          value = Tensor::scalar_f32(n.attr_float("value_float", 0));
+        else if (n.has_attr("value_int"))
+          value = Tensor::scalar_i64(n.attr_int("value_int", 0));
+        else if (n.has_attr("value_floats")) {
+          auto v = n.attr_floats("value_floats");
+          value = Tensor::from_f32({(int64_t)v.size()}, v);
+        } else if (n.has_attr("value_ints")) {
+          auto v = n.attr_ints("value_ints");
+          value = Tensor::from_i64({(int64_t)v.size()}, v);
+        } else
+          throw Error(where +
+                      ": Constant without a supported value attribute (value, value_float, value_int, value_floats, "
+                      "value_ints)");
         require(!g.weights.count(n.outputs[0]), where + ": output '" + n.outputs[0] + "' is already an initializer");
         g.weights.emplace(n.outputs[0], std::move(value));
         g.constant_nodes[n.outputs[0]] = n.name;
@@ -309,11 +359,11 @@ void validate_and_sort(Graph& g, const std::string& src) {
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     for (const auto& o : g.nodes[i].outputs) {
       if (o.empty()) continue;
-      require(!available.count(o), src + ": " + g.nodes[i].describe() + " writes '" + o +
-                                       "', which is already a graph input or weight");
+      require(!available.count(o),
+              src + ": " + g.nodes[i].describe() + " writes '" + o + "', which is already a graph input or weight");
       auto [it, fresh] = producer.emplace(o, static_cast<int>(i));
-      require(fresh, src + ": tensor '" + o + "' is produced twice (by " + g.nodes[it->second].describe() +
-                         " and " + g.nodes[i].describe() + ")");
+      require(fresh, src + ": tensor '" + o + "' is produced twice (by " + g.nodes[it->second].describe() + " and " +
+                         g.nodes[i].describe() + ")");
     }
   }
   // dependencies
@@ -356,7 +406,10 @@ void validate_and_sort(Graph& g, const std::string& src) {
     // walk back through unresolved dependencies to name one cycle
     int start = -1;
     for (size_t i = 0; i < n; ++i)
-      if (pending[i] > 0) { start = static_cast<int>(i); break; }
+      if (pending[i] > 0) {
+        start = static_cast<int>(i);
+        break;
+      }
     std::vector<int> path;
     std::map<int, size_t> seen;
     int cur = start;
@@ -366,13 +419,17 @@ void validate_and_sort(Graph& g, const std::string& src) {
       int next = -1;
       for (const auto& in : g.nodes[cur].inputs) {
         auto it = producer.find(in);
-        if (it != producer.end() && pending[it->second] > 0) { next = it->second; break; }
+        if (it != producer.end() && pending[it->second] > 0) {
+          next = it->second;
+          break;
+        }
       }
       cur = next;
     }
     std::string cycle;
     if (cur >= 0)
-      for (size_t k = seen[cur]; k < path.size(); ++k) cycle += (cycle.empty() ? "" : " <- ") + g.nodes[path[k]].describe();
+      for (size_t k = seen[cur]; k < path.size(); ++k)
+        cycle += (cycle.empty() ? "" : " <- ") + g.nodes[path[k]].describe();
     throw Error(src + ": the graph has a cycle" + (cycle.empty() ? std::string() : ": " + cycle));
   }
   std::vector<Node> sorted;
@@ -425,8 +482,10 @@ void put_value_info(onnx::ValueInfoProto* vp, const ValueInfo& v) {
     auto* sh = tt->mutable_shape();
     for (size_t i = 0; i < v.dims.size(); ++i) {
       auto* d = sh->add_dim();
-      if (v.dims[i] >= 0) d->set_dim_value(v.dims[i]);
-      else if (i < v.dim_names.size() && !v.dim_names[i].empty()) d->set_dim_param(v.dim_names[i]);
+      if (v.dims[i] >= 0)
+        d->set_dim_value(v.dims[i]);
+      else if (i < v.dim_names.size() && !v.dim_names[i].empty())
+        d->set_dim_param(v.dim_names[i]);
     }
   }
 }
@@ -449,17 +508,48 @@ void put_graph(onnx::GraphProto* gp, const Graph& g) {
       using K = Attribute::Kind;
       using T = onnx::AttributeProto;
       switch (a.kind) {
-        case K::Float: ap->set_type(T::FLOAT); ap->set_f(a.f); break;
-        case K::Int: ap->set_type(T::INT); ap->set_i(a.i); break;
-        case K::String: ap->set_type(T::STRING); ap->set_s(a.s); break;
-        case K::Tensor: ap->set_type(T::TENSOR); put_tensor(ap->mutable_t(), "", a.t); break;
-        case K::Floats: ap->set_type(T::FLOATS); for (float f : a.floats) ap->add_floats(f); break;
-        case K::Ints: ap->set_type(T::INTS); for (int64_t i : a.ints) ap->add_ints(i); break;
-        case K::Strings: ap->set_type(T::STRINGS); for (const auto& s : a.strings) ap->add_strings(s); break;
-        case K::Tensors: ap->set_type(T::TENSORS); for (const auto& t : a.tensors) put_tensor(ap->add_tensors(), "", t); break;
-        case K::Graph: ap->set_type(T::GRAPH); put_graph(ap->mutable_g(), *a.graphs.at(0)); break;
-        case K::Graphs: ap->set_type(T::GRAPHS); for (const auto& sg : a.graphs) put_graph(ap->add_graphs(), *sg); break;
-        default: break;
+        case K::Float:
+          ap->set_type(T::FLOAT);
+          ap->set_f(a.f);
+          break;
+        case K::Int:
+          ap->set_type(T::INT);
+          ap->set_i(a.i);
+          break;
+        case K::String:
+          ap->set_type(T::STRING);
+          ap->set_s(a.s);
+          break;
+        case K::Tensor:
+          ap->set_type(T::TENSOR);
+          put_tensor(ap->mutable_t(), "", a.t);
+          break;
+        case K::Floats:
+          ap->set_type(T::FLOATS);
+          for (float f : a.floats) ap->add_floats(f);
+          break;
+        case K::Ints:
+          ap->set_type(T::INTS);
+          for (int64_t i : a.ints) ap->add_ints(i);
+          break;
+        case K::Strings:
+          ap->set_type(T::STRINGS);
+          for (const auto& s : a.strings) ap->add_strings(s);
+          break;
+        case K::Tensors:
+          ap->set_type(T::TENSORS);
+          for (const auto& t : a.tensors) put_tensor(ap->add_tensors(), "", t);
+          break;
+        case K::Graph:
+          ap->set_type(T::GRAPH);
+          put_graph(ap->mutable_g(), *a.graphs.at(0));
+          break;
+        case K::Graphs:
+          ap->set_type(T::GRAPHS);
+          for (const auto& sg : a.graphs) put_graph(ap->add_graphs(), *sg);
+          break;
+        default:
+          break;
       }
     }
   }

@@ -37,9 +37,9 @@ struct Attribute {
 };
 
 struct Node {
-  std::string name;     // as in the file; may be empty
+  std::string name;  // as in the file; may be empty
   std::string op_type;
-  std::string domain;   // "" or "ai.onnx" for the default domain
+  std::string domain;                // "" or "ai.onnx" for the default domain
   std::vector<std::string> inputs;   // "" = omitted optional input
   std::vector<std::string> outputs;  // "" = omitted optional output
   std::map<std::string, Attribute> attrs;
@@ -69,11 +69,11 @@ struct ValueInfo {
 
 struct Graph {
   std::string name;
-  std::vector<Node> nodes;                 // topological order
-  std::vector<ValueInfo> inputs;           // real inputs (initializer-backed inputs removed)
+  std::vector<Node> nodes;        // topological order
+  std::vector<ValueInfo> inputs;  // real inputs (initializer-backed inputs removed)
   std::vector<ValueInfo> outputs;
   std::map<std::string, ValueInfo> value_info;
-  std::map<std::string, Tensor> weights;   // initializers + Constant node values
+  std::map<std::string, Tensor> weights;              // initializers + Constant node values
   std::map<std::string, std::string> constant_nodes;  // weight name -> Constant node name
 
   bool is_weight(const std::string& tensor) const { return weights.count(tensor) != 0; }
@@ -106,8 +106,8 @@ using ExternalDataReader =
     std::function<std::vector<uint8_t>(const std::string& location, int64_t offset, int64_t length)>;
 
 struct LoadOptions {
-  std::string source_name = "model";   // used in every message ("yolo.onnx: ...")
-  ExternalDataReader external_data;    // empty: external tensors are an error
+  std::string source_name = "model";  // used in every message ("yolo.onnx: ...")
+  ExternalDataReader external_data;   // empty: external tensors are an error
 };
 
 // Parses and validates ONNX ModelProto bytes. Throws mixq::Error with a message naming

@@ -75,9 +75,15 @@ Shape parse_shape_tuple(const std::string& tuple, const std::string& source) {
 // ---------------------------------------------------------------------------------------
 // [zip reading]
 
-uint32_t rd16(const uint8_t* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8; }
-uint32_t rd32(const uint8_t* p) { return rd16(p) | rd16(p + 2) << 16; }
-uint64_t rd64(const uint8_t* p) { return uint64_t(rd32(p)) | uint64_t(rd32(p + 4)) << 32; }
+uint32_t rd16(const uint8_t* p) {
+  return uint32_t(p[0]) | uint32_t(p[1]) << 8;
+}
+uint32_t rd32(const uint8_t* p) {
+  return rd16(p) | rd16(p + 2) << 16;
+}
+uint64_t rd64(const uint8_t* p) {
+  return uint64_t(rd32(p)) | uint64_t(rd32(p + 4)) << 32;
+}
 void wr16(std::vector<uint8_t>& o, uint32_t v) {
   o.push_back(uint8_t(v));
   o.push_back(uint8_t(v >> 8));
@@ -135,8 +141,8 @@ Tensor read_npy(std::span<const uint8_t> bytes, const std::string& source) {
   DType dtype = DType::Undefined;
   for (const auto& d : kDescrs)
     if (code == d.descr) dtype = d.dtype;
-  require(dtype != DType::Undefined, source + ": npy dtype '" + descr +
-                                         "' is not supported (expected float32/64/16, int8-64, uint8-64 or bool)");
+  require(dtype != DType::Undefined,
+          source + ": npy dtype '" + descr + "' is not supported (expected float32/64/16, int8-64, uint8-64 or bool)");
   int64_t numel = shape_numel(shape, source);
   size_t data_start = header_start + header_len;
   size_t need = size_t(numel) * dtype_size(dtype);
@@ -154,8 +160,10 @@ std::vector<uint8_t> write_npy(const Tensor& tensor) {
   std::string order = dtype_size(tensor.dtype()) == 1 ? "|" : "<";
   std::string shape = "(";
   for (size_t i = 0; i < tensor.shape().size(); ++i) shape += std::to_string(tensor.shape()[i]) + ", ";
-  if (tensor.shape().size() > 1) shape.resize(shape.size() - 2);
-  else if (tensor.shape().size() == 1) shape.resize(shape.size() - 1);
+  if (tensor.shape().size() > 1)
+    shape.resize(shape.size() - 2);
+  else if (tensor.shape().size() == 1)
+    shape.resize(shape.size() - 1);
   shape += ")";
   std::string header = "{'descr': '" + order + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
   size_t total = 10 + header.size() + 1;
@@ -280,8 +288,8 @@ std::vector<uint8_t> write_npz(const NpzArrays& arrays, bool compress) {
       wr16(o, 20);                  // version needed
       wr16(o, 0);                   // flags
       wr16(o, method);
-      wr16(o, 0);       // mod time
-      wr16(o, 0x21);    // mod date 1980-01-01
+      wr16(o, 0);     // mod time
+      wr16(o, 0x21);  // mod date 1980-01-01
       wr32(o, crc);
       wr32(o, uint32_t(payload.size()));
       wr32(o, uint32_t(npy.size()));

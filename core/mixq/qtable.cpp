@@ -16,7 +16,9 @@
 namespace mixq {
 namespace {
 
-bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; }
+bool is_blank(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
 
 std::vector<std::string> split_tokens(std::string_view s) {
   std::vector<std::string> r;
@@ -36,7 +38,9 @@ std::string upper(std::string_view s) {
   return r;
 }
 
-std::string quote(const std::string& s) { return "'" + s + "'"; }
+std::string quote(const std::string& s) {
+  return "'" + s + "'";
+}
 
 }  // namespace
 
@@ -119,7 +123,9 @@ std::string mode_alias(const std::string& m) {
   return it == aliases.end() ? std::string() : it->second;
 }
 
-bool is_float_mode(const std::string& m) { return m != "INT8" && m != "UINT8" && m != "INT4"; }
+bool is_float_mode(const std::string& m) {
+  return m != "INT8" && m != "UINT8" && m != "INT4";
+}
 
 struct ModeVerdict {
   bool valid = true;    // TPU-MLIR accepts and the chip runs it as written

@@ -67,7 +67,9 @@ std::string with_run(const std::string& s, const DigitRun& run, const std::strin
 }
 
 enum Family { kLayerName = 0, kTensorName = 1, kNodeName = 2 };
-const char* family_word(int f) { return f == kLayerName ? "layer" : f == kTensorName ? "tensor" : "node"; }
+const char* family_word(int f) {
+  return f == kLayerName ? "layer" : f == kTensorName ? "tensor" : "node";
+}
 
 struct Candidate {
   std::string text;

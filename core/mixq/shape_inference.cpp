@@ -30,10 +30,14 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const std::string& what) 
   for (size_t i = 0; i < r; ++i) {
     int64_t x = i < r - a.size() ? 1 : a[i - (r - a.size())];
     int64_t y = i < r - b.size() ? 1 : b[i - (r - b.size())];
-    if (x == y || y == 1) out[i] = x;
-    else if (x == 1) out[i] = y;
-    else if (x < 0 || y < 0) out[i] = std::max(x, y) > 1 ? std::max(x, y) : -1;
-    else throw Error(what + ": shapes " + shape_str(a) + " and " + shape_str(b) + " cannot be broadcast");
+    if (x == y || y == 1)
+      out[i] = x;
+    else if (x == 1)
+      out[i] = y;
+    else if (x < 0 || y < 0)
+      out[i] = std::max(x, y) > 1 ? std::max(x, y) : -1;
+    else
+      throw Error(what + ": shapes " + shape_str(a) + " and " + shape_str(b) + " cannot be broadcast");
   }
   return out;
 }
@@ -47,14 +51,19 @@ std::vector<Shape> parse_input_shapes(const std::string& text) {
     throw Error("--input_shapes: " + what + " at character " + std::to_string(pos + 1) + " of '" + text +
                 "' (expected e.g. [[1,3,640,640]] or [[1,3,224,224],[1,10]])");
   };
-  auto skip = [&] { while (pos < text.size() && std::isspace(static_cast<unsigned char>(text[pos]))) ++pos; };
+  auto skip = [&] {
+    while (pos < text.size() && std::isspace(static_cast<unsigned char>(text[pos]))) ++pos;
+  };
   auto parse_list = [&]() -> Shape {
     Shape s;
     skip();
     if (pos >= text.size() || text[pos] != '[') fail("expected '['");
     ++pos;
     skip();
-    if (pos < text.size() && text[pos] == ']') { ++pos; return s; }
+    if (pos < text.size() && text[pos] == ']') {
+      ++pos;
+      return s;
+    }
     while (true) {
       skip();
       size_t start = pos;
@@ -63,8 +72,14 @@ std::vector<Shape> parse_input_shapes(const std::string& text) {
       if (pos - start > 12) fail("dimension too large");
       s.push_back(std::stoll(text.substr(start, pos - start)));
       skip();
-      if (pos < text.size() && text[pos] == ',') { ++pos; continue; }
-      if (pos < text.size() && text[pos] == ']') { ++pos; return s; }
+      if (pos < text.size() && text[pos] == ',') {
+        ++pos;
+        continue;
+      }
+      if (pos < text.size() && text[pos] == ']') {
+        ++pos;
+        return s;
+      }
       fail("expected ',' or ']'");
     }
   };
@@ -82,8 +97,14 @@ std::vector<Shape> parse_input_shapes(const std::string& text) {
     while (true) {
       out.push_back(parse_list());
       skip();
-      if (pos < text.size() && text[pos] == ',') { ++pos; continue; }
-      if (pos < text.size() && text[pos] == ']') { ++pos; break; }
+      if (pos < text.size() && text[pos] == ',') {
+        ++pos;
+        continue;
+      }
+      if (pos < text.size() && text[pos] == ']') {
+        ++pos;
+        break;
+      }
       fail("expected ',' or ']'");
     }
   }
@@ -124,7 +145,8 @@ ValueState unknown_rank(DType dt) {
 }
 
 int64_t axis_of(const Ctx& c, int64_t axis, int64_t rank) {
-  require(axis >= -rank && axis < rank, c.what() + ": axis " + std::to_string(axis) + " out of range for rank " + std::to_string(rank));
+  require(axis >= -rank && axis < rank,
+          c.what() + ": axis " + std::to_string(axis) + " out of range for rank " + std::to_string(rank));
   return axis < 0 ? axis + rank : axis;
 }
 
@@ -151,9 +173,13 @@ Shape spatial_out(const Ctx& c, const Shape& in, const std::vector<int64_t>& ker
           c.what() + ": strides/dilations/pads do not match the kernel rank");
   Shape out(sp);
   for (size_t i = 0; i < sp; ++i) {
-    require(strides[i] > 0 && dil[i] > 0 && kernel[i] > 0, c.what() + ": strides, dilations and kernel must be positive");
+    require(strides[i] > 0 && dil[i] > 0 && kernel[i] > 0,
+            c.what() + ": strides, dilations and kernel must be positive");
     int64_t x = in[i + 2];
-    if (x < 0) { out[i] = -1; continue; }
+    if (x < 0) {
+      out[i] = -1;
+      continue;
+    }
     int64_t k = (kernel[i] - 1) * dil[i] + 1;
     if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
       out[i] = (x + strides[i] - 1) / strides[i];
@@ -161,7 +187,8 @@ Shape spatial_out(const Ctx& c, const Shape& in, const std::vector<int64_t>& ker
       out[i] = (x - k) / strides[i] + 1;
     } else {
       int64_t span = x + pads[i] + pads[i + sp] - k;
-      require(span >= 0, c.what() + ": kernel " + std::to_string(k) + " larger than padded input " + std::to_string(x + pads[i] + pads[i + sp]));
+      require(span >= 0, c.what() + ": kernel " + std::to_string(k) + " larger than padded input " +
+                             std::to_string(x + pads[i] + pads[i + sp]));
       out[i] = (ceil_mode ? (span + strides[i] - 1) / strides[i] : span / strides[i]) + 1;
       if (ceil_mode && (out[i] - 1) * strides[i] >= x + pads[i]) --out[i];
     }
@@ -201,7 +228,8 @@ std::vector<ValueState> conv_rule(const Ctx& c) {
   if (x.shape[1] >= 0)
     require(x.shape[1] == w.shape[1] * group, c.what() + ": input has " + std::to_string(x.shape[1]) +
                                                   " channels, weight expects " + std::to_string(w.shape[1] * group) +
-                                                  " (" + std::to_string(w.shape[1]) + " x group " + std::to_string(group) + ")");
+                                                  " (" + std::to_string(w.shape[1]) + " x group " +
+                                                  std::to_string(group) + ")");
   std::vector<int64_t> kernel = c.n.attr_ints("kernel_shape", Shape(w.shape.begin() + 2, w.shape.end()));
   Shape out{x.shape[0], w.shape[0]};
   Shape sp = spatial_out(c, x.shape, kernel, false);
@@ -226,9 +254,13 @@ std::vector<ValueState> conv_transpose_rule(const Ctx& c) {
           c.what() + ": attribute lengths do not match the spatial rank");
   Shape out{x.shape[0], w.shape[1] * group};
   for (size_t i = 0; i < sp; ++i) {
-    if (!oshape.empty()) { out.push_back(oshape[oshape.size() - sp + i]); continue; }
+    if (!oshape.empty()) {
+      out.push_back(oshape[oshape.size() - sp + i]);
+      continue;
+    }
     int64_t in = x.shape[i + 2];
-    out.push_back(in < 0 ? -1 : strides[i] * (in - 1) + opad[i] + (kernel[i] - 1) * dil[i] + 1 - pads[i] - pads[i + sp]);
+    out.push_back(in < 0 ? -1
+                         : strides[i] * (in - 1) + opad[i] + (kernel[i] - 1) * dil[i] + 1 - pads[i] - pads[i + sp]);
   }
   return {value(x.dtype, out)};
 }
@@ -258,11 +290,13 @@ std::vector<ValueState> gemm_rule(const Ctx& c) {
   const auto& a = c.input(0);
   const auto& b = c.input(1);
   if (!a.rank_known || !b.rank_known) return {unknown_rank(a.dtype)};
-  require(a.shape.size() == 2 && b.shape.size() == 2, c.what() + ": Gemm needs 2-D inputs, got " + shape_str(a.shape) + " and " + shape_str(b.shape));
+  require(a.shape.size() == 2 && b.shape.size() == 2,
+          c.what() + ": Gemm needs 2-D inputs, got " + shape_str(a.shape) + " and " + shape_str(b.shape));
   bool ta = c.n.attr_int("transA", 0), tb = c.n.attr_int("transB", 0);
   int64_t m = ta ? a.shape[1] : a.shape[0], ka = ta ? a.shape[0] : a.shape[1];
   int64_t kb = tb ? b.shape[1] : b.shape[0], nn = tb ? b.shape[0] : b.shape[1];
-  require(ka < 0 || kb < 0 || ka == kb, c.what() + ": inner dims differ (" + std::to_string(ka) + " vs " + std::to_string(kb) + ")");
+  require(ka < 0 || kb < 0 || ka == kb,
+          c.what() + ": inner dims differ (" + std::to_string(ka) + " vs " + std::to_string(kb) + ")");
   return {value(a.dtype, {m, nn})};
 }
 
@@ -276,7 +310,8 @@ std::vector<ValueState> matmul_rule(const Ctx& c) {
   if (va) as.insert(as.begin(), 1);
   if (vb) bs.push_back(1);
   int64_t ka = as.back(), kb = bs[bs.size() - 2];
-  require(ka < 0 || kb < 0 || ka == kb, c.what() + ": inner dims differ: " + shape_str(a.shape) + " x " + shape_str(b.shape));
+  require(ka < 0 || kb < 0 || ka == kb,
+          c.what() + ": inner dims differ: " + shape_str(a.shape) + " x " + shape_str(b.shape));
   Shape batch = broadcast_shapes(Shape(as.begin(), as.end() - 2), Shape(bs.begin(), bs.end() - 2), c.what());
   if (!va) batch.push_back(as[as.size() - 2]);
   if (!vb) batch.push_back(bs.back());
@@ -293,12 +328,15 @@ std::vector<ValueState> concat_rule(const Ctx& c) {
   for (size_t k = 1; k < c.in.size(); ++k) {
     const Shape& s = c.in[k]->shape;
     require(static_cast<int64_t>(s.size()) == r, c.what() + ": input #" + std::to_string(k) + " has rank " +
-                                                       std::to_string(s.size()) + ", expected " + std::to_string(r));
+                                                     std::to_string(s.size()) + ", expected " + std::to_string(r));
     for (int64_t d = 0; d < r; ++d) {
-      if (d == axis) out[d] = (out[d] < 0 || s[d] < 0) ? -1 : out[d] + s[d];
-      else if (out[d] < 0) out[d] = s[d];
-      else require(s[d] < 0 || s[d] == out[d], c.what() + ": input #" + std::to_string(k) + " " + shape_str(s) +
-                                                   " differs from " + shape_str(a.shape) + " outside the concat axis");
+      if (d == axis)
+        out[d] = (out[d] < 0 || s[d] < 0) ? -1 : out[d] + s[d];
+      else if (out[d] < 0)
+        out[d] = s[d];
+      else
+        require(s[d] < 0 || s[d] == out[d], c.what() + ": input #" + std::to_string(k) + " " + shape_str(s) +
+                                                " differs from " + shape_str(a.shape) + " outside the concat axis");
     }
   }
   return {value(a.dtype, out)};
@@ -338,8 +376,10 @@ std::vector<ValueState> slice_rule(const Ctx& c) {
     if (!ts || !te || !axes_ok || !steps_ok) {
       // unknown bounds: the sliced axes become unknown
       Shape s = x.shape;
-      if (const Tensor* ta = c.constant(3)) for (int64_t a : ta->to_i64()) s[axis_of(c, a, s.size())] = -1;
-      else for (auto& d : s) d = -1;
+      if (const Tensor* ta = c.constant(3))
+        for (int64_t a : ta->to_i64()) s[axis_of(c, a, s.size())] = -1;
+      else
+        for (auto& d : s) d = -1;
       return {value(x.dtype, s)};
     }
     starts = ts->to_i64();
@@ -355,8 +395,10 @@ std::vector<ValueState> slice_rule(const Ctx& c) {
   Shape out;
   if (!slice_params(x.shape, starts, ends, axes, steps, c.n, st, sp, out)) {
     out = x.shape;
-    if (axes.empty()) for (size_t i = 0; i < starts.size(); ++i) out[i] = -1;
-    else for (int64_t a : axes) out[axis_of(c, a, out.size())] = -1;
+    if (axes.empty())
+      for (size_t i = 0; i < starts.size(); ++i) out[i] = -1;
+    else
+      for (int64_t a : axes) out[axis_of(c, a, out.size())] = -1;
   }
   return {value(x.dtype, out)};
 }
@@ -374,27 +416,34 @@ std::vector<ValueState> reshape_rule(const Ctx& c) {
   Shape out(target.begin(), target.end());
   for (size_t i = 0; i < out.size(); ++i)
     if (out[i] == 0 && !allowzero) {
-      require(x.rank_known && i < x.shape.size(), c.what() + ": target dim 0 at position " + std::to_string(i) + " has no input dim");
+      require(x.rank_known && i < x.shape.size(),
+              c.what() + ": target dim 0 at position " + std::to_string(i) + " has no input dim");
       out[i] = x.shape[i];
     }
   int64_t infer = -1, known = 1;
   bool all = true;
   for (size_t i = 0; i < out.size(); ++i) {
-    if (target[i] == -1) { require(infer < 0, c.what() + ": more than one -1 in the target shape"); infer = i; }
-    else if (out[i] < 0) all = false;
-    else known *= out[i];
+    if (target[i] == -1) {
+      require(infer < 0, c.what() + ": more than one -1 in the target shape");
+      infer = i;
+    } else if (out[i] < 0)
+      all = false;
+    else
+      known *= out[i];
   }
   if (infer >= 0) {
     if (all && x.shape_known()) {
       int64_t total = shape_numel(x.shape);
-      require(known > 0 && total % known == 0, c.what() + ": cannot reshape " + shape_str(x.shape) + " to " + shape_str(Shape(target.begin(), target.end())));
+      require(known > 0 && total % known == 0, c.what() + ": cannot reshape " + shape_str(x.shape) + " to " +
+                                                   shape_str(Shape(target.begin(), target.end())));
       out[infer] = total / known;
     } else {
       out[infer] = -1;
     }
   } else if (x.shape_known() && all) {
     require(shape_numel(out) == shape_numel(x.shape), c.what() + ": cannot reshape " + shape_str(x.shape) + " (" +
-                                                        std::to_string(shape_numel(x.shape)) + " elements) to " + shape_str(out));
+                                                          std::to_string(shape_numel(x.shape)) + " elements) to " +
+                                                          shape_str(out));
   }
   return {value(x.dtype, out)};
 }
@@ -419,8 +468,10 @@ std::vector<ValueState> transpose_rule(const Ctx& c) {
   if (!x.rank_known) return {unknown_rank(x.dtype)};
   size_t r = x.shape.size();
   auto perm = c.n.attr_ints("perm");
-  if (perm.empty()) for (size_t i = 0; i < r; ++i) perm.push_back(r - 1 - i);
-  require(perm.size() == r, c.what() + ": perm length " + std::to_string(perm.size()) + " differs from rank " + std::to_string(r));
+  if (perm.empty())
+    for (size_t i = 0; i < r; ++i) perm.push_back(r - 1 - i);
+  require(perm.size() == r,
+          c.what() + ": perm length " + std::to_string(perm.size()) + " differs from rank " + std::to_string(r));
   Shape out(r);
   std::set<int64_t> seen;
   for (size_t i = 0; i < r; ++i) {
@@ -449,10 +500,12 @@ std::vector<ValueState> squeeze_rule(const Ctx& c, bool unsqueeze) {
   }
   int64_t r = static_cast<int64_t>(s.size());
   std::vector<bool> drop(r, false);
-  if (axes.empty()) for (int64_t d = 0; d < r; ++d) drop[d] = s[d] == 1;
+  if (axes.empty())
+    for (int64_t d = 0; d < r; ++d) drop[d] = s[d] == 1;
   for (int64_t a : axes) {
     int64_t d = axis_of(c, a, r);
-    require(s[d] == 1 || s[d] < 0, c.what() + ": cannot squeeze axis " + std::to_string(d) + " of size " + std::to_string(s[d]));
+    require(s[d] == 1 || s[d] < 0,
+            c.what() + ": cannot squeeze axis " + std::to_string(d) + " of size " + std::to_string(s[d]));
     drop[d] = true;
   }
   Shape out;
@@ -468,16 +521,23 @@ std::vector<ValueState> pad_rule(const Ctx& c) {
   auto pads = c.opset >= 11 ? int_list(c, 1, "pads", &known) : c.n.attr_ints("pads", c.n.attr_ints("paddings"));
   Shape out = x.shape;
   size_t r = out.size();
-  if (!known) { for (auto& d : out) d = -1; return {value(x.dtype, out)}; }
+  if (!known) {
+    for (auto& d : out) d = -1;
+    return {value(x.dtype, out)};
+  }
   std::vector<int64_t> axes;
   if (c.opset >= 18 && c.has(3)) {
     const Tensor* ta = c.constant(3);
-    if (!ta) { for (auto& d : out) d = -1; return {value(x.dtype, out)}; }
+    if (!ta) {
+      for (auto& d : out) d = -1;
+      return {value(x.dtype, out)};
+    }
     for (int64_t a : ta->to_i64()) axes.push_back(axis_of(c, a, r));
   } else {
     for (size_t i = 0; i < r; ++i) axes.push_back(i);
   }
-  require(pads.size() == 2 * axes.size(), c.what() + ": pads has " + std::to_string(pads.size()) + " values, expected " + std::to_string(2 * axes.size()));
+  require(pads.size() == 2 * axes.size(), c.what() + ": pads has " + std::to_string(pads.size()) +
+                                              " values, expected " + std::to_string(2 * axes.size()));
   for (size_t i = 0; i < axes.size(); ++i) {
     int64_t& d = out[axes[i]];
     if (d >= 0) d += pads[i] + pads[i + axes.size()];
@@ -493,19 +553,26 @@ std::vector<ValueState> resize_rule(const Ctx& c) {
   std::vector<double> scales;
   std::vector<int64_t> sizes;
   if (c.n.op_type == "Upsample") {
-    if (c.opset < 9) { auto f = c.n.attr_floats("scales"); scales.assign(f.begin(), f.end()); }
-    else if (const Tensor* t = c.constant(1)) scales = t->to_f64();
+    if (c.opset < 9) {
+      auto f = c.n.attr_floats("scales");
+      scales.assign(f.begin(), f.end());
+    } else if (const Tensor* t = c.constant(1))
+      scales = t->to_f64();
   } else if (c.opset < 11) {
     if (const Tensor* t = c.constant(1)) scales = t->to_f64();
   } else {
-    if (const Tensor* t = c.constant(3); t && t->numel() > 0) sizes = t->to_i64();
-    else if (const Tensor* t2 = c.constant(2); t2 && t2->numel() > 0) scales = t2->to_f64();
+    if (const Tensor* t = c.constant(3); t && t->numel() > 0)
+      sizes = t->to_i64();
+    else if (const Tensor* t2 = c.constant(2); t2 && t2->numel() > 0)
+      scales = t2->to_f64();
   }
   if (!sizes.empty()) {
-    require(sizes.size() == r, c.what() + ": sizes has " + std::to_string(sizes.size()) + " values for rank " + std::to_string(r));
+    require(sizes.size() == r,
+            c.what() + ": sizes has " + std::to_string(sizes.size()) + " values for rank " + std::to_string(r));
     out.assign(sizes.begin(), sizes.end());
   } else if (!scales.empty()) {
-    require(scales.size() == r, c.what() + ": scales has " + std::to_string(scales.size()) + " values for rank " + std::to_string(r));
+    require(scales.size() == r,
+            c.what() + ": scales has " + std::to_string(scales.size()) + " values for rank " + std::to_string(r));
     for (size_t i = 0; i < r; ++i)
       out[i] = x.shape[i] < 0 ? -1 : static_cast<int64_t>(std::floor(double(x.shape[i]) * scales[i] + 1e-9));
   }
@@ -533,8 +600,10 @@ std::vector<ValueState> reduce_rule(const Ctx& c) {
   for (int64_t a : axes) red[axis_of(c, a, r)] = true;
   Shape out;
   for (int64_t d = 0; d < r; ++d) {
-    if (!red[d]) out.push_back(x.shape[d]);
-    else if (keep) out.push_back(1);
+    if (!red[d])
+      out.push_back(x.shape[d]);
+    else if (keep)
+      out.push_back(1);
   }
   return {value(dt, out)};
 }
@@ -563,7 +632,10 @@ std::vector<ValueState> tile_rule(const Ctx& c) {
   const Tensor* t = c.constant(1);
   if (!x.rank_known) return {unknown_rank(x.dtype)};
   Shape out = x.shape;
-  if (!t) { for (auto& d : out) d = -1; return {value(x.dtype, out)}; }
+  if (!t) {
+    for (auto& d : out) d = -1;
+    return {value(x.dtype, out)};
+  }
   auto reps = t->to_i64();
   require(reps.size() == out.size(), c.what() + ": repeats length differs from rank");
   for (size_t i = 0; i < out.size(); ++i) out[i] = out[i] < 0 ? -1 : out[i] * reps[i];
@@ -588,20 +660,70 @@ std::vector<ValueState> topk_rule(const Ctx& c) {
   if (!x.rank_known) return {unknown_rank(x.dtype), unknown_rank(DType::Int64)};
   int64_t axis = axis_of(c, c.n.attr_int("axis", -1), static_cast<int64_t>(x.shape.size()));
   Shape out = x.shape;
-  if (c.opset >= 10) { const Tensor* k = c.constant(1); out[axis] = k ? k->to_i64().at(0) : -1; }
-  else out[axis] = c.n.attr_int("k", -1);
+  if (c.opset >= 10) {
+    const Tensor* k = c.constant(1);
+    out[axis] = k ? k->to_i64().at(0) : -1;
+  } else
+    out[axis] = c.n.attr_int("k", -1);
   return {value(x.dtype, out), value(DType::Int64, out)};
 }
 
 const std::map<std::string, Rule>& rules() {
   static const std::map<std::string, Rule> r = [] {
     std::map<std::string, Rule> m;
-    for (const char* op : {"Relu", "LeakyRelu", "PRelu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Clip", "Exp", "Log",
-                           "Sqrt", "Erf", "Neg", "Abs", "Softmax", "LogSoftmax", "BatchNormalization", "InstanceNormalization",
-                           "LayerNormalization", "Identity", "Dropout", "Elu", "Selu", "Softplus", "Softsign", "Mish", "Gelu",
-                           "Floor", "Ceil", "Round", "Reciprocal", "Sin", "Cos", "Sign", "LRN", "Celu", "ThresholdedRelu",
-                           "Hardmax", "Swish", "SiLU", "CumSum", "Atan", "Asin", "Acos", "Tan", "Sinh", "Cosh",
-                           "LpNormalization", "MeanVarianceNormalization", "GroupNormalization", "Shrink", "IsNaN", "IsInf"}) {
+    for (const char* op : {"Relu",
+                           "LeakyRelu",
+                           "PRelu",
+                           "Sigmoid",
+                           "HardSigmoid",
+                           "HardSwish",
+                           "Tanh",
+                           "Clip",
+                           "Exp",
+                           "Log",
+                           "Sqrt",
+                           "Erf",
+                           "Neg",
+                           "Abs",
+                           "Softmax",
+                           "LogSoftmax",
+                           "BatchNormalization",
+                           "InstanceNormalization",
+                           "LayerNormalization",
+                           "Identity",
+                           "Dropout",
+                           "Elu",
+                           "Selu",
+                           "Softplus",
+                           "Softsign",
+                           "Mish",
+                           "Gelu",
+                           "Floor",
+                           "Ceil",
+                           "Round",
+                           "Reciprocal",
+                           "Sin",
+                           "Cos",
+                           "Sign",
+                           "LRN",
+                           "Celu",
+                           "ThresholdedRelu",
+                           "Hardmax",
+                           "Swish",
+                           "SiLU",
+                           "CumSum",
+                           "Atan",
+                           "Asin",
+                           "Acos",
+                           "Tan",
+                           "Sinh",
+                           "Cosh",
+                           "LpNormalization",
+                           "MeanVarianceNormalization",
+                           "GroupNormalization",
+                           "Shrink",
+                           "IsNaN",
+                           "IsInf"}) {
       m[op] = [](const Ctx& c) {
         auto v = same_as_input(c);
         if (c.n.op_type == "IsNaN" || c.n.op_type == "IsInf") v[0].dtype = DType::Bool;
@@ -729,7 +851,11 @@ ShapeInfo infer_shapes(const Model& model, const std::map<std::string, Shape>& i
     bool all_const = true;
     std::vector<const Tensor*> consts;
     for (const auto& name : n.inputs) {
-      if (name.empty()) { c.in.push_back(nullptr); consts.push_back(nullptr); continue; }
+      if (name.empty()) {
+        c.in.push_back(nullptr);
+        consts.push_back(nullptr);
+        continue;
+      }
       const ValueState* v = info.find(name);
       require(v != nullptr, n.describe() + ": input '" + name + "' has no value");
       c.in.push_back(v);
@@ -777,7 +903,8 @@ ShapeInfo infer_shapes(const Model& model, const std::map<std::string, Shape>& i
     }
     for (size_t k = 0; k < n.outputs.size(); ++k) {
       if (n.outputs[k].empty()) continue;
-      ValueState v = k < outs.size() ? outs[k] : unknown_rank(c.in.empty() || !c.in[0] ? DType::Float32 : c.in[0]->dtype);
+      ValueState v =
+          k < outs.size() ? outs[k] : unknown_rank(c.in.empty() || !c.in[0] ? DType::Float32 : c.in[0]->dtype);
       // a declared value_info/output shape can fill what inference could not
       if (!v.rank_known) {
         auto vi = g.value_info.find(n.outputs[k]);

@@ -31,8 +31,8 @@ struct ShapeInfo {
 };
 
 // input_shapes: by graph input name; inputs not given use their declared shape with a
-// dynamic batch dim set to 1 and other dynamic dims left unknown (recorded in warnings). A given shape of the wrong rank
-// is a mixq::Error. Shapes are checked against op contracts (e.g. Conv channels).
+// dynamic batch dim set to 1 and other dynamic dims left unknown (recorded in warnings). A given shape of the wrong
+// rank is a mixq::Error. Shapes are checked against op contracts (e.g. Conv channels).
 ShapeInfo infer_shapes(const Model& model, const std::map<std::string, Shape>& input_shapes = {});
 
 // Parses model_transform.py's --input_shapes text "[[1,3,640,640],[1,10]]" (or a single

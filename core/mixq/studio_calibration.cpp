@@ -73,21 +73,35 @@ CalibrationSettings parse_calibration_settings(const std::string& json, const Ca
   CalibrationSettings s = base;
   if (json.find_first_not_of(" \t\r\n") == std::string::npos) return s;
   nlohmann::json j = nlohmann::json::parse(json, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) throw Error("calibrate: options must be a JSON object, e.g. {\"cali_method\":\"kl\"}");
+  if (j.is_discarded() || !j.is_object())
+    throw Error("calibrate: options must be a JSON object, e.g. {\"cali_method\":\"kl\"}");
   for (auto& [key, v] : j.items()) {
-    if (key == "cali_method") s.cali_method = json_text(v, key, false);
-    else if (key == "input_num") s.input_num = json_int(v, key);
-    else if (key == "histogram_bin_num") s.histogram_bin_num = json_int(v, key);
-    else if (key == "tune_num") s.tune_num = json_int(v, key);
-    else if (key == "resize_dims") s.resize_dims = json_text(v, key, true);
-    else if (key == "keep_aspect_ratio") s.keep_aspect_ratio = json_bool(v, key);
-    else if (key == "pad_value") s.pad_value = json_int(v, key);
-    else if (key == "pad_type") s.pad_type = json_text(v, key, false);
-    else if (key == "mean") s.mean = json_text(v, key, true);
-    else if (key == "scale") s.scale = json_text(v, key, true);
-    else if (key == "pixel_format") s.pixel_format = json_text(v, key, false);
-    else if (key == "channel_format") s.channel_format = json_text(v, key, false);
-    else throw Error("calibrate: unknown option '" + key + "' (expected " + kKnownKeys + ")");
+    if (key == "cali_method")
+      s.cali_method = json_text(v, key, false);
+    else if (key == "input_num")
+      s.input_num = json_int(v, key);
+    else if (key == "histogram_bin_num")
+      s.histogram_bin_num = json_int(v, key);
+    else if (key == "tune_num")
+      s.tune_num = json_int(v, key);
+    else if (key == "resize_dims")
+      s.resize_dims = json_text(v, key, true);
+    else if (key == "keep_aspect_ratio")
+      s.keep_aspect_ratio = json_bool(v, key);
+    else if (key == "pad_value")
+      s.pad_value = json_int(v, key);
+    else if (key == "pad_type")
+      s.pad_type = json_text(v, key, false);
+    else if (key == "mean")
+      s.mean = json_text(v, key, true);
+    else if (key == "scale")
+      s.scale = json_text(v, key, true);
+    else if (key == "pixel_format")
+      s.pixel_format = json_text(v, key, false);
+    else if (key == "channel_format")
+      s.channel_format = json_text(v, key, false);
+    else
+      throw Error("calibrate: unknown option '" + key + "' (expected " + kKnownKeys + ")");
   }
   return s;
 }
@@ -144,8 +158,10 @@ void StudioCalibration::add_data(const std::string& name, std::vector<uint8_t> b
                                                 ".jfif, .npz or .npy)");
   auto it = std::lower_bound(files_.begin(), files_.end(), name,
                              [](const auto& f, const std::string& n) { return f.first < n; });
-  if (it != files_.end() && it->first == name) it->second = std::move(bytes);
-  else files_.insert(it, {name, std::move(bytes)});
+  if (it != files_.end() && it->first == name)
+    it->second = std::move(bytes);
+  else
+    files_.insert(it, {name, std::move(bytes)});
 }
 
 bool StudioCalibration::remove_data(const std::string& name) {
@@ -155,7 +171,9 @@ bool StudioCalibration::remove_data(const std::string& name) {
   return true;
 }
 
-void StudioCalibration::clear_data() { files_.clear(); }
+void StudioCalibration::clear_data() {
+  files_.clear();
+}
 
 std::vector<StudioCalibration::DataFile> StudioCalibration::data() const {
   std::vector<DataFile> out;
@@ -177,7 +195,8 @@ struct StudioCalibration::Run {
   std::unique_ptr<calib::Calibration> engine;
 };
 
-void StudioCalibration::start(const AnalyzedModel& am, const std::string& model_name, const CalibrationSettings& settings) {
+void StudioCalibration::start(const AnalyzedModel& am, const std::string& model_name,
+                              const CalibrationSettings& settings) {
   calib::CalibrateOptions options = calibrate_options(settings);
   std::vector<std::string> names;
   for (const auto& f : files_) names.push_back(f.first);
@@ -217,10 +236,16 @@ bool StudioCalibration::step() {
   }
 }
 
-void StudioCalibration::cancel() { run_.reset(); }
+void StudioCalibration::cancel() {
+  run_.reset();
+}
 
-size_t StudioCalibration::batches_done() const { return run_ ? run_->engine->batches_done() : 0; }
-size_t StudioCalibration::batches_total() const { return run_ ? run_->engine->batches_total() : 0; }
+size_t StudioCalibration::batches_done() const {
+  return run_ ? run_->engine->batches_done() : 0;
+}
+size_t StudioCalibration::batches_total() const {
+  return run_ ? run_->engine->batches_total() : 0;
+}
 
 // -----------------------------------------------------------------------------
 // [SECTION] result and exports
@@ -231,7 +256,9 @@ const calib::CalibrationResult& StudioCalibration::result() const {
   return *result_;
 }
 
-void StudioCalibration::clear_result() { result_.reset(); }
+void StudioCalibration::clear_result() {
+  result_.reset();
+}
 
 std::string StudioCalibration::export_cali_table(const std::string& generated_time) const {
   const calib::CalibrationResult& r = result();
@@ -248,7 +275,8 @@ std::string StudioCalibration::result_json() const {
   const calib::CalibrationResult& r = result();
   nlohmann::json layers = nlohmann::json::array();
   for (const auto& l : r.layers)
-    layers.push_back({{"name", l.layer}, {"tensor", l.tensor}, {"threshold", l.threshold}, {"min", l.min}, {"max", l.max}});
+    layers.push_back(
+        {{"name", l.layer}, {"tensor", l.tensor}, {"threshold", l.threshold}, {"min", l.min}, {"max", l.max}});
   nlohmann::json j = {{"method", result_settings_.cali_method},
                       {"samples", r.samples},
                       {"batches", r.batches},

@@ -11,8 +11,8 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <map>
 #include <cctype>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -39,9 +39,13 @@ std::string parse_qtable_mode(const std::string& mode, const std::string& where)
   return upper;
 }
 
-std::vector<std::string> studio_chips() { return chip_names(); }
+std::vector<std::string> studio_chips() {
+  return chip_names();
+}
 
-std::string chip_float_mode(const std::string& chip) { return mixq::chip_profile(chip).float_type; }
+std::string chip_float_mode(const std::string& chip) {
+  return mixq::chip_profile(chip).float_type;
+}
 
 namespace {
 constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -74,14 +78,21 @@ std::vector<uint8_t> base64url_decode(const std::string& text, const std::string
   for (size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '-' || c == '+') v = 62;
-    else if (c == '_' || c == '/') v = 63;
-    else if (c == '=') break;
-    else throw Error(what + ": invalid character '" + std::string(1, c) + "' at offset " + std::to_string(i) +
-                     " (expected base64url)");
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '-' || c == '+')
+      v = 62;
+    else if (c == '_' || c == '/')
+      v = 63;
+    else if (c == '=')
+      break;
+    else
+      throw Error(what + ": invalid character '" + std::string(1, c) + "' at offset " + std::to_string(i) +
+                  " (expected base64url)");
     acc = (acc << 6) | uint32_t(v);
     bits += 6;
     if (bits >= 8) {
@@ -341,8 +352,12 @@ std::vector<int> StudioSession::ancestors(int layer) const {
   return closure_layers(model_->layers, mixq::ancestors(model_->layers, {layer}));
 }
 
-void StudioSession::set_precision_from(int layer, const std::string& mode) { set_precision(descendants(layer), mode); }
-void StudioSession::set_precision_until(int layer, const std::string& mode) { set_precision(ancestors(layer), mode); }
+void StudioSession::set_precision_from(int layer, const std::string& mode) {
+  set_precision(descendants(layer), mode);
+}
+void StudioSession::set_precision_until(int layer, const std::string& mode) {
+  set_precision(ancestors(layer), mode);
+}
 
 void StudioSession::reset_precisions() {
   if (!model_) return;
@@ -386,7 +401,9 @@ std::string StudioSession::export_precisions_json() const {
   const auto& L = model().layers.layers;
   nlohmann::json arr = nlohmann::json::array();
   for (size_t i = 0; i < L.size(); ++i)
-    arr.push_back({{"name", L[i].name}, {"op_type", L[i].op_type}, {"kind", L[i].kind},
+    arr.push_back({{"name", L[i].name},
+                   {"op_type", L[i].op_type},
+                   {"kind", L[i].kind},
                    {"mode", L[i].is_input() ? std::string("") : precision(int(i))}});
   return arr.dump();
 }

@@ -72,7 +72,7 @@ class StudioSession {
   // Current shapes of the graph inputs as --input_shapes text, unknown dims as '?'
   // ("[[1,3,?,?]]"); "" without a model.
   std::string input_shapes_text() const;
-  int unknown_input_dims() const;        // '?' count in input_shapes_text()
+  int unknown_input_dims() const;         // '?' count in input_shapes_text()
   int layers_with_unknown_shape() const;  // layers whose output shape has a '?'
   bool has_mlir() const { return mlir_text_.has_value(); }
   const std::string& mlir_source() const { return mlir_source_; }
@@ -88,7 +88,7 @@ class StudioSession {
 
   // --- precisions ------------------------------------------------------------
   const std::string& base_mode() const { return base_mode_; }  // "INT8"
-  std::string precision(int layer) const;     // the override, else base_mode()
+  std::string precision(int layer) const;                      // the override, else base_mode()
   bool is_overridden(int layer) const { return !overrides_.at(layer).empty(); }
   int override_count() const;
   // Each edit is one undo step. mode "" (or base_mode) resets to the base mode. The mode

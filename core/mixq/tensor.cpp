@@ -9,34 +9,67 @@ namespace mixq {
 
 size_t dtype_size(DType t) {
   switch (t) {
-    case DType::Float32: case DType::Int32: case DType::UInt32: return 4;
-    case DType::UInt8: case DType::Int8: case DType::Bool: return 1;
-    case DType::UInt16: case DType::Int16: case DType::Float16: case DType::BFloat16: return 2;
-    case DType::Int64: case DType::Float64: case DType::UInt64: case DType::Complex64: return 8;
-    case DType::Complex128: return 16;
-    default: return 0;
+    case DType::Float32:
+    case DType::Int32:
+    case DType::UInt32:
+      return 4;
+    case DType::UInt8:
+    case DType::Int8:
+    case DType::Bool:
+      return 1;
+    case DType::UInt16:
+    case DType::Int16:
+    case DType::Float16:
+    case DType::BFloat16:
+      return 2;
+    case DType::Int64:
+    case DType::Float64:
+    case DType::UInt64:
+    case DType::Complex64:
+      return 8;
+    case DType::Complex128:
+      return 16;
+    default:
+      return 0;
   }
 }
 
 std::string dtype_name(DType t) {
   switch (t) {
-    case DType::Float32: return "float32";
-    case DType::UInt8: return "uint8";
-    case DType::Int8: return "int8";
-    case DType::UInt16: return "uint16";
-    case DType::Int16: return "int16";
-    case DType::Int32: return "int32";
-    case DType::Int64: return "int64";
-    case DType::String: return "string";
-    case DType::Bool: return "bool";
-    case DType::Float16: return "float16";
-    case DType::Float64: return "float64";
-    case DType::UInt32: return "uint32";
-    case DType::UInt64: return "uint64";
-    case DType::Complex64: return "complex64";
-    case DType::Complex128: return "complex128";
-    case DType::BFloat16: return "bfloat16";
-    case DType::Undefined: return "undefined";
+    case DType::Float32:
+      return "float32";
+    case DType::UInt8:
+      return "uint8";
+    case DType::Int8:
+      return "int8";
+    case DType::UInt16:
+      return "uint16";
+    case DType::Int16:
+      return "int16";
+    case DType::Int32:
+      return "int32";
+    case DType::Int64:
+      return "int64";
+    case DType::String:
+      return "string";
+    case DType::Bool:
+      return "bool";
+    case DType::Float16:
+      return "float16";
+    case DType::Float64:
+      return "float64";
+    case DType::UInt32:
+      return "uint32";
+    case DType::UInt64:
+      return "uint64";
+    case DType::Complex64:
+      return "complex64";
+    case DType::Complex128:
+      return "complex128";
+    case DType::BFloat16:
+      return "bfloat16";
+    case DType::Undefined:
+      return "undefined";
   }
   return "dtype(" + std::to_string(static_cast<int>(t)) + ")";
 }
@@ -46,10 +79,18 @@ bool dtype_is_float(DType t) {
 }
 bool dtype_is_integer(DType t) {
   switch (t) {
-    case DType::UInt8: case DType::Int8: case DType::UInt16: case DType::Int16:
-    case DType::Int32: case DType::Int64: case DType::UInt32: case DType::UInt64:
-    case DType::Bool: return true;
-    default: return false;
+    case DType::UInt8:
+    case DType::Int8:
+    case DType::UInt16:
+    case DType::Int16:
+    case DType::Int32:
+    case DType::Int64:
+    case DType::UInt32:
+    case DType::UInt64:
+    case DType::Bool:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -141,34 +182,57 @@ std::vector<Out> convert_all(const Tensor& t, Fn&& fn) {
 
 double element_as_f64(DType t, const uint8_t* p) {
   switch (t) {
-    case DType::Float32: return load<float>(p);
-    case DType::Float64: return load<double>(p);
-    case DType::Float16: return half_to_float(load<uint16_t>(p));
-    case DType::BFloat16: return bfloat16_to_float(load<uint16_t>(p));
-    case DType::UInt8: return load<uint8_t>(p);
-    case DType::Int8: return load<int8_t>(p);
-    case DType::UInt16: return load<uint16_t>(p);
-    case DType::Int16: return load<int16_t>(p);
-    case DType::Int32: return load<int32_t>(p);
-    case DType::Int64: return static_cast<double>(load<int64_t>(p));
-    case DType::UInt32: return load<uint32_t>(p);
-    case DType::UInt64: return static_cast<double>(load<uint64_t>(p));
-    case DType::Bool: return load<uint8_t>(p) ? 1.0 : 0.0;
-    default: throw Error("cannot read elements of type " + dtype_name(t) + " as numbers");
+    case DType::Float32:
+      return load<float>(p);
+    case DType::Float64:
+      return load<double>(p);
+    case DType::Float16:
+      return half_to_float(load<uint16_t>(p));
+    case DType::BFloat16:
+      return bfloat16_to_float(load<uint16_t>(p));
+    case DType::UInt8:
+      return load<uint8_t>(p);
+    case DType::Int8:
+      return load<int8_t>(p);
+    case DType::UInt16:
+      return load<uint16_t>(p);
+    case DType::Int16:
+      return load<int16_t>(p);
+    case DType::Int32:
+      return load<int32_t>(p);
+    case DType::Int64:
+      return static_cast<double>(load<int64_t>(p));
+    case DType::UInt32:
+      return load<uint32_t>(p);
+    case DType::UInt64:
+      return static_cast<double>(load<uint64_t>(p));
+    case DType::Bool:
+      return load<uint8_t>(p) ? 1.0 : 0.0;
+    default:
+      throw Error("cannot read elements of type " + dtype_name(t) + " as numbers");
   }
 }
 
 int64_t element_as_i64(DType t, const uint8_t* p) {
   switch (t) {
-    case DType::Int64: return load<int64_t>(p);
-    case DType::UInt64: return static_cast<int64_t>(load<uint64_t>(p));
-    case DType::Int32: return load<int32_t>(p);
-    case DType::UInt32: return load<uint32_t>(p);
-    case DType::Int16: return load<int16_t>(p);
-    case DType::UInt16: return load<uint16_t>(p);
-    case DType::Int8: return load<int8_t>(p);
-    case DType::UInt8: return load<uint8_t>(p);
-    case DType::Bool: return load<uint8_t>(p) ? 1 : 0;
+    case DType::Int64:
+      return load<int64_t>(p);
+    case DType::UInt64:
+      return static_cast<int64_t>(load<uint64_t>(p));
+    case DType::Int32:
+      return load<int32_t>(p);
+    case DType::UInt32:
+      return load<uint32_t>(p);
+    case DType::Int16:
+      return load<int16_t>(p);
+    case DType::UInt16:
+      return load<uint16_t>(p);
+    case DType::Int8:
+      return load<int8_t>(p);
+    case DType::UInt8:
+      return load<uint8_t>(p);
+    case DType::Bool:
+      return load<uint8_t>(p) ? 1 : 0;
     default: {
       double v = element_as_f64(t, p);
       if (std::isnan(v)) return 0;
@@ -180,26 +244,53 @@ int64_t element_as_i64(DType t, const uint8_t* p) {
 }
 
 template <typename T>
-void store(uint8_t* p, T v) { std::memcpy(p, &v, sizeof(T)); }
+void store(uint8_t* p, T v) {
+  std::memcpy(p, &v, sizeof(T));
+}
 
 void store_f64(DType t, uint8_t* p, double v) {
   switch (t) {
-    case DType::Float32: store<float>(p, static_cast<float>(v)); break;
-    case DType::Float64: store<double>(p, v); break;
-    case DType::Float16: store<uint16_t>(p, float_to_half(static_cast<float>(v))); break;
-    case DType::Bool: store<uint8_t>(p, v != 0.0); break;
+    case DType::Float32:
+      store<float>(p, static_cast<float>(v));
+      break;
+    case DType::Float64:
+      store<double>(p, v);
+      break;
+    case DType::Float16:
+      store<uint16_t>(p, float_to_half(static_cast<float>(v)));
+      break;
+    case DType::Bool:
+      store<uint8_t>(p, v != 0.0);
+      break;
     default: {
       int64_t i = std::isnan(v) ? 0 : v >= 9.2e18 ? INT64_MAX : v <= -9.2e18 ? INT64_MIN : static_cast<int64_t>(v);
       switch (t) {
-        case DType::Int64: store<int64_t>(p, i); break;
-        case DType::UInt64: store<uint64_t>(p, static_cast<uint64_t>(i)); break;
-        case DType::Int32: store<int32_t>(p, static_cast<int32_t>(i)); break;
-        case DType::UInt32: store<uint32_t>(p, static_cast<uint32_t>(i)); break;
-        case DType::Int16: store<int16_t>(p, static_cast<int16_t>(i)); break;
-        case DType::UInt16: store<uint16_t>(p, static_cast<uint16_t>(i)); break;
-        case DType::Int8: store<int8_t>(p, static_cast<int8_t>(i)); break;
-        case DType::UInt8: store<uint8_t>(p, static_cast<uint8_t>(i)); break;
-        default: throw Error("cannot store numbers as " + dtype_name(t));
+        case DType::Int64:
+          store<int64_t>(p, i);
+          break;
+        case DType::UInt64:
+          store<uint64_t>(p, static_cast<uint64_t>(i));
+          break;
+        case DType::Int32:
+          store<int32_t>(p, static_cast<int32_t>(i));
+          break;
+        case DType::UInt32:
+          store<uint32_t>(p, static_cast<uint32_t>(i));
+          break;
+        case DType::Int16:
+          store<int16_t>(p, static_cast<int16_t>(i));
+          break;
+        case DType::UInt16:
+          store<uint16_t>(p, static_cast<uint16_t>(i));
+          break;
+        case DType::Int8:
+          store<int8_t>(p, static_cast<int8_t>(i));
+          break;
+        case DType::UInt8:
+          store<uint8_t>(p, static_cast<uint8_t>(i));
+          break;
+        default:
+          throw Error("cannot store numbers as " + dtype_name(t));
       }
     }
   }
@@ -207,16 +298,35 @@ void store_f64(DType t, uint8_t* p, double v) {
 
 void store_i64(DType t, uint8_t* p, int64_t v) {
   switch (t) {
-    case DType::Int64: store<int64_t>(p, v); break;
-    case DType::UInt64: store<uint64_t>(p, static_cast<uint64_t>(v)); break;
-    case DType::Int32: store<int32_t>(p, static_cast<int32_t>(v)); break;
-    case DType::UInt32: store<uint32_t>(p, static_cast<uint32_t>(v)); break;
-    case DType::Int16: store<int16_t>(p, static_cast<int16_t>(v)); break;
-    case DType::UInt16: store<uint16_t>(p, static_cast<uint16_t>(v)); break;
-    case DType::Int8: store<int8_t>(p, static_cast<int8_t>(v)); break;
-    case DType::UInt8: store<uint8_t>(p, static_cast<uint8_t>(v)); break;
-    case DType::Bool: store<uint8_t>(p, v != 0); break;
-    default: store_f64(t, p, static_cast<double>(v));
+    case DType::Int64:
+      store<int64_t>(p, v);
+      break;
+    case DType::UInt64:
+      store<uint64_t>(p, static_cast<uint64_t>(v));
+      break;
+    case DType::Int32:
+      store<int32_t>(p, static_cast<int32_t>(v));
+      break;
+    case DType::UInt32:
+      store<uint32_t>(p, static_cast<uint32_t>(v));
+      break;
+    case DType::Int16:
+      store<int16_t>(p, static_cast<int16_t>(v));
+      break;
+    case DType::UInt16:
+      store<uint16_t>(p, static_cast<uint16_t>(v));
+      break;
+    case DType::Int8:
+      store<int8_t>(p, static_cast<int8_t>(v));
+      break;
+    case DType::UInt8:
+      store<uint8_t>(p, static_cast<uint8_t>(v));
+      break;
+    case DType::Bool:
+      store<uint8_t>(p, v != 0);
+      break;
+    default:
+      store_f64(t, p, static_cast<double>(v));
   }
 }
 }  // namespace
@@ -258,8 +368,8 @@ Tensor tensor_from_bytes(DType dtype, Shape shape, std::span<const uint8_t> byte
   size_t es = dtype_size(dtype);
   require(es > 0, what + ": unsupported element type " + dtype_name(dtype));
   require(static_cast<uint64_t>(n) * es == bytes.size(),
-          what + ": expected " + std::to_string(static_cast<uint64_t>(n) * es) + " bytes for " +
-              dtype_name(dtype) + shape_str(shape) + ", found " + std::to_string(bytes.size()));
+          what + ": expected " + std::to_string(static_cast<uint64_t>(n) * es) + " bytes for " + dtype_name(dtype) +
+              shape_str(shape) + ", found " + std::to_string(bytes.size()));
   Tensor t(dtype, std::move(shape));
   if (!bytes.empty()) std::memcpy(t.mutable_bytes().data(), bytes.data(), bytes.size());
   return t;
@@ -273,7 +383,10 @@ float half_to_float(uint16_t h) {
       bits = sign;
     } else {  // subnormal
       exp = 127 - 15 + 1;
-      while (!(mant & 0x400)) { mant <<= 1; --exp; }
+      while (!(mant & 0x400)) {
+        mant <<= 1;
+        --exp;
+      }
       mant &= 0x3ff;
       bits = sign | (exp << 23) | (mant << 13);
     }
@@ -294,7 +407,7 @@ uint16_t float_to_half(float f) {
   uint32_t absx = x & 0x7fffffffu;
   if (absx >= 0x7f800000u) return static_cast<uint16_t>(sign | 0x7c00u | (absx > 0x7f800000u ? 0x200u : 0));
   if (absx >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow -> inf
-  if (absx < 0x38800000u) {  // subnormal or zero: round to nearest even
+  if (absx < 0x38800000u) {                                               // subnormal or zero: round to nearest even
     float a;
     std::memcpy(&a, &absx, 4);
     float scaled = a * 16777216.0f;  // 2^24

@@ -11,9 +11,23 @@
 namespace mixq {
 
 enum class DType : int32_t {
-  Undefined = 0, Float32 = 1, UInt8 = 2, Int8 = 3, UInt16 = 4, Int16 = 5, Int32 = 6,
-  Int64 = 7, String = 8, Bool = 9, Float16 = 10, Float64 = 11, UInt32 = 12, UInt64 = 13,
-  Complex64 = 14, Complex128 = 15, BFloat16 = 16,
+  Undefined = 0,
+  Float32 = 1,
+  UInt8 = 2,
+  Int8 = 3,
+  UInt16 = 4,
+  Int16 = 5,
+  Int32 = 6,
+  Int64 = 7,
+  String = 8,
+  Bool = 9,
+  Float16 = 10,
+  Float64 = 11,
+  UInt32 = 12,
+  UInt64 = 13,
+  Complex64 = 14,
+  Complex128 = 15,
+  BFloat16 = 16,
 };
 
 // Bytes per element, 0 for String/Undefined/unknown codes.
@@ -77,8 +91,7 @@ Tensor tensor_from_f64(DType dtype, Shape shape, const std::vector<double>& valu
 Tensor tensor_from_i64(DType dtype, Shape shape, const std::vector<int64_t>& values);
 // Wraps raw little-endian bytes; throws mixq::Error naming `what` when the byte count
 // does not match shape x element size.
-Tensor tensor_from_bytes(DType dtype, Shape shape, std::span<const uint8_t> bytes,
-                         const std::string& what);
+Tensor tensor_from_bytes(DType dtype, Shape shape, std::span<const uint8_t> bytes, const std::string& what);
 
 float half_to_float(uint16_t h);
 uint16_t float_to_half(float f);

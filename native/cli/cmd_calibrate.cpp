@@ -59,10 +59,10 @@ class ProgressBar {
 void add_calibrate_command(CLI::App& app) {
   struct Opts {
     std::string model, dataset, data_list, output, cali_method = "kl", input_shapes, mlir, json, trt_cache, ort_json,
-        check_table;
+                                                   check_table;
     int input_num = 0, histogram_bin_num = 2048, tune_num = 0, threads = 0;
     std::string resize_dims, mean = "0,0,0", scale = "1,1,1", pixel_format = "bgr", channel_format = "nchw",
-                pad_type = "center";
+                             pad_type = "center";
     int pad_value = 0;
     bool keep_aspect_ratio = false, int4_th = false, part_asymmetric = false;
   };
@@ -76,7 +76,8 @@ void add_calibrate_command(CLI::App& app) {
   cmd->add_option("--input_num", o->input_num, "number of samples (0 = all)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--cali_method", o->cali_method, "kl|max|percentile9999|mse|aciq_gauss|aciq_laplace|admm");
   cmd->add_option("--histogram_bin_num", o->histogram_bin_num, "histogram bins (default 2048)");
-  cmd->add_option("--tune_num", o->tune_num, "samples for the tune step (0 = no tuning)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--tune_num", o->tune_num, "samples for the tune step (0 = no tuning)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--threads", o->threads, "worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--input_shapes", o->input_shapes, "fix input shapes, e.g. [[1,3,640,640]]");
   cmd->add_option("--mlir", o->mlir, "top .mlir from model_transform.py: the authority for layer names");
@@ -108,13 +109,17 @@ void add_calibrate_command(CLI::App& app) {
       calib::check_cali_table(rep, am.layers);
       nlohmann::json issues = nlohmann::json::array();
       for (const auto& i : rep.issues) {
-        issues.push_back({{"line", i.line}, {"name", i.name}, {"status", i.status}, {"message", i.message},
-                          {"suggestion", i.suggestion.empty() ? nlohmann::json(nullptr) : nlohmann::json(i.suggestion)}});
+        issues.push_back(
+            {{"line", i.line},
+             {"name", i.name},
+             {"status", i.status},
+             {"message", i.message},
+             {"suggestion", i.suggestion.empty() ? nlohmann::json(nullptr) : nlohmann::json(i.suggestion)}});
         text += o->check_table + (i.line ? ":" + std::to_string(i.line) : "") + ": " + i.status + ": " + i.message +
                 (i.suggestion.empty() ? "" : " -> use '" + i.suggestion + "'") + "\n";
       }
-      report["check"] = {{"rows", rep.table.rows.size()}, {"issues", issues},
-                         {"layers_without_row", rep.layers_without_row}};
+      report["check"] = {
+          {"rows", rep.table.rows.size()}, {"issues", issues}, {"layers_without_row", rep.layers_without_row}};
       text += o->check_table + ": " + std::to_string(rep.table.rows.size()) + " rows, " +
               std::to_string(rep.issues.size()) + " issue(s), " + std::to_string(rep.layers_without_row.size()) +
               " layer(s) without a row (TPU-MLIR quantizes those without calibration)\n";
@@ -124,8 +129,9 @@ void add_calibrate_command(CLI::App& app) {
     if (!o->dataset.empty() || !o->data_list.empty()) {
       require(!o->output.empty(), "calibrate: -o CALI_TABLE is required with --dataset/--data_list");
       calib::DataSelection sel =
-          !o->dataset.empty() ? calib::select_dataset(list_dataset(o->dataset), o->input_num, o->dataset)
-                              : calib::parse_data_list(native::read_text_file(o->data_list), o->input_num, o->data_list);
+          !o->dataset.empty()
+              ? calib::select_dataset(list_dataset(o->dataset), o->input_num, o->dataset)
+              : calib::parse_data_list(native::read_text_file(o->data_list), o->input_num, o->data_list);
       calib::CalibrateOptions co;
       co.method = calib::parse_cali_method(o->cali_method);
       co.histogram_bins = o->histogram_bin_num;
@@ -144,7 +150,9 @@ void add_calibrate_command(CLI::App& app) {
       p.channel_format = o->channel_format;
       calib::validate(p);
       auto bar = std::make_shared<ProgressBar>();
-      co.progress = [bar](const std::string& stage, size_t done, size_t total) { return bar->update(stage, done, total); };
+      co.progress = [bar](const std::string& stage, size_t done, size_t total) {
+        return bar->update(stage, done, total);
+      };
       if (sel.kind == calib::DataKind::Image && o->json != "-") {
         for (const Layer& l : am.layers.layers)
           if (l.is_input()) std::fprintf(stderr, "preprocess: %s\n", calib::describe(p, l.shape).c_str());
@@ -159,8 +167,10 @@ void add_calibrate_command(CLI::App& app) {
       h.sample_number = r.samples;
       h.tune_number = r.tune_samples;
       native::write_file_atomic(o->output, calib::write_cali_table(h, r.table()));
-      if (!o->trt_cache.empty()) native::write_file_atomic(o->trt_cache, calib::write_tensorrt_cache(r.tensor_ranges()));
-      if (!o->ort_json.empty()) native::write_file_atomic(o->ort_json, calib::write_onnxruntime_ranges(r.tensor_ranges()));
+      if (!o->trt_cache.empty())
+        native::write_file_atomic(o->trt_cache, calib::write_tensorrt_cache(r.tensor_ranges()));
+      if (!o->ort_json.empty())
+        native::write_file_atomic(o->ort_json, calib::write_onnxruntime_ranges(r.tensor_ranges()));
 
       const double sps = r.seconds_inference > 0 ? r.samples / r.seconds_inference : 0;
       char line[256];
@@ -171,8 +181,12 @@ void add_calibrate_command(CLI::App& app) {
       if (r.tune_samples > 0) text += "tuned thresholds on " + std::to_string(r.tune_samples) + " batch(es)\n";
       nlohmann::json layers = nlohmann::json::array();
       for (const auto& l : r.layers) {
-        layers.push_back({{"name", l.layer}, {"tensor", l.tensor}, {"threshold", l.threshold}, {"min", l.min},
-                          {"max", l.max}, {"untuned_threshold", l.untuned_threshold}});
+        layers.push_back({{"name", l.layer},
+                          {"tensor", l.tensor},
+                          {"threshold", l.threshold},
+                          {"min", l.min},
+                          {"max", l.max},
+                          {"untuned_threshold", l.untuned_threshold}});
       }
       report["calibration"] = {{"method", calib::cali_method_name(co.method)},
                                {"samples", r.samples},

@@ -71,7 +71,8 @@ void add_qtable_command(CLI::App& app) {
     if (!fo->reference.empty()) ref = std::make_unique<AnalyzedModel>(open_model(fo->reference, *fo, false));
     std::string text = native::read_text_file(fo->qtable);
     QTableReport rep = check_qtable(am, text, chip, ref.get());
-    QTableFix f = fix_qtable(am, rep, chip, fo->min_confidence, {native::generated_time_now(), chip.name, std::nullopt});
+    QTableFix f =
+        fix_qtable(am, rep, chip, fo->min_confidence, {native::generated_time_now(), chip.name, std::nullopt});
     native::write_file_atomic(fo->output, f.text);
     if (!fo->json.empty()) write_json_report(fo->json, qtable_fix_json(rep, f));
     if (fo->json != "-") {

@@ -21,8 +21,10 @@ std::map<std::string, std::string> tpu_keys(const AnalyzedModel& am) {
   std::map<std::string, std::string> keys;
   for (const Layer& l : am.layers.layers) {
     for (size_t i = 0; i < l.outputs.size(); ++i) {
-      if (l.is_input()) keys[l.outputs[i]] = l.name;
-      else keys[l.outputs[i]] = i == 0 ? l.name : l.outputs[i] + "_" + l.op_type;
+      if (l.is_input())
+        keys[l.outputs[i]] = l.name;
+      else
+        keys[l.outputs[i]] = i == 0 ? l.name : l.outputs[i] + "_" + l.op_type;
     }
   }
   return keys;
@@ -45,9 +47,11 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("--dump_all", opts->dump_all, "write every tensor, not only the graph outputs");
   cmd->add_option("--keys", opts->keys, "npz keys: tpu (TPU-MLIR layer names) or onnx (ONNX tensor names)")
       ->check(CLI::IsMember({"tpu", "onnx"}));
-  cmd->add_option("--repeat", opts->repeat, "benchmark: one warm-up, then N timed inferences")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--repeat", opts->repeat, "benchmark: one warm-up, then N timed inferences")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--threads", opts->threads, "worker threads (default: all cores)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--input_shapes", opts->input_shapes, "fix input shapes, e.g. [[1,3,640,640]] (default: from the inputs)");
+  cmd->add_option("--input_shapes", opts->input_shapes,
+                  "fix input shapes, e.g. [[1,3,640,640]] (default: from the inputs)");
   cmd->add_option("--mlir", opts->mlir, "top .mlir from model_transform.py: the authority for layer names");
   cmd->add_flag("--profile", opts->profile, "print the time spent per op type (one extra run)");
   cmd->add_flag("--compress", opts->compress, "deflate-compress the output npz");
@@ -56,8 +60,10 @@ void add_run_command(CLI::App& app) {
     auto in_bytes = native::read_file(opts->test_input);
     NpzArrays inputs;
     bool lone_npy = !looks_like_npz(in_bytes);
-    if (lone_npy) inputs[""] = read_npy(in_bytes, opts->test_input);
-    else inputs = read_npz(in_bytes, opts->test_input);
+    if (lone_npy)
+      inputs[""] = read_npy(in_bytes, opts->test_input);
+    else
+      inputs = read_npz(in_bytes, opts->test_input);
 
     auto model_bytes = native::read_file(opts->model);
     AnalyzeOptions ao;

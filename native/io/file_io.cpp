@@ -55,7 +55,8 @@ ExternalDataReader external_data_reader(const std::string& model_path) {
   return [dir](const std::string& location, int64_t offset, int64_t length) {
     std::filesystem::path rel(location);
     require(!rel.is_absolute(), "external data location '" + location + "' must be relative to the model");
-    for (const auto& part : rel) require(part != "..", "external data location '" + location + "' leaves the model's folder");
+    for (const auto& part : rel)
+      require(part != "..", "external data location '" + location + "' leaves the model's folder");
     std::filesystem::path p = dir / rel;
     std::ifstream f(p, std::ios::binary);
     require(static_cast<bool>(f), "external data file '" + p.string() + "' cannot be read");
@@ -65,7 +66,8 @@ ExternalDataReader external_data_reader(const std::string& model_path) {
                                 " bytes) than the offset " + std::to_string(offset));
     int64_t n = length < 0 ? size - offset : length;
     require(offset + n <= size, "external data file '" + p.string() + "' has " + std::to_string(size - offset) +
-                                    " bytes after offset " + std::to_string(offset) + ", " + std::to_string(n) + " needed");
+                                    " bytes after offset " + std::to_string(offset) + ", " + std::to_string(n) +
+                                    " needed");
     std::vector<uint8_t> data(static_cast<size_t>(n));
     f.seekg(offset);
     if (n > 0) f.read(reinterpret_cast<char*>(data.data()), n);

@@ -5,9 +5,9 @@
 // A model path argument or a file dropped on the window opens a model (".mlir" files give
 // the layer names, images and npz/npy files are calibration data, ".txt"/".qtable" files are
 // imported as qtables). The built-in demo (PP-OCRv4
-// det, input x [1,3,?,?]) opens with --input_shapes [[1,3,640,640]] unless told otherwise. "Downloads" are written next to the current
-// directory's files (atomic writes). --frames N renders N frames and exits (smoke tests):
-// exit 1 if any glGetError() was raised, after writing --screenshot (glReadPixels -> PNG).
+// det, input x [1,3,?,?]) opens with --input_shapes [[1,3,640,640]] unless told otherwise. "Downloads" are written next
+// to the current directory's files (atomic writes). --frames N renders N frames and exits (smoke tests): exit 1 if any
+// glGetError() was raised, after writing --screenshot (glReadPixels -> PNG).
 #include <GLFW/glfw3.h>
 #include <imgui.h>
 #include <imgui_impl_glfw.h>
@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "glfw_frame.h"
 #include "io/file_io.h"
 #include "io/model_file.h"
 #include "mixq/error.h"
@@ -55,15 +56,18 @@ bool is_calibration_file(std::string path) {
 void open_path(const std::string& path, const std::string& input_shapes = "") {
   try {
     auto bytes = mixq::native::read_file(path);
-    if (ends_with(path, ".onnx")) g_app->load_model(bytes, path, input_shapes);
-    else if (ends_with(path, ".mlir")) g_app->load_mlir(std::string(bytes.begin(), bytes.end()), path);
-    else if (is_calibration_file(path)) g_app->add_calibration_data(path, std::move(bytes));
-    else g_app->import_qtable(std::string(bytes.begin(), bytes.end()), path);
+    if (ends_with(path, ".onnx"))
+      g_app->load_model(bytes, path, input_shapes);
+    else if (ends_with(path, ".mlir"))
+      g_app->load_mlir(std::string(bytes.begin(), bytes.end()), path);
+    else if (is_calibration_file(path))
+      g_app->add_calibration_data(path, std::move(bytes));
+    else
+      g_app->import_qtable(std::string(bytes.begin(), bytes.end()), path);
   } catch (const mixq::Error& e) {
     g_app->report_error(e.what());
   }
 }
-
 
 bool write_screenshot(const std::string& path, int w, int h) {
   std::vector<unsigned char> pixels(size_t(w) * h * 4);
@@ -71,7 +75,8 @@ bool write_screenshot(const std::string& path, int w, int h) {
   glReadBuffer(GL_BACK);
   glReadPixels(0, 0, w, h, GL_RGBA, GL_UNSIGNED_BYTE, pixels.data());
   std::vector<unsigned char> flipped(pixels.size());
-  for (int y = 0; y < h; ++y) std::memcpy(&flipped[size_t(y) * w * 4], &pixels[size_t(h - 1 - y) * w * 4], size_t(w) * 4);
+  for (int y = 0; y < h; ++y)
+    std::memcpy(&flipped[size_t(y) * w * 4], &pixels[size_t(h - 1 - y) * w * 4], size_t(w) * 4);
   for (size_t i = 3; i < flipped.size(); i += 4) flipped[i] = 255;
   return stbi_write_png(path.c_str(), w, h, 4, flipped.data(), w * 4) != 0;
 }
@@ -90,20 +95,28 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--frames") frames = std::atoi(next().c_str());
-    else if (a == "--screenshot") screenshot = next();
-    else if (a == "--qtable") qtable_path = next();
-    else if (a == "--mlir") mlir_path = next();
-    else if (a == "--input_shapes") input_shapes = next();
-    else if (a == "--size") std::sscanf(next().c_str(), "%dx%d", &width, &height);
+    if (a == "--frames")
+      frames = std::atoi(next().c_str());
+    else if (a == "--screenshot")
+      screenshot = next();
+    else if (a == "--qtable")
+      qtable_path = next();
+    else if (a == "--mlir")
+      mlir_path = next();
+    else if (a == "--input_shapes")
+      input_shapes = next();
+    else if (a == "--size")
+      std::sscanf(next().c_str(), "%dx%d", &width, &height);
     else if (a == "-h" || a == "--help") {
-      std::printf("usage: mixq-studio [MODEL.onnx] [--input_shapes [[1,3,640,640]]] [--mlir TOP.mlir] [--qtable FILE]\n"
-                  "                   [--size WxH] [--frames N --screenshot FILE.png]\n");
+      std::printf(
+          "usage: mixq-studio [MODEL.onnx] [--input_shapes [[1,3,640,640]]] [--mlir TOP.mlir] [--qtable FILE]\n"
+          "                   [--size WxH] [--frames N --screenshot FILE.png]\n");
       return 0;
     } else if (!a.empty() && a[0] == '-') {
       std::fprintf(stderr, "mixq-studio: unknown option %s\n", a.c_str());
       return 2;
-    } else model_path = a;
+    } else
+      model_path = a;
   }
   if (!glfwInit()) {
     std::fprintf(stderr, "mixq-studio: cannot initialise GLFW (no display?)\n");
@@ -124,6 +137,7 @@ int main(int argc, char** argv) {
   IMGUI_CHECKVERSION();
   ImGui::CreateContext();
   ImGui_ImplGlfw_InitForOpenGL(window, true);
+  mixq::studio::install_key_latch(window);
   ImGui_ImplOpenGL3_Init("#version 330 core");
   float sx = 1, sy = 1;
   glfwGetWindowContentScale(window, &sx, &sy);
@@ -162,18 +176,11 @@ int main(int argc, char** argv) {
 
   int gl_errors = 0;
   for (int frame = 0; !glfwWindowShouldClose(window) && (frames < 0 || frame < frames); ++frame) {
-    glfwPollEvents();
-    ImGui_ImplOpenGL3_NewFrame();
-    ImGui_ImplGlfw_NewFrame();
-    ImGui::NewFrame();
+    mixq::studio::begin_frame();
     app.frame();
-    ImGui::Render();
-    int fw, fh;
+    mixq::studio::end_frame(window);
+    int fw = 0, fh = 0;
     glfwGetFramebufferSize(window, &fw, &fh);
-    glViewport(0, 0, fw, fh);
-    glClearColor(0.08f, 0.085f, 0.095f, 1);
-    glClear(GL_COLOR_BUFFER_BIT);
-    ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
     for (GLenum err; (err = glGetError()) != GL_NO_ERROR;) {
       std::fprintf(stderr, "mixq-studio: GL error 0x%04x in frame %d\n", err, frame);
       ++gl_errors;

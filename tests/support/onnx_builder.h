@@ -36,7 +36,10 @@ class OnnxBuilder {
     t->set_name(name);
     t->set_data_type(1);
     int64_t n = 1;
-    for (int64_t d : dims) { t->add_dims(d); n *= d; }
+    for (int64_t d : dims) {
+      t->add_dims(d);
+      n *= d;
+    }
     for (int64_t i = 0; i < n; ++i) t->add_float_data(fill + 0.001f * static_cast<float>(i % 97));
     return *this;
   }
@@ -65,13 +68,21 @@ class OnnxBuilder {
     return *n;
   }
   static void attr_i(onnx::NodeProto& n, const std::string& k, int64_t v) {
-    auto* a = n.add_attribute(); a->set_name(k); a->set_type(onnx::AttributeProto::INT); a->set_i(v);
+    auto* a = n.add_attribute();
+    a->set_name(k);
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(v);
   }
   static void attr_f(onnx::NodeProto& n, const std::string& k, float v) {
-    auto* a = n.add_attribute(); a->set_name(k); a->set_type(onnx::AttributeProto::FLOAT); a->set_f(v);
+    auto* a = n.add_attribute();
+    a->set_name(k);
+    a->set_type(onnx::AttributeProto::FLOAT);
+    a->set_f(v);
   }
   static void attr_ints(onnx::NodeProto& n, const std::string& k, std::vector<int64_t> v) {
-    auto* a = n.add_attribute(); a->set_name(k); a->set_type(onnx::AttributeProto::INTS);
+    auto* a = n.add_attribute();
+    a->set_name(k);
+    a->set_type(onnx::AttributeProto::INTS);
     for (int64_t x : v) a->add_ints(x);
   }
   // Conv with weight "<out>_w" [cout, cin/group, k, k], pads k/2.
@@ -98,14 +109,18 @@ class OnnxBuilder {
     auto* sh = tt->mutable_shape();
     for (int64_t d : dims) {
       auto* dim = sh->add_dim();
-      if (d >= 0) dim->set_dim_value(d);
-      else dim->set_dim_param("N");
+      if (d >= 0)
+        dim->set_dim_value(d);
+      else
+        dim->set_dim_param("N");
     }
   }
   onnx::ModelProto model_;
 };
 
-inline std::string shared_path(const std::string& rel) { return std::string(MIXQ_SHARED_DIR) + "/" + rel; }
+inline std::string shared_path(const std::string& rel) {
+  return std::string(MIXQ_SHARED_DIR) + "/" + rel;
+}
 
 inline bool read_bytes(const std::string& path, std::vector<uint8_t>& out) {
   std::ifstream f(path, std::ios::binary);
@@ -117,9 +132,9 @@ inline bool read_bytes(const std::string& path, std::vector<uint8_t>& out) {
 }  // namespace mixq::test
 
 // Loads a shared model or SKIPs the test case with a visible reason.
-#define MIXQ_REQUIRE_SHARED(var, rel)                                                      \
-  std::vector<uint8_t> var;                                                                \
-  if (!::mixq::test::read_bytes(::mixq::test::shared_path(rel), var)) {                    \
+#define MIXQ_REQUIRE_SHARED(var, rel)                                                        \
+  std::vector<uint8_t> var;                                                                  \
+  if (!::mixq::test::read_bytes(::mixq::test::shared_path(rel), var)) {                      \
     WARN("SKIPPED: " << ::mixq::test::shared_path(rel) << " is absent (../shared missing)"); \
-    return;                                                                                \
+    return;                                                                                  \
   }

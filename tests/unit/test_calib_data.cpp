@@ -16,7 +16,10 @@ using namespace mixq::calib;
 //   random.seed(s); [random.getrandbits(32) for _ in range(3)]
 //   random.seed(1684); l = list(range(n)); random.shuffle(l)
 TEST_CASE("PyRandom reproduces CPython's seed and getrandbits") {
-  struct Case { uint64_t seed; uint32_t v[3]; };
+  struct Case {
+    uint64_t seed;
+    uint32_t v[3];
+  };
   for (Case c : {Case{1684, {2067858712u, 61194221u, 2215618579u}}, Case{0, {3626764237u, 1654615998u, 3255389356u}},
                  Case{5, {2675342405u, 1097127993u, 3185950873u}},
                  Case{1099511627783ull, {2635837658u, 3209733218u, 3500038837u}}}) {
@@ -46,10 +49,11 @@ TEST_CASE("PyRandom::shuffle reproduces random.shuffle after random.seed(1684)")
 
 TEST_CASE("select_dataset filters, sorts and shuffles like DataSelector") {
   // CPython: sorted(filtered names), random.seed(1684), random.shuffle
-  std::vector<std::string> names = {"d/b.jpg", "d/a.png", "d/sub/c.npy", "d/Z.JPG", "d/x.txt", "d/e.jfif", "d/f.bmp",
-                                    "d/g.jpeg", "d/h.npz", "d/\xc3\xa4.jpg", "d/a1.jpg", "d/a10.jpg", "d/a2.jpg"};
-  std::vector<std::string> expected = {"d/a.png", "d/sub/c.npy", "d/b.jpg",  "d/a1.jpg", "d/\xc3\xa4.jpg", "d/e.jfif",
-                                       "d/a10.jpg", "d/h.npz",   "d/a2.jpg", "d/g.jpeg", "d/Z.JPG",        "d/f.bmp"};
+  std::vector<std::string> names = {"d/b.jpg",  "d/a.png",   "d/sub/c.npy", "d/Z.JPG", "d/x.txt",
+                                    "d/e.jfif", "d/f.bmp",   "d/g.jpeg",    "d/h.npz", "d/\xc3\xa4.jpg",
+                                    "d/a1.jpg", "d/a10.jpg", "d/a2.jpg"};
+  std::vector<std::string> expected = {"d/a.png",   "d/sub/c.npy", "d/b.jpg",  "d/a1.jpg", "d/\xc3\xa4.jpg", "d/e.jfif",
+                                       "d/a10.jpg", "d/h.npz",     "d/a2.jpg", "d/g.jpeg", "d/Z.JPG",        "d/f.bmp"};
   auto sel = select_dataset(names, 0, "d");
   REQUIRE(sel.samples.size() == expected.size());
   for (size_t i = 0; i < expected.size(); i++) CHECK(sel.samples[i].files[0] == expected[i]);
@@ -123,7 +127,8 @@ TEST_CASE("resize_linear matches a plain float bilinear within one level") {
     Image out = resize_linear(src, h, w);
     for (int y = 0; y < h; y++) {
       for (int x = 0; x < w; x++) {
-        double fy = std::max(0.0, (y + 0.5) * src.height / h - 0.5), fx = std::max(0.0, (x + 0.5) * src.width / w - 0.5);
+        double fy = std::max(0.0, (y + 0.5) * src.height / h - 0.5),
+               fx = std::max(0.0, (x + 0.5) * src.width / w - 0.5);
         int y0 = std::min(static_cast<int>(fy), src.height - 1), x0 = std::min(static_cast<int>(fx), src.width - 1);
         int y1 = std::min(y0 + 1, src.height - 1), x1 = std::min(x0 + 1, src.width - 1);
         double ay = fy - y0, ax = fx - x0;
@@ -139,7 +144,8 @@ TEST_CASE("preprocess_images: letterbox, pixel/channel formats, mean and scale")
   // 4x2 image (w=4, h=2), pixel (r,g,b) = (x*10, y*10, 200)
   Image img{2, 4, 3, {}};
   for (int y = 0; y < 2; y++)
-    for (int x = 0; x < 4; x++) img.pixels.insert(img.pixels.end(), {200, static_cast<uint8_t>(y * 10), static_cast<uint8_t>(x * 10)});
+    for (int x = 0; x < 4; x++)
+      img.pixels.insert(img.pixels.end(), {200, static_cast<uint8_t>(y * 10), static_cast<uint8_t>(x * 10)});
   PreprocessOptions o;
   o.keep_aspect_ratio = true;
   o.pad_value = 114;
@@ -150,7 +156,7 @@ TEST_CASE("preprocess_images: letterbox, pixel/channel formats, mean and scale")
   auto v = t.f32();
   // s = min(4/4, 4/2) = 1: 4x2 pasted at rows 1..2; rows 0 and 3 are padding
   CHECK(v[0 * 16 + 0 * 4 + 0] == Approx((114 - 1) * 0.5f));
-  CHECK(v[0 * 16 + 1 * 4 + 3] == Approx((30 - 1) * 0.5f));   // R channel first (rgb) = x*10
+  CHECK(v[0 * 16 + 1 * 4 + 3] == Approx((30 - 1) * 0.5f));  // R channel first (rgb) = x*10
   CHECK(v[2 * 16 + 2 * 4 + 0] == Approx((200 - 3) * 2.f));  // B channel last
   o.pad_type = "normal";
   o.channel_format = "nhwc";

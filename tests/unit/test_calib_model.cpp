@@ -1,7 +1,7 @@
 // calibrate() end to end: batching and padding, layer naming, methods on a small built
 // model, thread-count independence, and the shared models on ../shared/calib.
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
 
@@ -205,7 +205,8 @@ TEST_CASE("calibrate: --part_asymmetric marks SiLU before Conv, --int4_th adds t
   CalibrateOptions o;
   o.part_asymmetric = true;
   o.int4_th = true;
-  auto r = calibrate(am, sel, [&](const std::string& f) { return files.at(f); }, o);
+  auto r = calibrate(
+      am, sel, [&](const std::string& f) { return files.at(f); }, o);
   CaliTable t = r.table();
   REQUIRE(t.asym_ops.size() == 1);
   CHECK(t.asym_ops[0] == "m_Mul");  // the SiLU is named after its Mul

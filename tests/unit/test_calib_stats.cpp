@@ -1,7 +1,7 @@
 // Statistics and threshold methods, each checked against a plain implementation of the
 // spec's formula written here, on synthetic data with known properties.
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <random>
 
@@ -202,8 +202,10 @@ TEST_CASE("mse (OCTAV) and ACIQ: mean of per-sample estimates against plain form
     for (int it = 0; it < 20; it++) {
       double num = 0, above = 0, below = 0;
       for (float v : x) {
-        if (std::fabs(v) > s) num += std::fabs(v), above++;
-        else below++;
+        if (std::fabs(v) > s)
+          num += std::fabs(v), above++;
+        else
+          below++;
       }
       double next = num / (1.0 / 65536 / 3 / u * below + above);
       if (std::fabs(next - s) < 1e-6) break;

@@ -41,7 +41,7 @@ TEST_CASE("integer arithmetic broadcasts and follows ONNX semantics") {
   auto b = Tensor::from_i64({3}, {2, 3, -2});
   CHECK(eval1(make("Add"), {a, b}).to_i64() == std::vector<int64_t>{9, 10, 5, -5, -4, -9});
   CHECK(eval1(make("Div"), {a, b}).to_i64() == std::vector<int64_t>{3, 2, -3, -3, -2, 3});  // truncation
-  CHECK(eval1(make("Mod"), {a, b}).to_i64() == std::vector<int64_t>{1, 1, -1, 1, 2, -1});  // sign of divisor
+  CHECK(eval1(make("Mod"), {a, b}).to_i64() == std::vector<int64_t>{1, 1, -1, 1, 2, -1});   // sign of divisor
   CHECK(eval1(make("Less"), {a, b}).dtype() == DType::Bool);
   CHECK(eval1(make("Less"), {a, b}).to_i64() == std::vector<int64_t>{0, 0, 0, 1, 1, 1});
   REQUIRE_THROWS_WITH(eval1(make("Div"), {a, Tensor::from_i64({1}, {0})}), Catch::Contains("division by zero"));
@@ -70,7 +70,8 @@ TEST_CASE("data movement: Slice, Gather, Concat, Unsqueeze, Transpose, Range, Wh
   REQUIRE_THROWS_WITH(eval1(make("Gather"), {x, Tensor::from_i64({1}, {6})}), Catch::Contains("out of range"));
   Node cat = make("Concat");
   cat.attrs["axis"] = one_int(0);
-  CHECK(eval1(cat, {Tensor::from_i64({1}, {1}), Tensor::from_i64({2}, {-1, 4})}).to_i64() == std::vector<int64_t>{1, -1, 4});
+  CHECK(eval1(cat, {Tensor::from_i64({1}, {1}), Tensor::from_i64({2}, {-1, 4})}).to_i64() ==
+        std::vector<int64_t>{1, -1, 4});
   auto u = eval1(make("Unsqueeze"), {Tensor::scalar_i64(3), Tensor::from_i64({1}, {0})});
   CHECK(u.shape() == Shape{1});
   Node tr = make("Transpose");

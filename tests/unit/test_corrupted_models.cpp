@@ -114,24 +114,31 @@ TEST_CASE("field-level corruptions give named errors", "[parsers]") {
     t->clear_dims();
     t->clear_float_data();
     int64_t n = 1;
-    for (int64_t d : dims) { t->add_dims(d); n *= d; }
+    for (int64_t d : dims) {
+      t->add_dims(d);
+      n *= d;
+    }
     for (int64_t i = 0; i < n; ++i) t->add_float_data(0.1f);
   };
   check([&](OnnxBuilder& b) { replace_weight(b, {4, 5, 3, 3}); }, "channels");
   check([&](OnnxBuilder& b) { replace_weight(b, {4}); }, "weight rank");
   check([](OnnxBuilder& b) { b.graph().mutable_node(0)->set_input(0, "ghost"); }, "ghost");
   check([](OnnxBuilder& b) { b.graph().mutable_node(0)->clear_op_type(); }, "op_type");
-  check([](OnnxBuilder& b) {
-    auto* a = b.graph().mutable_node(0)->mutable_attribute(0);  // kernel_shape as a float
-    a->set_type(onnx::AttributeProto::FLOAT);
-    a->clear_ints();
-    a->set_f(3.0f);
-  }, "kernel_shape");
-  check([](OnnxBuilder& b) {
-    auto* a = b.graph().mutable_node(0)->mutable_attribute(1);  // pads of the wrong length
-    a->clear_ints();
-    a->add_ints(1);
-  }, "pads");
+  check(
+      [](OnnxBuilder& b) {
+        auto* a = b.graph().mutable_node(0)->mutable_attribute(0);  // kernel_shape as a float
+        a->set_type(onnx::AttributeProto::FLOAT);
+        a->clear_ints();
+        a->set_f(3.0f);
+      },
+      "kernel_shape");
+  check(
+      [](OnnxBuilder& b) {
+        auto* a = b.graph().mutable_node(0)->mutable_attribute(1);  // pads of the wrong length
+        a->clear_ints();
+        a->add_ints(1);
+      },
+      "pads");
   check([](OnnxBuilder& b) { b.graph().mutable_output(0)->set_name("missing_output"); }, "missing_output");
 }
 

@@ -1,9 +1,9 @@
 // Executor per-op tests: each op against a plain naive reference written here, with
 // named tolerances; plus executor contracts (errors, tap, determinism across threads).
 #include <catch2/catch.hpp>
-#include <set>
 #include <cmath>
 #include <random>
+#include <set>
 
 #include "mixq/analysis.h"
 #include "mixq/error.h"
@@ -16,9 +16,9 @@ using mixq::test::OnnxBuilder;
 namespace {
 
 // Tolerances: relative to max|ref| (float accumulation order differs from the naive sums).
-constexpr double kTolAccumulate = 1e-5;   // Conv/Gemm/pool sums
-constexpr double kTolTranscend = 2e-6;    // exp/tanh/erf/... vs libm
-constexpr double kTolExact = 0;           // data movement, comparisons, max
+constexpr double kTolAccumulate = 1e-5;  // Conv/Gemm/pool sums
+constexpr double kTolTranscend = 2e-6;   // exp/tanh/erf/... vs libm
+constexpr double kTolExact = 0;          // data movement, comparisons, max
 
 std::vector<float> random_values(int64_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
   std::mt19937 rng(seed);
@@ -230,10 +230,14 @@ TEST_CASE("element-wise ops broadcast like numpy") {
     return c * 5 + w;
   };
   const std::pair<const char*, std::function<float(float, float)>> ops[] = {
-      {"Add", [](float x, float y) { return x + y; }}, {"Sub", [](float x, float y) { return x - y; }},
-      {"Mul", [](float x, float y) { return x * y; }}, {"Div", [](float x, float y) { return x / y; }},
-      {"Max", [](float x, float y) { return std::max(x, y); }}, {"Min", [](float x, float y) { return std::min(x, y); }},
-      {"Pow", [](float x, float y) { return std::pow(x, y); }}, {"PRelu", [](float x, float y) { return x; }},
+      {"Add", [](float x, float y) { return x + y; }},
+      {"Sub", [](float x, float y) { return x - y; }},
+      {"Mul", [](float x, float y) { return x * y; }},
+      {"Div", [](float x, float y) { return x / y; }},
+      {"Max", [](float x, float y) { return std::max(x, y); }},
+      {"Min", [](float x, float y) { return std::min(x, y); }},
+      {"Pow", [](float x, float y) { return std::pow(x, y); }},
+      {"PRelu", [](float x, float y) { return x; }},
   };
   for (const auto& [op, f] : ops) {
     SECTION(op) {
@@ -305,7 +309,8 @@ TEST_CASE("Softmax, LayerNormalization and ReduceMean match naive formulas") {
     for (int i = 0; i < 17; ++i) sm[r * 17 + i] = float(std::exp(x[r * 17 + i] - m) / sum);
     for (int i = 0; i < 17; ++i) mean += x[r * 17 + i] / 17.0;
     for (int i = 0; i < 17; ++i) var += (x[r * 17 + i] - mean) * (x[r * 17 + i] - mean) / 17.0;
-    for (int i = 0; i < 17; ++i) ln[r * 17 + i] = float((x[r * 17 + i] - mean) / std::sqrt(var + 1e-5) * gamma[i] + beta[i]);
+    for (int i = 0; i < 17; ++i)
+      ln[r * 17 + i] = float((x[r * 17 + i] - mean) / std::sqrt(var + 1e-5) * gamma[i] + beta[i]);
     rm[r] = float(mean);
   }
   OnnxBuilder b(17);
@@ -367,7 +372,7 @@ TEST_CASE("Resize: nearest and linear in several coordinate modes") {
     const char* mode;
     const char* coord;
   };
-  const Mode modes[] = {{"nearest", "asymmetric"}, {"nearest", "half_pixel"}, {"linear", "half_pixel"},
+  const Mode modes[] = {{"nearest", "asymmetric"},   {"nearest", "half_pixel"},        {"linear", "half_pixel"},
                         {"linear", "align_corners"}, {"linear", "pytorch_half_pixel"}, {"linear", "asymmetric"}};
   int64_t OH = 9, OW = 13;
   for (const Mode& m : modes) {
@@ -387,12 +392,14 @@ TEST_CASE("Resize: nearest and linear in several coordinate modes") {
             const float* p = x.data() + c * 30;
             if (std::string(m.mode) == "nearest") {
               auto rnd = [](float v) { return v == std::floor(v) + 0.5f ? std::floor(v) : std::round(v); };
-              int64_t iy = std::clamp<int64_t>(int64_t(rnd(fy)), 0, 4), ix = std::clamp<int64_t>(int64_t(rnd(fx)), 0, 5);
+              int64_t iy = std::clamp<int64_t>(int64_t(rnd(fy)), 0, 4),
+                      ix = std::clamp<int64_t>(int64_t(rnd(fx)), 0, 5);
               ref.push_back(p[iy * 6 + ix]);
             } else {
               fy = std::clamp(fy, 0.f, 4.f);
               fx = std::clamp(fx, 0.f, 5.f);
-              int64_t y0 = int64_t(fy), x0 = int64_t(fx), y1 = std::min<int64_t>(y0 + 1, 4), x1 = std::min<int64_t>(x0 + 1, 5);
+              int64_t y0 = int64_t(fy), x0 = int64_t(fx), y1 = std::min<int64_t>(y0 + 1, 4),
+                      x1 = std::min<int64_t>(x0 + 1, 5);
               float dy = fy - y0, dx = fx - x0;
               ref.push_back(p[y0 * 6 + x0] * (1 - dy) * (1 - dx) + p[y0 * 6 + x1] * (1 - dy) * dx +
                             p[y1 * 6 + x0] * dy * (1 - dx) + p[y1 * 6 + x1] * dy * dx);
@@ -708,9 +715,10 @@ TEST_CASE("Conv epilogue fusion (BatchNormalization + Clip) equals the unfused r
   }  // the AnalyzedModel is gone: the executor must not depend on it
   auto fused = ex->run({{"x", Tensor::from_f32(xs, x)}});
   std::vector<std::string> seen;
-  auto tapped = ex->run({{"x", Tensor::from_f32(xs, x)}}, [&](const std::string& n, const Tensor&) { seen.push_back(n); });
+  auto tapped =
+      ex->run({{"x", Tensor::from_f32(xs, x)}}, [&](const std::string& n, const Tensor&) { seen.push_back(n); });
   CHECK(seen == std::vector<std::string>{"x", "c", "bn", "y"});  // with a tap nothing is fused away
-  CHECK(ex->fused_nodes() == 2);                                  // without: BN and Clip run in the Conv
+  CHECK(ex->fused_nodes() == 2);                                 // without: BN and Clip run in the Conv
   require_close(fused.at("y"), tapped.at("y").to_f32(), {1, 6, 10, 10}, kTolAccumulate);
   auto v = fused.at("y").to_f32();
   CHECK(*std::min_element(v.begin(), v.end()) >= 0.f);

@@ -60,8 +60,12 @@ void check_golden(const std::string& golden_name) {
 
 }  // namespace
 
-TEST_CASE("golden: mnist") { check_golden("mnist"); }
-TEST_CASE("golden: fastestdet") { check_golden("fastestdet"); }
+TEST_CASE("golden: mnist") {
+  check_golden("mnist");
+}
+TEST_CASE("golden: fastestdet") {
+  check_golden("fastestdet");
+}
 TEST_CASE("golden: yolov5n-0.5-face") {
   check_golden("yolov5n-0.5-face");
   MIXQ_REQUIRE_SHARED(bytes, "models/yolov5n-0.5-face.onnx");
@@ -75,7 +79,15 @@ TEST_CASE("golden: yolov5n-0.5-face") {
   CHECK(am.layers.resolve("390_Sigmoid").how == NameMatch::How::Vanished);
   CHECK(am.layers.resolve("390_Sigmoid").layer == silu);
 }
-TEST_CASE("golden: st_mobilenet_v2") { check_golden("st_mobilenet_v2_0.35_128_tfs"); }
-TEST_CASE("golden: PP-OCRv4 det") { check_golden("ch_PP-OCRv4_det_infer"); }
-TEST_CASE("golden: PP-OCRv4 rec") { check_golden("ch_PP-OCRv4_rec_infer"); }
-TEST_CASE("golden: PP-OCR cls") { check_golden("ch_ppocr_mobile_v2.0_cls_infer"); }
+TEST_CASE("golden: st_mobilenet_v2") {
+  check_golden("st_mobilenet_v2_0.35_128_tfs");
+}
+TEST_CASE("golden: PP-OCRv4 det") {
+  check_golden("ch_PP-OCRv4_det_infer");
+}
+TEST_CASE("golden: PP-OCRv4 rec") {
+  check_golden("ch_PP-OCRv4_rec_infer");
+}
+TEST_CASE("golden: PP-OCR cls") {
+  check_golden("ch_ppocr_mobile_v2.0_cls_infer");
+}

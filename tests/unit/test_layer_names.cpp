@@ -9,7 +9,9 @@ using namespace mixq;
 using mixq::test::OnnxBuilder;
 
 namespace {
-AnalyzedModel analyze(OnnxBuilder& b) { return analyze_model(b.bytes(), {}); }
+AnalyzedModel analyze(OnnxBuilder& b) {
+  return analyze_model(b.bytes(), {});
+}
 std::set<std::string> names(const AnalyzedModel& am) {
   auto v = am.layers.names();
   return {v.begin(), v.end()};
@@ -35,7 +37,7 @@ TEST_CASE("Relu and ReLU6 Clip fuse into a single-use producer and take its name
   b.conv("r1", "c2", 4, 4);
   b.scalar("zero", 0.0f).scalar("six", 6.0f);
   b.node("Clip", {"c2", "zero", "six"}, {"y"});
-  b.conv("r1", "c3", 4, 4);       // c3 is used twice: no fusion
+  b.conv("r1", "c3", 4, 4);  // c3 is used twice: no fusion
   b.node("Relu", {"c3"}, {"z"});
   b.node("Sigmoid", {"c3"}, {"unused"});
   auto am = analyze(b);

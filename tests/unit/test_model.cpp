@@ -143,7 +143,11 @@ TEST_CASE("external data is read through the reader", "[parsers]") {
   t->set_data_type(1);
   t->add_dims(2);
   t->set_data_location(onnx::TensorProto::EXTERNAL);
-  auto add_kv = [&](const char* k, const char* v) { auto* kv = t->add_external_data(); kv->set_key(k); kv->set_value(v); };
+  auto add_kv = [&](const char* k, const char* v) {
+    auto* kv = t->add_external_data();
+    kv->set_key(k);
+    kv->set_value(v);
+  };
   add_kv("location", "w.bin");
   add_kv("offset", "4");
   add_kv("length", "8");

@@ -43,9 +43,11 @@ TEST_CASE("studio calibration: options use the CLI's flag names") {
   CHECK(o.method == calib::CaliMethod::Max);
   CHECK(o.preprocess.resize_dims == std::vector<int64_t>{352, 352});
   CHECK(parse_calibration_settings(calibration_settings_json(s)).scale == s.scale);
-  CHECK_THROWS_WITH(parse_calibration_settings(R"({"calimethod":"kl"})"), Catch::Contains("unknown option 'calimethod'"));
+  CHECK_THROWS_WITH(parse_calibration_settings(R"({"calimethod":"kl"})"),
+                    Catch::Contains("unknown option 'calimethod'"));
   CHECK_THROWS_WITH(parse_calibration_settings(R"({"input_num":"two"})"), Catch::Contains("input_num"));
-  CHECK_THROWS_WITH(calibrate_options(parse_calibration_settings(R"({"cali_method":"best"})")), Catch::Contains("best"));
+  CHECK_THROWS_WITH(calibrate_options(parse_calibration_settings(R"({"cali_method":"best"})")),
+                    Catch::Contains("best"));
   CHECK_THROWS_WITH(calibrate_options(parse_calibration_settings(R"({"pixel_format":"yuv"})")),
                     Catch::Contains("pixel_format"));
 }

@@ -77,7 +77,8 @@ TEST_CASE("session: qtable export uses TPU-MLIR's generator format") {
   s.set_precision_from(layer(s, "s_Sigmoid"), "F16");
   const std::string q = s.export_qtable("2026-01-01 00:00:00.000000");
   CHECK(q.rfind("# genetated time: 2026-01-01 00:00:00.000000\n# chip: bm1688  mix_mode: F16\n"
-                "# number of F16 layer: 3\n###\n# op_name   quantize_mode\n", 0) == 0);
+                "# number of F16 layer: 3\n###\n# op_name   quantize_mode\n",
+                0) == 0);
   CHECK(q.find("s_Sigmoid F16\n") != std::string::npos);
   CHECK(q.find("a_Conv") == std::string::npos);
 }
@@ -230,8 +231,7 @@ TEST_CASE("session: a top .mlir renames layers; edits follow; unmatched names ar
   REQUIRE(conv >= 0);
   const std::string predicted = s.layers().layers[conv].name;
   s.set_precision({conv}, "F16");
-  const std::string mlir =
-      "#loc1 = loc(\"x\")\n#loc2 = loc(\"c_Conv\")\n#loc3 = loc(\"ghost_Conv\")\n";
+  const std::string mlir = "#loc1 = loc(\"x\")\n#loc2 = loc(\"c_Conv\")\n#loc3 = loc(\"ghost_Conv\")\n";
   CHECK_THROWS_WITH(s.set_mlir(std::string("no locations here"), "bad.mlir"), Catch::Contains("bad.mlir"));
   CHECK_FALSE(s.has_mlir());
   CHECK(s.set_mlir(mlir, "top.mlir").empty());

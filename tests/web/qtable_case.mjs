@@ -52,9 +52,19 @@ export async function runQtableCase(page, { check, artifacts, sharedDir }) {
   wrap(!exported.includes(shift(renamed[renamed.length - 1]) + ' ') || byLine.get(6).status === 'ok',
        'exported qtable names only layers of this model');
   wrap(exported.startsWith('# genetated time: ') && exported.includes('# op_name   quantize_mode\n'), 'exported qtable has the generator header');
-  // The UI's own export (Ctrl+S -> Blob download) gives the same file.
+  // The UI's own export (Ctrl+S -> Blob download) gives the same file. The four key
+  // events are dispatched in one task, so no frame runs between press and release: the
+  // studio must still see the shortcut (ImGui 1.86 samples keys once per frame).
   await page.mouse.click(700, 300);
-  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 15000 }), page.keyboard.press('Control+s')]);
+  const pressCtrlSInOneTask = () => page.evaluate(() => {
+    const fire = (type, key, keyCode, ctrlKey) =>
+      window.dispatchEvent(new KeyboardEvent(type, { key, keyCode, which: keyCode, ctrlKey, bubbles: true }));
+    fire('keydown', 'Control', 17, true);
+    fire('keydown', 's', 83, true);
+    fire('keyup', 's', 83, true);
+    fire('keyup', 'Control', 17, false);
+  });
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 15000 }), pressCtrlSInOneTask()]);
   const downloaded = fs.readFileSync(await download.path(), 'utf8');
   fs.writeFileSync(path.join(artifacts, 'qtable-downloaded.txt'), downloaded);
   const body = (t) => t.split('\n').filter((l) => !l.startsWith('# genetated time:')).join('\n');

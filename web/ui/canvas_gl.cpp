@@ -103,7 +103,9 @@ bool canvas_gl_init() {
   return true;
 }
 
-bool canvas_gl_ready() { return g.program != 0; }
+bool canvas_gl_ready() {
+  return g.program != 0;
+}
 
 void canvas_gl_draw(ImDrawList* dl, ImVec2 p0, ImVec2 p1, ImVec2 graph_origin, float step, float dot) {
   g.p0 = p0;

@@ -23,11 +23,11 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "canvas_gl.h"
 #include "mixq/error.h"
 #include "mixq/graph_layout.h"
 #include "mixq/log.h"
 #include "mixq/shape_inference.h"
-#include "canvas_gl.h"
 #include "studio_calibration_panel.h"
 #include "studio_qtable.h"
 
@@ -38,7 +38,9 @@ namespace {
 // [SECTION] theme and colours
 // -----------------------------------------------------------------------------
 
-ImU32 rgb(int r, int g, int b, int a = 255) { return IM_COL32(r, g, b, a); }
+ImU32 rgb(int r, int g, int b, int a = 255) {
+  return IM_COL32(r, g, b, a);
+}
 
 struct ModeColour {
   const char* mode;
@@ -46,10 +48,10 @@ struct ModeColour {
 };
 // Node fill per precision: integer modes cool, float modes warm, mixed weight-only modes in between.
 const ModeColour kModeColours[] = {
-    {"INT8", rgb(46, 84, 132)},    {"UINT8", rgb(38, 102, 120)},  {"INT4", rgb(88, 64, 140)},
-    {"F16", rgb(36, 128, 92)},     {"BF16", rgb(160, 112, 36)},   {"F32", rgb(160, 58, 58)},
-    {"W8F16", rgb(70, 124, 60)},   {"W8BF16", rgb(128, 120, 48)}, {"W4F16", rgb(60, 110, 80)},
-    {"W4BF16", rgb(120, 100, 60)}, {"F8", rgb(140, 60, 120)},     {"F8E4M3", rgb(140, 60, 120)},
+    {"INT8", rgb(46, 84, 132)},    {"UINT8", rgb(38, 102, 120)},    {"INT4", rgb(88, 64, 140)},
+    {"F16", rgb(36, 128, 92)},     {"BF16", rgb(160, 112, 36)},     {"F32", rgb(160, 58, 58)},
+    {"W8F16", rgb(70, 124, 60)},   {"W8BF16", rgb(128, 120, 48)},   {"W4F16", rgb(60, 110, 80)},
+    {"W4BF16", rgb(120, 100, 60)}, {"F8", rgb(140, 60, 120)},       {"F8E4M3", rgb(140, 60, 120)},
     {"F8E5M2", rgb(150, 70, 130)}, {"W4F8E4M3", rgb(120, 70, 110)}, {"W4F8E5M2", rgb(120, 70, 110)},
 };
 const ImU32 kInputFill = rgb(70, 74, 82);
@@ -66,7 +68,8 @@ ImU32 ramp_colour(float t) {
   t = std::clamp(t, 0.0f, 1.0f) * 4;
   const int k = std::min(3, int(t));
   const float f = t - k;
-  return rgb(int(stops[k][0] + (stops[k + 1][0] - stops[k][0]) * f), int(stops[k][1] + (stops[k + 1][1] - stops[k][1]) * f),
+  return rgb(int(stops[k][0] + (stops[k + 1][0] - stops[k][0]) * f),
+             int(stops[k][1] + (stops[k + 1][1] - stops[k][1]) * f),
              int(stops[k][2] + (stops[k + 1][2] - stops[k][2]) * f));
 }
 
@@ -263,7 +266,9 @@ struct StudioApp::Impl {
   }
 
   // Screen position of a graph point.
-  ImVec2 to_screen(ImVec2 origin, float x, float y) const { return ImVec2(origin.x + pan.x + x * zoom, origin.y + pan.y + y * zoom); }
+  ImVec2 to_screen(ImVec2 origin, float x, float y) const {
+    return ImVec2(origin.x + pan.x + x * zoom, origin.y + pan.y + y * zoom);
+  }
 
   void center_on(int layer) {
     if (layer < 0 || layer >= int(layout.centers.size())) return;
@@ -387,9 +392,13 @@ StudioApp::StudioApp(PlatformServices services) : impl_(std::make_unique<Impl>()
   set_log_sink([impl](LogLevel level, const std::string& message) { impl->add_log(level, message); });
 }
 
-StudioApp::~StudioApp() { set_log_sink(nullptr); }
+StudioApp::~StudioApp() {
+  set_log_sink(nullptr);
+}
 
-StudioSession& StudioApp::session() { return impl_->session; }
+StudioSession& StudioApp::session() {
+  return impl_->session;
+}
 
 void StudioApp::report_error(const std::string& message) {
   impl_->add_log(LogLevel::Error, message);
@@ -397,8 +406,8 @@ void StudioApp::report_error(const std::string& message) {
   impl_->banner_time = ImGui::GetCurrentContext() ? ImGui::GetTime() : 0;
 }
 
-void StudioApp::setup(std::span<const uint8_t> font_ttf, std::span<const uint8_t> bold_ttf, std::span<const uint8_t> mono_ttf,
-                      float scale) {
+void StudioApp::setup(std::span<const uint8_t> font_ttf, std::span<const uint8_t> bold_ttf,
+                      std::span<const uint8_t> mono_ttf, float scale) {
   Impl& m = *impl_;
   m.scale = scale;
   ImGuiIO& io = ImGui::GetIO();
@@ -466,7 +475,10 @@ void StudioApp::Impl::after_reanalysis(const std::string& selected_name, const s
   for (const auto& w : session.model().warnings) add_log(LogLevel::Warning, w);
   for (const auto& n : dropped)
     add_log(LogLevel::Warning, "precision of '" + n + "' dropped: the layer no longer exists");
-  notice = dropped.empty() ? "" : std::to_string(dropped.size()) + " edited layer(s) no longer exist; their precisions were dropped: " + dropped[0] + (dropped.size() > 1 ? ", ..." : "");
+  notice = dropped.empty() ? ""
+                           : std::to_string(dropped.size()) +
+                                 " edited layer(s) no longer exist; their precisions were dropped: " + dropped[0] +
+                                 (dropped.size() > 1 ? ", ..." : "");
   banner.clear();
 }
 
@@ -541,7 +553,9 @@ void StudioApp::Impl::calibration_model_changed() {
 void StudioApp::Impl::step_calibration(StudioApp& app) {
   StudioCalibration& c = cali.calibration;
   const auto t0 = std::chrono::steady_clock::now();
-  auto elapsed_ms = [&] { return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(); };
+  auto elapsed_ms = [&] {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  };
   try {
     while (c.step() && elapsed_ms() < 15) {
     }
@@ -550,8 +564,8 @@ void StudioApp::Impl::step_calibration(StudioApp& app) {
       cali.state = "done";
       const auto& r = c.result();
       char buf[200];
-      std::snprintf(buf, sizeof buf, "calibrated %zu layers with %s on %d samples (%d batches, %.1f s)", r.layers.size(),
-                    c.result_settings().cali_method.c_str(), r.samples, r.batches, cali.run_seconds);
+      std::snprintf(buf, sizeof buf, "calibrated %zu layers with %s on %d samples (%d batches, %.1f s)",
+                    r.layers.size(), c.result_settings().cali_method.c_str(), r.samples, r.batches, cali.run_seconds);
       add_log(LogLevel::Info, buf);
       for (const auto& w : r.warnings) add_log(LogLevel::Warning, "calibration: " + w);
     }
@@ -631,7 +645,9 @@ std::string StudioApp::calibration_status_json() const {
   return j.dump();
 }
 
-std::string StudioApp::calibration_result_json() const { return impl_->cali.calibration.result_json(); }
+std::string StudioApp::calibration_result_json() const {
+  return impl_->cali.calibration.result_json();
+}
 
 std::string StudioApp::export_cali_table() {
   Impl& m = *impl_;
@@ -647,7 +663,8 @@ void StudioApp::load_reference(std::span<const uint8_t> bytes, const std::string
   Impl& m = *impl_;
   try {
     m.session.load_reference(bytes, name);
-    m.add_log(LogLevel::Info, "reference model " + name + ": " + std::to_string(m.session.reference()->layers.layers.size()) +
+    m.add_log(LogLevel::Info, "reference model " + name + ": " +
+                                  std::to_string(m.session.reference()->layers.layers.size()) +
                                   " layers (qtable names are mapped structurally)");
     qtable_revalidate(m.qtable, m.session);
     m.left_tab_request = 1;
@@ -690,7 +707,9 @@ std::string StudioApp::export_qtable() {
   }
 }
 
-std::string StudioApp::export_precisions_json() { return impl_->session.export_precisions_json(); }
+std::string StudioApp::export_precisions_json() {
+  return impl_->session.export_precisions_json();
+}
 
 std::string StudioApp::session_url() {
   std::string base = impl_->services.page_url ? impl_->services.page_url() : "mixq:";
@@ -721,7 +740,8 @@ void StudioApp::set_chip(const std::string& chip) {
   try {
     const int changed = impl_->session.set_chip(chip);
     impl_->add_log(LogLevel::Info, "chip " + impl_->session.chip() + " (float type " + impl_->session.float_mode() +
-                                       ")" + (changed ? ", " + std::to_string(changed) + " layer precisions adapted" : ""));
+                                       ")" +
+                                       (changed ? ", " + std::to_string(changed) + " layer precisions adapted" : ""));
     qtable_revalidate(impl_->qtable, impl_->session);
   } catch (const Error& e) {
     report_error(e.what());
@@ -746,7 +766,9 @@ void StudioApp::select_layer(const std::string& layer_name) {
   impl_->select(l, true);
 }
 
-void StudioApp::fit_view() { impl_->want_fit = 2; }
+void StudioApp::fit_view() {
+  impl_->want_fit = 2;
+}
 
 std::string StudioApp::stats_json() const {
   const Impl& m = *impl_;
@@ -872,11 +894,16 @@ void StudioApp::Impl::draw_path_prompt(StudioApp& app) {
       ImGui::CloseCurrentPopup();
       try {
         auto bytes = services.read_file(prompt_path);
-        if (kind == "model") app.load_model(bytes, prompt_path);
-        else if (kind == "reference") app.load_reference(bytes, prompt_path);
-        else if (kind == "mlir") app.load_mlir(std::string(bytes.begin(), bytes.end()), prompt_path);
-        else if (kind == "calibration") app.add_calibration_data(prompt_path, std::move(bytes));
-        else app.import_qtable(std::string(bytes.begin(), bytes.end()), prompt_path);
+        if (kind == "model")
+          app.load_model(bytes, prompt_path);
+        else if (kind == "reference")
+          app.load_reference(bytes, prompt_path);
+        else if (kind == "mlir")
+          app.load_mlir(std::string(bytes.begin(), bytes.end()), prompt_path);
+        else if (kind == "calibration")
+          app.add_calibration_data(prompt_path, std::move(bytes));
+        else
+          app.import_qtable(std::string(bytes.begin(), bytes.end()), prompt_path);
       } catch (const Error& e) {
         app.report_error(e.what());
       }
@@ -887,8 +914,10 @@ void StudioApp::Impl::draw_path_prompt(StudioApp& app) {
 
 void StudioApp::Impl::draw_menu_bar(StudioApp& app) {
   auto pick = [&](const char* kind) {
-    if (services.pick_file) services.pick_file(kind);
-    else prompt_kind = kind;
+    if (services.pick_file)
+      services.pick_file(kind);
+    else
+      prompt_kind = kind;
   };
   if (!ImGui::BeginMainMenuBar()) return;
   ImGui::PushFont(font_bold);
@@ -917,7 +946,8 @@ void StudioApp::Impl::draw_menu_bar(StudioApp& app) {
   if (ImGui::BeginMenu("Edit")) {
     if (ImGui::MenuItem("Undo", "Ctrl+Z", false, session.can_undo())) session.undo();
     if (ImGui::MenuItem("Redo", "Ctrl+Y", false, session.can_redo())) session.redo();
-    if (ImGui::MenuItem("Reset all precisions", nullptr, false, session.override_count() > 0)) session.reset_precisions();
+    if (ImGui::MenuItem("Reset all precisions", nullptr, false, session.override_count() > 0))
+      session.reset_precisions();
     ImGui::EndMenu();
   }
   if (ImGui::BeginMenu("View")) {
@@ -933,14 +963,15 @@ void StudioApp::Impl::draw_menu_bar(StudioApp& app) {
     ImGui::SetKeyboardFocusHere();
     focus_search = false;
   }
-  if (ImGui::InputTextWithHint("##search", "Search layers  (Ctrl+F)", search, sizeof search,
-                               ImGuiInputTextFlags_EnterReturnsTrue | ImGuiInputTextFlags_CallbackEdit,
-                               [](ImGuiInputTextCallbackData* d) {
-                                 static_cast<Impl*>(d->UserData)->search_hits.clear();
-                                 static_cast<Impl*>(d->UserData)->search_cursor = -1;
-                                 return 0;
-                               },
-                               this)) {
+  if (ImGui::InputTextWithHint(
+          "##search", "Search layers  (Ctrl+F)", search, sizeof search,
+          ImGuiInputTextFlags_EnterReturnsTrue | ImGuiInputTextFlags_CallbackEdit,
+          [](ImGuiInputTextCallbackData* d) {
+            static_cast<Impl*>(d->UserData)->search_hits.clear();
+            static_cast<Impl*>(d->UserData)->search_cursor = -1;
+            return 0;
+          },
+          this)) {
     if (search_cursor < 0 || search_hits.empty()) {
       update_search();
       search_cursor = 0;
@@ -952,8 +983,10 @@ void StudioApp::Impl::draw_menu_bar(StudioApp& app) {
   if (search_cursor < 0 && search[0]) update_search();
   if (search[0]) {
     ImGui::SameLine();
-    if (search_hits.empty()) ImGui::TextColored(ImVec4(1, 0.5f, 0.4f, 1), "no match");
-    else ImGui::TextDisabled("%d/%zu", search_cursor + 1, search_hits.size());
+    if (search_hits.empty())
+      ImGui::TextColored(ImVec4(1, 0.5f, 0.4f, 1), "no match");
+    else
+      ImGui::TextDisabled("%d/%zu", search_cursor + 1, search_hits.size());
   }
   ImGui::EndMainMenuBar();
 }
@@ -996,7 +1029,8 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
     if (step > 6) {
       const float ox = std::fmod(pan.x, step), oy = std::fmod(pan.y, step);
       for (float y = origin.y + oy; y < origin.y + size.y; y += step)
-        for (float x = origin.x + ox; x < origin.x + size.x; x += step) dl->AddRectFilled(ImVec2(x, y), ImVec2(x + 1.5f, y + 1.5f), rgb(44, 47, 54));
+        for (float x = origin.x + ox; x < origin.x + size.x; x += step)
+          dl->AddRectFilled(ImVec2(x, y), ImVec2(x + 1.5f, y + 1.5f), rgb(44, 47, 54));
     }
   }
   if (!session.has_model()) {
@@ -1026,9 +1060,9 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
     }
     ImGui::SetCursorScreenPos(origin);
   }
-  ImGui::InvisibleButton("##canvas", ImVec2(std::max(size.x, 1.0f), std::max(size.y, 1.0f)),
-                         ImGuiButtonFlags_MouseButtonLeft | ImGuiButtonFlags_MouseButtonRight |
-                             ImGuiButtonFlags_MouseButtonMiddle);
+  ImGui::InvisibleButton(
+      "##canvas", ImVec2(std::max(size.x, 1.0f), std::max(size.y, 1.0f)),
+      ImGuiButtonFlags_MouseButtonLeft | ImGuiButtonFlags_MouseButtonRight | ImGuiButtonFlags_MouseButtonMiddle);
   ImGui::SetItemAllowOverlap();  // the toolbar buttons drawn over the canvas take their clicks
   const bool hovered = ImGui::IsItemHovered();
   ImGuiIO& io = ImGui::GetIO();
@@ -1037,7 +1071,8 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
     const bool whole = want_fit == 2;
     want_fit = 0;
     const float margin = 40 * scale;
-    float z = std::min((size.x - 2 * margin) / std::max(1.0f, layout.width), (size.y - 2 * margin) / std::max(1.0f, layout.height));
+    float z = std::min((size.x - 2 * margin) / std::max(1.0f, layout.width),
+                       (size.y - 2 * margin) / std::max(1.0f, layout.height));
     // A tall model fitted whole is unreadable: fit the width, keep text legible, start at the top.
     const float readable = 1.0f;
     if (z < readable && !whole) z = std::min(readable, (size.x - 2 * margin) / std::max(1.0f, layout.width));
@@ -1060,7 +1095,8 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
     pan.x = mp.x - (mp.x - pan.x) * zoom / old;
     pan.y = mp.y - (mp.y - pan.y) * zoom / old;
   }
-  if (ImGui::IsItemActive() && (ImGui::IsMouseDragging(ImGuiMouseButton_Left) || ImGui::IsMouseDragging(ImGuiMouseButton_Middle))) {
+  if (ImGui::IsItemActive() &&
+      (ImGui::IsMouseDragging(ImGuiMouseButton_Left) || ImGui::IsMouseDragging(ImGuiMouseButton_Middle))) {
     pan.x += io.MouseDelta.x;
     pan.y += io.MouseDelta.y;
   }
@@ -1113,12 +1149,12 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
     const int touch = qtable_touch(qtable, int(i));  // 0 none, 1 ok line, 2 problem
     if (touch) {
       const ImU32 ring = touch == 1 ? rgb(250, 200, 80) : rgb(255, 110, 90);
-      dl->AddRect(ImVec2(p0.x - 3 * zoom, p0.y - 3 * zoom), ImVec2(p1.x + 3 * zoom, p1.y + 3 * zoom), ring, round + 3 * zoom, 0,
-                  2.2f * scale);
+      dl->AddRect(ImVec2(p0.x - 3 * zoom, p0.y - 3 * zoom), ImVec2(p1.x + 3 * zoom, p1.y + 3 * zoom), ring,
+                  round + 3 * zoom, 0, 2.2f * scale);
     }
     if (hits_set && hits_set->count(int(i)))
-      dl->AddRect(ImVec2(p0.x - 5 * zoom, p0.y - 5 * zoom), ImVec2(p1.x + 5 * zoom, p1.y + 5 * zoom), rgb(255, 240, 120), round + 5 * zoom, 0,
-                  1.6f * scale);
+      dl->AddRect(ImVec2(p0.x - 5 * zoom, p0.y - 5 * zoom), ImVec2(p1.x + 5 * zoom, p1.y + 5 * zoom),
+                  rgb(255, 240, 120), round + 5 * zoom, 0, 1.6f * scale);
     dl->AddRect(p0, p1, is_sel ? rgb(255, 255, 255) : lighten(fill, 0.25f), round, 0, is_sel ? 2.5f * scale : 1.0f);
     if (text) {
       const float fs = font_bold->FontSize * zoom;
@@ -1130,8 +1166,8 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
         const float ss = font->FontSize * 0.85f * zoom;
         ImVec2 ts2 = font->CalcTextSizeA(ss, 1e9f, 0, node_subtitle[i].c_str());
         ImVec4 clip(p0.x + 2, p0.y, p1.x - 2, p1.y);
-        dl->AddText(font, ss, ImVec2(std::max(p0.x + 4 * zoom, (p0.x + p1.x) / 2 - ts2.x / 2), top + ts.y), rgb(200, 210, 225, 210),
-                    node_subtitle[i].c_str(), nullptr, 0, &clip);
+        dl->AddText(font, ss, ImVec2(std::max(p0.x + 4 * zoom, (p0.x + p1.x) / 2 - ts2.x / 2), top + ts.y),
+                    rgb(200, 210, 225, 210), node_subtitle[i].c_str(), nullptr, 0, &clip);
       }
     }
     if (hovered && io.MousePos.x >= p0.x && io.MousePos.x <= p1.x && io.MousePos.y >= p0.y && io.MousePos.y <= p1.y)
@@ -1197,7 +1233,8 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
     dl->AddText(ImVec2(p.x + 8 * scale, y), rgb(150, 156, 168), "Precision");
     y += lh;
     for (const auto& [mode, n] : counts) {
-      dl->AddRectFilled(ImVec2(p.x + 8 * scale, y + 2 * scale), ImVec2(p.x + 8 * scale + sw, y + 2 * scale + sw), mode_colour(mode), 3 * scale);
+      dl->AddRectFilled(ImVec2(p.x + 8 * scale, y + 2 * scale), ImVec2(p.x + 8 * scale + sw, y + 2 * scale + sw),
+                        mode_colour(mode), 3 * scale);
       char buf[64];
       std::snprintf(buf, sizeof buf, "%-6s %d", mode.c_str(), n);
       dl->AddText(ImVec2(p.x + 16 * scale + sw, y), rgb(220, 224, 232), buf);
@@ -1241,10 +1278,12 @@ void StudioApp::Impl::draw_graph(StudioApp& app) {
   }
   {
     char info[256];
-    std::snprintf(info, sizeof info, "%s  |  %zu layers  |  %s  |  %d edited", base_name(session.model_name()).c_str(), L.size(),
-                  session.chip().c_str(), session.override_count());
-    ImVec4 clip(origin.x, origin.y, origin.x + size.x - (cali.calibration.has_result() ? 340 : 200) * scale, origin.y + 40 * scale);
-    dl->AddText(font, font->FontSize, ImVec2(origin.x + 12 * scale, origin.y + 10 * scale), rgb(150, 156, 168), info, nullptr, 0, &clip);
+    std::snprintf(info, sizeof info, "%s  |  %zu layers  |  %s  |  %d edited", base_name(session.model_name()).c_str(),
+                  L.size(), session.chip().c_str(), session.override_count());
+    ImVec4 clip(origin.x, origin.y, origin.x + size.x - (cali.calibration.has_result() ? 340 : 200) * scale,
+                origin.y + 40 * scale);
+    dl->AddText(font, font->FontSize, ImVec2(origin.x + 12 * scale, origin.y + 10 * scale), rgb(150, 156, 168), info,
+                nullptr, 0, &clip);
   }
   if (!banner.empty()) {
     const float bw = std::min(size.x - 40 * scale, 760 * scale);
@@ -1291,8 +1330,8 @@ void StudioApp::Impl::draw_model_inputs(StudioApp& app) {
   }
   if (const int unknown = session.unknown_input_dims(); unknown > 0) {
     ImGui::PushStyleColor(ImGuiCol_Text, warn);
-    ImGui::TextWrapped("%d input dim%s unknown (?): %d layers have no concrete shape. Set the sizes and Apply.", unknown,
-                       unknown == 1 ? "" : "s", session.layers_with_unknown_shape());
+    ImGui::TextWrapped("%d input dim%s unknown (?): %d layers have no concrete shape. Set the sizes and Apply.",
+                       unknown, unknown == 1 ? "" : "s", session.layers_with_unknown_shape());
     ImGui::PopStyleColor();
   }
   if (!notice.empty()) {
@@ -1315,8 +1354,10 @@ void StudioApp::Impl::draw_model_inputs(StudioApp& app) {
 
 void StudioApp::Impl::draw_left_panel(StudioApp& app) {
   auto pick = [&](const char* kind) {
-    if (services.pick_file) services.pick_file(kind);
-    else prompt_kind = kind;
+    if (services.pick_file)
+      services.pick_file(kind);
+    else
+      prompt_kind = kind;
   };
   if (!ImGui::BeginTabBar("left_tabs")) return;
   ImGuiTabItemFlags model_flag = left_tab_request == 0 ? ImGuiTabItemFlags_SetSelected : 0;
@@ -1338,8 +1379,9 @@ void StudioApp::Impl::draw_left_panel(StudioApp& app) {
       ImGui::PushFont(font_bold);
       ImGui::TextWrapped("%s", base_name(session.model_name()).c_str());
       ImGui::PopFont();
-      const std::string producer = am.model.producer_name.empty() ? "unknown producer"
-                                                                  : am.model.producer_name + " " + am.model.producer_version;
+      const std::string producer = am.model.producer_name.empty()
+                                       ? "unknown producer"
+                                       : am.model.producer_name + " " + am.model.producer_version;
       ImGui::TextDisabled("%s  |  opset %lld  |  IR %lld", producer.c_str(), (long long)am.model.opset(),
                           (long long)am.model.ir_version);
       ImGui::Text("%zu layers, %zu ONNX nodes, %.2f M parameters", am.layers.layers.size(), am.model.graph.nodes.size(),
@@ -1394,7 +1436,8 @@ void StudioApp::Impl::draw_left_panel(StudioApp& app) {
     ImGui::TextDisabled("float fallback on this chip: %s", session.float_mode().c_str());
     if (session.has_model()) {
       ImGui::Separator();
-      ImGui::Text("Precisions: %d of %zu layers differ from INT8", session.override_count(), session.layers().layers.size());
+      ImGui::Text("Precisions: %d of %zu layers differ from INT8", session.override_count(),
+                  session.layers().layers.size());
       if (ImGui::Button("Undo") && session.can_undo()) session.undo();
       ImGui::SameLine();
       if (ImGui::Button("Redo") && session.can_redo()) session.redo();
@@ -1453,7 +1496,9 @@ void StudioApp::Impl::draw_left_panel(StudioApp& app) {
   }
   char clabel[64];
   std::snprintf(clabel, sizeof clabel, "Calibration%s###calibration",
-                cali.calibration.running() ? " ..." : cali.calibration.has_result() ? " *" : "");
+                cali.calibration.running()      ? " ..."
+                : cali.calibration.has_result() ? " *"
+                                                : "");
   if (ImGui::BeginTabItem(clabel, nullptr, cali_flag)) {
     if (!session.has_model()) {
       ImGui::TextDisabled("Open a model first.");
@@ -1519,7 +1564,8 @@ void StudioApp::Impl::draw_layer_table(StudioApp& app) {
     }
   }
   const ImGuiTableFlags flags = ImGuiTableFlags_Sortable | ImGuiTableFlags_RowBg | ImGuiTableFlags_ScrollY |
-                                ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_Resizable | ImGuiTableFlags_SizingStretchProp;
+                                ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_Resizable |
+                                ImGuiTableFlags_SizingStretchProp;
   if (!ImGui::BeginTable("layers", 6, flags)) return;
   ImGui::TableSetupScrollFreeze(0, 1);
   ImGui::TableSetupColumn("#", ImGuiTableColumnFlags_DefaultSort | ImGuiTableColumnFlags_WidthFixed, 44 * scale);
@@ -1544,20 +1590,27 @@ void StudioApp::Impl::draw_layer_table(StudioApp& app) {
     table_rows.clear();
     for (size_t i = 0; i < L.size(); ++i) {
       if (!f.empty()) {
-        const std::string hay = lower(L[i].name + " " + L[i].kind + " " + L[i].op_type + " " +
-                                      (L[i].is_input() ? "" : session.precision(int(i))) + " " + qtable_status_text(qtable, int(i)));
+        const std::string hay =
+            lower(L[i].name + " " + L[i].kind + " " + L[i].op_type + " " +
+                  (L[i].is_input() ? "" : session.precision(int(i))) + " " + qtable_status_text(qtable, int(i)));
         if (hay.find(f) == std::string::npos) continue;
       }
       table_rows.push_back(int(i));
     }
     auto key_less = [&](int a, int b) {
       switch (table_sort_column) {
-        case 1: return L[a].name < L[b].name;
-        case 2: return L[a].kind < L[b].kind;
-        case 3: return shape_numel_or(L[a].shape) < shape_numel_or(L[b].shape);
-        case 4: return session.precision(a) < session.precision(b);
-        case 5: return qtable_status_text(qtable, a) < qtable_status_text(qtable, b);
-        default: return a < b;
+        case 1:
+          return L[a].name < L[b].name;
+        case 2:
+          return L[a].kind < L[b].kind;
+        case 3:
+          return shape_numel_or(L[a].shape) < shape_numel_or(L[b].shape);
+        case 4:
+          return session.precision(a) < session.precision(b);
+        case 5:
+          return qtable_status_text(qtable, a) < qtable_status_text(qtable, b);
+        default:
+          return a < b;
       }
     };
     std::stable_sort(table_rows.begin(), table_rows.end(),
@@ -1573,7 +1626,8 @@ void StudioApp::Impl::draw_layer_table(StudioApp& app) {
       ImGui::TableSetColumnIndex(0);
       char idx[16];
       std::snprintf(idx, sizeof idx, "%d", i);
-      if (ImGui::Selectable(idx, multi.count(i) != 0, ImGuiSelectableFlags_SpanAllColumns | ImGuiSelectableFlags_AllowItemOverlap)) {
+      if (ImGui::Selectable(idx, multi.count(i) != 0,
+                            ImGuiSelectableFlags_SpanAllColumns | ImGuiSelectableFlags_AllowItemOverlap)) {
         if (ImGui::GetIO().KeyCtrl) {
           if (!multi.insert(i).second) multi.erase(i);
           selected = i;
@@ -1606,7 +1660,8 @@ void StudioApp::Impl::draw_layer_table(StudioApp& app) {
         if (ImGui::BeginCombo("##mode", cur.c_str(), ImGuiComboFlags_HeightLarge)) {
           for (const auto& mode : session.chip_profile().modes)
             if (ImGui::Selectable(mode.c_str(), mode == cur)) {
-              std::vector<int> targets = multi.count(i) ? std::vector<int>(multi.begin(), multi.end()) : std::vector<int>{i};
+              std::vector<int> targets =
+                  multi.count(i) ? std::vector<int>(multi.begin(), multi.end()) : std::vector<int>{i};
               session.set_precision(targets, mode);
             }
           ImGui::EndCombo();
@@ -1688,9 +1743,15 @@ void StudioApp::Impl::draw_properties(StudioApp& app) {
     for (const auto& [key, a] : n.attrs) {
       std::string v;
       switch (a.kind) {
-        case Attribute::Kind::Int: v = std::to_string(a.i); break;
-        case Attribute::Kind::Float: v = std::to_string(a.f); break;
-        case Attribute::Kind::String: v = "\"" + a.s + "\""; break;
+        case Attribute::Kind::Int:
+          v = std::to_string(a.i);
+          break;
+        case Attribute::Kind::Float:
+          v = std::to_string(a.f);
+          break;
+        case Attribute::Kind::String:
+          v = "\"" + a.s + "\"";
+          break;
         case Attribute::Kind::Ints:
           for (size_t k = 0; k < a.ints.size(); ++k) v += (k ? ", " : "[") + std::to_string(a.ints[k]);
           v += "]";
@@ -1699,8 +1760,12 @@ void StudioApp::Impl::draw_properties(StudioApp& app) {
           for (size_t k = 0; k < a.floats.size(); ++k) v += (k ? ", " : "[") + std::to_string(a.floats[k]);
           v += "]";
           break;
-        case Attribute::Kind::Tensor: v = "tensor " + shape_text(a.t.shape()); break;
-        default: v = "..."; break;
+        case Attribute::Kind::Tensor:
+          v = "tensor " + shape_text(a.t.shape());
+          break;
+        default:
+          v = "...";
+          break;
       }
       row(key.c_str(), v);
     }

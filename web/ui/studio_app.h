@@ -23,7 +23,8 @@ struct PlatformServices {
   // Offers `data` to the user as a file (browser download / file next to the model).
   std::function<void(const std::string& filename, const std::string& mime, const std::string& data)> save_file;
   // Opens the platform's file picker; the host later calls load_model / import_qtable.
-  // kind: "model", "qtable", "reference", "mlir" or "calibration" (several files). Empty: the app asks for a path itself (desktop).
+  // kind: "model", "qtable", "reference", "mlir" or "calibration" (several files). Empty: the app asks for a path
+  // itself (desktop).
   std::function<void(const std::string& kind)> pick_file;
   // Reads a file by path (desktop); empty on the web.
   std::function<std::vector<uint8_t>(const std::string& path)> read_file;
@@ -57,7 +58,7 @@ class StudioApp {
   // The model the qtable was written for (exact structural name mapping).
   void load_reference(std::span<const uint8_t> bytes, const std::string& name);
   std::string import_qtable(const std::string& text, const std::string& name);  // JSON report
-  std::string apply_suggestions(double min_confidence);                        // JSON report
+  std::string apply_suggestions(double min_confidence);                         // JSON report
   std::string export_qtable();
   std::string export_precisions_json();
   std::string session_url();

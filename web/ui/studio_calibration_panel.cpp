@@ -29,8 +29,10 @@ int index_of(const char* const (&names)[N], const std::string& value, int fallba
 
 std::string size_text(size_t bytes) {
   char buf[32];
-  if (bytes >= (1u << 20)) std::snprintf(buf, sizeof buf, "%.1f MB", bytes / 1048576.0);
-  else std::snprintf(buf, sizeof buf, "%.0f KB", bytes / 1024.0);
+  if (bytes >= (1u << 20))
+    std::snprintf(buf, sizeof buf, "%.1f MB", bytes / 1048576.0);
+  else
+    std::snprintf(buf, sizeof buf, "%.0f KB", bytes / 1024.0);
   return buf;
 }
 
@@ -172,7 +174,8 @@ void calibration_panel(CalibrationPanelState& s, const StudioSession& session, c
     char overlay[64];
     std::snprintf(overlay, sizeof overlay, "%zu / %zu batches", done, total);
     const float cancel_w = ImGui::CalcTextSize("Cancel").x + 2 * ImGui::GetStyle().FramePadding.x;
-    ImGui::ProgressBar(float(done) / float(total), ImVec2(ImGui::GetContentRegionAvail().x - cancel_w - ImGui::GetStyle().ItemSpacing.x, 0),
+    ImGui::ProgressBar(float(done) / float(total),
+                       ImVec2(ImGui::GetContentRegionAvail().x - cancel_w - ImGui::GetStyle().ItemSpacing.x, 0),
                        overlay);
     ImGui::SameLine();
     if (ImGui::Button("Cancel") && ui.cancel) ui.cancel();
@@ -190,7 +193,8 @@ void calibration_panel(CalibrationPanelState& s, const StudioSession& session, c
   ImGui::Text("%s on %d sample%s, %d batch%s (%.1f s)", cal.result_settings().cali_method.c_str(), r.samples,
               r.samples == 1 ? "" : "s", r.batches, r.batches == 1 ? "" : "es", s.run_seconds);
   if (ImGui::Button("Export calibration table", ImVec2(-1, 0)) && ui.save_table) ui.save_table();
-  if (!r.preprocess_description.empty() && ImGui::TreeNodeEx("Effective preprocessing", ImGuiTreeNodeFlags_DefaultOpen)) {
+  if (!r.preprocess_description.empty() &&
+      ImGui::TreeNodeEx("Effective preprocessing", ImGuiTreeNodeFlags_DefaultOpen)) {
     if (ui.mono) ImGui::PushFont(ui.mono);
     ImGui::PushTextWrapPos(0);
     ImGui::TextUnformatted(r.preprocess_description.c_str());

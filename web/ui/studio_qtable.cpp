@@ -35,8 +35,10 @@ void rebuild_touch(QtableState& s, const StudioSession& session) {
     const auto& e = s.entries[k];
     int layer = e.layer;
     int kind = e.status == "ok" ? 1 : 2;
-    if (e.decision == QtableEntry::Decision::Accepted) layer = e.suggestion_layer, kind = 1;
-    else if (layer < 0 && e.has_suggestion && e.decision == QtableEntry::Decision::Open) layer = e.suggestion_layer;
+    if (e.decision == QtableEntry::Decision::Accepted)
+      layer = e.suggestion_layer, kind = 1;
+    else if (layer < 0 && e.has_suggestion && e.decision == QtableEntry::Decision::Open)
+      layer = e.suggestion_layer;
     if (layer >= 0 && layer < int(n)) {
       s.touch[layer] = std::max(s.touch[layer], kind);
       if (s.line_of[layer] < 0 || kind == 1) s.line_of[layer] = int(k);
@@ -62,8 +64,10 @@ std::string qtable_corrected_text(const QtableState& s) {
     const bool last = end == std::string::npos;
     if (last) end = s.text.size();
     auto it = accepted.find(line);
-    if (it != accepted.end()) out += it->second->suggestion_name + " " + it->second->mode;
-    else out.append(s.text, pos, end - pos);
+    if (it != accepted.end())
+      out += it->second->suggestion_name + " " + it->second->mode;
+    else
+      out.append(s.text, pos, end - pos);
     if (last) break;
     out += '\n';
     pos = end + 1;
@@ -75,10 +79,12 @@ std::string qtable_summary_line(const QtableState& s) {
   int ok = 0, unmatched = 0, invalid = 0, ignored = 0, fixed = 0;
   for (const auto& e : s.entries) {
     const std::string st = shown_status(e);
-    ok += st == "ok", unmatched += st == "unmatched", invalid += st == "invalid", ignored += st == "ignored", fixed += st == "fixed";
+    ok += st == "ok", unmatched += st == "unmatched", invalid += st == "invalid", ignored += st == "ignored",
+        fixed += st == "fixed";
   }
   char buf[160];
-  std::snprintf(buf, sizeof buf, "%d ok, %d unmatched, %d invalid, %d ignored, %d fixed", ok, unmatched, invalid, ignored, fixed);
+  std::snprintf(buf, sizeof buf, "%d ok, %d unmatched, %d invalid, %d ignored, %d fixed", ok, unmatched, invalid,
+                ignored, fixed);
   return buf;
 }
 
@@ -130,13 +136,18 @@ void qtable_revalidate(QtableState& s, const StudioSession& session) {
   // Keep decisions made on lines that are still there.
   for (auto& f : fresh)
     for (const auto& old : s.entries)
-      if (old.line == f.line && old.decision != QtableEntry::Decision::Open && f.has_suggestion) f.decision = old.decision;
+      if (old.line == f.line && old.decision != QtableEntry::Decision::Open && f.has_suggestion)
+        f.decision = old.decision;
   s.entries = std::move(fresh);
   rebuild_touch(s, session);
 }
 
-bool qtable_has_report(const QtableState& s) { return !s.entries.empty(); }
-int qtable_revision(const QtableState& s) { return s.revision; }
+bool qtable_has_report(const QtableState& s) {
+  return !s.entries.empty();
+}
+int qtable_revision(const QtableState& s) {
+  return s.revision;
+}
 int qtable_touch(const QtableState& s, int layer) {
   return layer >= 0 && layer < int(s.touch.size()) ? s.touch[layer] : 0;
 }
@@ -164,7 +175,8 @@ void qtable_properties(const QtableState& s, int layer) {
   const auto& e = s.entries[s.line_of[layer]];
   ImGui::Spacing();
   ImGui::TextDisabled("Qtable line %d", e.line);
-  ImGui::TextColored(status_colour(shown_status(e)), "%s %s  [%s]", e.name.c_str(), e.mode.c_str(), shown_status(e).c_str());
+  ImGui::TextColored(status_colour(shown_status(e)), "%s %s  [%s]", e.name.c_str(), e.mode.c_str(),
+                     shown_status(e).c_str());
   if (!e.message.empty()) ImGui::TextWrapped("%s", e.message.c_str());
 }
 
@@ -188,14 +200,18 @@ void qtable_panel(QtableState& s, StudioSession& session, const QtableUi& ui) {
                       session.float_mode().c_str());
   if (ImGui::Button("Reference model...")) ui.pick_reference();
   if (ImGui::IsItemHovered())
-    ImGui::SetTooltip("The model the qtable was written for (an older export): its names are mapped onto\n"
-                      "this model by structural alignment, like `mixq qtable check --reference`.");
+    ImGui::SetTooltip(
+        "The model the qtable was written for (an older export): its names are mapped onto\n"
+        "this model by structural alignment, like `mixq qtable check --reference`.");
   ImGui::SameLine();
-  if (session.reference()) ImGui::TextDisabled("%s", session.reference()->source_name.c_str());
-  else ImGui::TextDisabled("none");
+  if (session.reference())
+    ImGui::TextDisabled("%s", session.reference()->source_name.c_str());
+  else
+    ImGui::TextDisabled("none");
   if (ImGui::CollapsingHeader("Paste a qtable", s.entries.empty() ? ImGuiTreeNodeFlags_DefaultOpen : 0)) {
     if (ui.mono) ImGui::PushFont(ui.mono);
-    ImGui::InputTextMultiline("##paste", s.paste, sizeof s.paste, ImVec2(-1, 110 * ui.scale), ImGuiInputTextFlags_AllowTabInput);
+    ImGui::InputTextMultiline("##paste", s.paste, sizeof s.paste, ImVec2(-1, 110 * ui.scale),
+                              ImGuiInputTextFlags_AllowTabInput);
     if (ui.mono) ImGui::PopFont();
     if (ImGui::Button("Import pasted text") && s.paste[0]) ui.import_text(s.paste);
   }
@@ -255,7 +271,8 @@ void qtable_panel(QtableState& s, StudioSession& session, const QtableUi& ui) {
         ImGui::Indent(20 * ui.scale);
         ImGui::TextColored(ImVec4(0.55f, 0.78f, 1, 1), "-> %s", e.suggestion_name.c_str());
         ImGui::SameLine();
-        ImGui::TextColored(e.confidence >= 0.8 ? ImVec4(0.45f, 0.85f, 0.5f, 1) : ImVec4(1.0f, 0.8f, 0.4f, 1), "%.2f", e.confidence);
+        ImGui::TextColored(e.confidence >= 0.8 ? ImVec4(0.45f, 0.85f, 0.5f, 1) : ImVec4(1.0f, 0.8f, 0.4f, 1), "%.2f",
+                           e.confidence);
         ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(0.62f, 0.65f, 0.7f, 1));
         ImGui::TextWrapped("%s", e.suggestion_reason.c_str());
         ImGui::PopStyleColor();

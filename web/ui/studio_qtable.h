@@ -32,14 +32,14 @@ struct QtableEntry {
 struct QtableState {
   std::string source_name;
   std::string text;
-  std::string report_json;      // the doctor's report of `text`
+  std::string report_json;  // the doctor's report of `text`
   std::vector<QtableEntry> entries;
-  std::vector<int> touch;       // per layer: 0 untouched, 1 set by an ok/accepted line, 2 named by a problem line
-  std::vector<int> line_of;     // per layer: index into entries, -1
+  std::vector<int> touch;    // per layer: 0 untouched, 1 set by an ok/accepted line, 2 named by a problem line
+  std::vector<int> line_of;  // per layer: index into entries, -1
   int revision = 0;
   char paste[16384] = "";
   float min_confidence = 0.8f;
-  int status_filter = 0;        // 0 all, 1 problems only
+  int status_filter = 0;  // 0 all, 1 problems only
 };
 
 // The adapter (studio_qtable_backend.cpp): runs the qtable doctor on `text` for the
@@ -57,7 +57,7 @@ std::string qtable_import(QtableState& state, StudioSession& session, const std:
 std::string qtable_apply_suggestions(QtableState& state, StudioSession& session, double min_confidence);
 void qtable_accept(QtableState& state, StudioSession& session, int entry);
 void qtable_revalidate(QtableState& state, const StudioSession& session);  // after a chip change
-std::string qtable_corrected_text(const QtableState& state);  // `text` with accepted lines renamed
+std::string qtable_corrected_text(const QtableState& state);               // `text` with accepted lines renamed
 std::string qtable_summary_line(const QtableState& state);
 
 // Queries used by the graph and the layer table.

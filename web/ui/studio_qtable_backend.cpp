@@ -14,8 +14,7 @@ std::vector<QtableEntry> qtable_check_entries(const StudioSession& session, cons
   require(session.has_model(), source_name + ": open a model before importing a qtable");
   require(text.find('\0') == std::string::npos,
           source_name + ": this is a binary file, not a qtable (expected lines \"<op_name> <mode>\")");
-  const QTableReport report =
-      check_qtable(session.model(), text, session.chip_profile(), session.reference());
+  const QTableReport report = check_qtable(session.model(), text, session.chip_profile(), session.reference());
   if (report_json) *report_json = qtable_report_json(report).dump();
   std::vector<QtableEntry> out;
   for (const auto& e : report.entries) {
@@ -41,6 +40,8 @@ std::vector<QtableEntry> qtable_check_entries(const StudioSession& session, cons
   return out;
 }
 
-std::vector<int> qtable_yolo_head_layers(const StudioSession& session) { return yolo_head_convs(session.layers()); }
+std::vector<int> qtable_yolo_head_layers(const StudioSession& session) {
+  return yolo_head_convs(session.layers());
+}
 
 }  // namespace mixq::studio

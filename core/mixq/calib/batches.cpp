@@ -9,11 +9,10 @@ namespace mixq::calib {
 
 namespace {
 
-
 Tensor to_dtype(const Tensor& t, DType want, const std::string& what) {
   if (t.dtype() == want) return t;
-  require(dtype_is_float(want) || dtype_is_integer(want), what + ": the model input type " + dtype_name(want) +
-                                                              " cannot be fed from data files");
+  require(dtype_is_float(want) || dtype_is_integer(want),
+          what + ": the model input type " + dtype_name(want) + " cannot be fed from data files");
   if (dtype_is_float(want)) return tensor_from_f64(want, t.shape(), t.to_f64());
   return tensor_from_i64(want, t.shape(), t.to_i64());
 }
@@ -29,8 +28,9 @@ std::vector<Tensor> load_sample(const Sample& sample, DataKind kind, const std::
     for (size_t i = 0; i < inputs.size(); i++) {
       auto it = arrays.find(inputs[i].name);
       if (it == arrays.end() && inputs.size() == 1 && arrays.size() == 1) it = arrays.begin();
-      require(it != arrays.end(), file + ": no array named '" + inputs[i].name + "' (the model's input; the npz holds " +
-                                      std::to_string(arrays.size()) + " array(s))");
+      require(it != arrays.end(), file + ": no array named '" + inputs[i].name +
+                                      "' (the model's input; the npz holds " + std::to_string(arrays.size()) +
+                                      " array(s))");
       out[i] = to_dtype(it->second, inputs[i].dtype, file + ":" + it->first);
     }
     return out;
@@ -130,7 +130,6 @@ std::string sample_name(const Sample& s) {
   for (size_t i = 0; i < s.files.size(); i++) n += (i ? "," : "") + s.files[i];
   return n;
 }
-
 
 }  // namespace
 

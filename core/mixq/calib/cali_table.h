@@ -40,7 +40,7 @@ struct CaliTableHeader {
   std::string generated_time;  // Python str(datetime.now()) style; caller provides
   int histogram_bins = 2048;
   int sample_number = 0;
-  int tune_number = 0;         // 0 = no tune line
+  int tune_number = 0;  // 0 = no tune line
 };
 
 // "%.7f" with non-finite values clamped to +-3.4028235e38 (never inf/nan in a table).
@@ -50,7 +50,7 @@ std::string write_cali_table(const CaliTableHeader& header, const CaliTable& tab
 struct CaliTableIssue {
   int line = 0;
   std::string name;
-  std::string status;    // "dropped" (TPU-MLIR ignores the row), "unmatched", "vanished", "duplicate", "invalid"
+  std::string status;  // "dropped" (TPU-MLIR ignores the row), "unmatched", "vanished", "duplicate", "invalid"
   std::string message;
   std::string suggestion;  // layer name to use instead, or empty
 };

@@ -48,7 +48,8 @@ CaliTable CalibrationResult::table() const {
   CaliTable t;
   for (const auto& l : layers) {
     t.rows.push_back({l.layer, l.threshold, l.min, l.max});
-    if (l.int4_threshold > 0) t.int4_rows.push_back({l.layer, l.int4_threshold, -l.int4_threshold * 8 / 7, l.int4_threshold});
+    if (l.int4_threshold > 0)
+      t.int4_rows.push_back({l.layer, l.int4_threshold, -l.int4_threshold * 8 / 7, l.int4_threshold});
     if (l.asymmetric) t.asym_ops.push_back(l.layer);
   }
   return t;
@@ -77,8 +78,10 @@ ExecOptions exec_options(const AnalyzedModel& am, const CalibrateOptions& option
   eo.threads = options.threads;
   eo.observe.emplace();
   for (const Layer& l : am.layers.layers) {
-    if (l.is_input()) eo.observe->insert(l.name);
-    else if (!l.outputs.empty()) eo.observe->insert(l.outputs[0]);
+    if (l.is_input())
+      eo.observe->insert(l.name);
+    else if (!l.outputs.empty())
+      eo.observe->insert(l.outputs[0]);
   }
   return eo;
 }
@@ -154,8 +157,7 @@ Calibration::Calibration(const AnalyzedModel& am, const DataSelection& data, Rea
     for (const auto& in : s.inputs) s.result.preprocess_description += describe(s.options.preprocess, in.shape) + "\n";
   }
   // Number of executor runs, known up front (percentile9999 sizes its buffers with it).
-  const int64_t batch =
-      s.inputs.empty() || s.inputs[0].shape.empty() ? 1 : std::max<int64_t>(1, s.inputs[0].shape[0]);
+  const int64_t batch = s.inputs.empty() || s.inputs[0].shape.empty() ? 1 : std::max<int64_t>(1, s.inputs[0].shape[0]);
   const auto& layers = am.layers.layers;
   s.num_layers = static_cast<int>(layers.size());
   for (int i = 0; i < s.num_layers; i++) {
@@ -190,8 +192,12 @@ Calibration::Calibration(const AnalyzedModel& am, const DataSelection& data, Rea
 
 Calibration::~Calibration() = default;
 
-size_t Calibration::batches_done() const { return static_cast<size_t>(state_->runs); }
-size_t Calibration::batches_total() const { return static_cast<size_t>(state_->runs_expected); }
+size_t Calibration::batches_done() const {
+  return static_cast<size_t>(state_->runs);
+}
+size_t Calibration::batches_total() const {
+  return static_cast<size_t>(state_->runs_expected);
+}
 
 bool Calibration::step() {
   State& s = *state_;
@@ -235,8 +241,10 @@ CalibrationResult Calibration::finish() {
     ctx.is_graph_input = layers[i].is_input();
     ctx.percentile = percentile_for_layer(static_cast<int>(i), num_layers);
     ctx.num_samples = runs;
-    computed[i] = compute_threshold(asym[i] ? CaliMethod::Percentile9999 : options.method, *stats[i], ctx, layers[i].name);
-    if (options.int4_th && options.method == CaliMethod::Kl && !asym[i]) kl4[i] = kl_threshold(stats[i]->histogram(), 8);
+    computed[i] =
+        compute_threshold(asym[i] ? CaliMethod::Percentile9999 : options.method, *stats[i], ctx, layers[i].name);
+    if (options.int4_th && options.method == CaliMethod::Kl && !asym[i])
+      kl4[i] = kl_threshold(stats[i]->histogram(), 8);
   });
   for (int i = 0; i < num_layers; i++) {
     const Layer& l = layers[i];

@@ -29,8 +29,8 @@ using ReadSampleFile = std::function<std::vector<uint8_t>(const std::string& fil
 struct CalibrateOptions {
   CaliMethod method = CaliMethod::Kl;
   int histogram_bins = 2048;
-  int tune_num = 0;           // samples used by the tune step (0 = no tuning)
-  int threads = 0;            // executor threads (0 = all cores natively)
+  int tune_num = 0;              // samples used by the tune step (0 = no tuning)
+  int threads = 0;               // executor threads (0 = all cores natively)
   PreprocessOptions preprocess;  // for image samples (all image inputs)
   // #int4_th section: kl with 8 target bins (other methods: the int8 threshold), rows
   // "<name> th -th*8/7 th" (spec section 3).
@@ -45,8 +45,8 @@ struct CalibrateOptions {
 };
 
 struct LayerCalibration {
-  std::string layer;        // TPU-MLIR name (table row)
-  std::string tensor;       // ONNX tensor the statistics come from
+  std::string layer;   // TPU-MLIR name (table row)
+  std::string tensor;  // ONNX tensor the statistics come from
   double threshold = 0, min = 0, max = 0;
   double absmax = 0;
   double untuned_threshold = 0;
@@ -57,13 +57,13 @@ struct LayerCalibration {
 
 struct CalibrationResult {
   std::vector<LayerCalibration> layers;  // LayerGraph order (graph inputs first)
-  int samples = 0;   // samples used (before batch padding)
-  int batches = 0;   // executor runs
+  int samples = 0;                       // samples used (before batch padding)
+  int batches = 0;                       // executor runs
   int tune_samples = 0;
-  std::vector<std::string> warnings;     // guards, suspicious input ranges, skipped values
-  std::string preprocess_description;    // effective preprocessing per image input
-  double seconds_inference = 0;          // wall time of executor runs incl. statistics
-  double seconds_statistics = 0;         // part of seconds_inference spent in the statistics
+  std::vector<std::string> warnings;   // guards, suspicious input ranges, skipped values
+  std::string preprocess_description;  // effective preprocessing per image input
+  double seconds_inference = 0;        // wall time of executor runs incl. statistics
+  double seconds_statistics = 0;       // part of seconds_inference spent in the statistics
   double seconds_thresholds = 0;
 
   CaliTable table() const;

@@ -40,9 +40,12 @@ std::vector<std::string> split_commas(const std::string& line) {
 
 const char* data_kind_name(DataKind kind) {
   switch (kind) {
-    case DataKind::Npz: return "npz";
-    case DataKind::Npy: return "npy";
-    case DataKind::Image: return "image";
+    case DataKind::Npz:
+      return "npz";
+    case DataKind::Npy:
+      return "npy";
+    case DataKind::Image:
+      return "image";
   }
   return "?";
 }
@@ -72,8 +75,9 @@ DataSelection select_dataset(std::vector<std::string> paths, int input_num, cons
   rng.shuffle(files);
   DataSelection sel;
   sel.available = files.size();
-  require(!files.empty(), dataset_name + ": no calibration data (expected files ending in .npz, .npy, .jpg, "
-                                         ".jpeg, .png, .bmp or .jfif)");
+  require(!files.empty(), dataset_name +
+                              ": no calibration data (expected files ending in .npz, .npy, .jpg, "
+                              ".jpeg, .png, .bmp or .jfif)");
   size_t num = input_num > 0 && static_cast<size_t>(input_num) < files.size() ? input_num : files.size();
   for (size_t i = 0; i < num; i++) sel.samples.push_back(Sample{{files[i]}});
   DataKind kind;
@@ -121,20 +125,20 @@ void check_selection(DataSelection& selection, size_t num_inputs, const std::str
     const Sample& s = selection.samples[i];
     for (const auto& f : s.files) {
       DataKind kind;
-      require(data_kind_of(f, &kind), source_name + ": sample " + std::to_string(i + 1) + ": '" + f +
-                                          "' is not a calibration file");
+      require(data_kind_of(f, &kind),
+              source_name + ": sample " + std::to_string(i + 1) + ": '" + f + "' is not a calibration file");
       require(kind == first, source_name + ": sample " + std::to_string(i + 1) + " ('" + f + "') is " +
                                  data_kind_name(kind) + " but earlier samples are " + data_kind_name(first) +
                                  "; TPU-MLIR supports only one input type per dataset (npy, npz or image)");
     }
     if (first == DataKind::Npz) {
-      require(s.files.size() == 1, source_name + ": sample " + std::to_string(i + 1) +
-                                       ": an npz sample is one file holding every input");
+      require(s.files.size() == 1,
+              source_name + ": sample " + std::to_string(i + 1) + ": an npz sample is one file holding every input");
     } else {
-      require(s.files.size() == num_inputs,
-              source_name + ": sample " + std::to_string(i + 1) + " has " + std::to_string(s.files.size()) +
-                  " file(s) but the model has " + std::to_string(num_inputs) +
-                  " input(s) (write one comma-separated line per sample in --data_list)");
+      require(s.files.size() == num_inputs, source_name + ": sample " + std::to_string(i + 1) + " has " +
+                                                std::to_string(s.files.size()) + " file(s) but the model has " +
+                                                std::to_string(num_inputs) +
+                                                " input(s) (write one comma-separated line per sample in --data_list)");
     }
   }
 }

@@ -27,7 +27,9 @@ void for_chunks(ThreadPool* pool, int64_t n, const std::function<void(int64_t, i
 // Interleaved count copies: consecutive values often fall in the same bin, and
 // increments of one counter form a dependency chain; four copies break it (summed after),
 // when a lane bins enough values to pay for clearing and summing them.
-int64_t count_copies(int64_t bins, int64_t lane_values) { return bins <= (1 << 18) && lane_values >= 32 * bins ? 4 : 1; }
+int64_t count_copies(int64_t bins, int64_t lane_values) {
+  return bins <= (1 << 18) && lane_values >= 32 * bins ? 4 : 1;
+}
 
 // Bins |v| of finite values; zeros are dropped, indices past the end ignored.
 // counts: copies x (n+1) slots (copies 1 or 4), summed by sum_copies().
@@ -131,7 +133,9 @@ void Histogram::add(std::span<const float> x, float absmax, int default_bins, Th
   bin_into(x, width, counts, pool);
 }
 
-float TensorStats::absmax() const { return std::max(std::fabs(min_), std::fabs(max_)); }
+float TensorStats::absmax() const {
+  return std::max(std::fabs(min_), std::fabs(max_));
+}
 
 double octav_scale(std::span<const float> x, int bits, ThreadPool* pool) {
   const int64_t n = static_cast<int64_t>(x.size());
@@ -282,8 +286,8 @@ void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
   float mn = INFINITY, mx = -INFINITY;
   int64_t bad = 0;
   const int64_t n = static_cast<int64_t>(x.size());
-  const bool speculate = config_.histogram && !hist_.counts.empty() && hist_.th > 0 &&
-                         hist_.counts.size() <= (size_t{1} << 18);
+  const bool speculate =
+      config_.histogram && !hist_.counts.empty() && hist_.th > 0 && hist_.counts.size() <= (size_t{1} << 18);
   std::vector<std::vector<int64_t>> lane_counts;
   int64_t copies = 1;
   {

@@ -25,19 +25,19 @@ class ThreadPool;
 namespace mixq::calib {
 
 struct StatsConfig {
-  int bins = 2048;               // --histogram_bin_num
-  bool histogram = true;         // kl (and admm) need it
-  bool octav = false;            // mse
+  int bins = 2048;        // --histogram_bin_num
+  bool histogram = true;  // kl (and admm) need it
+  bool octav = false;     // mse
   bool aciq_gauss = false;
   bool aciq_laplace = false;
-  int64_t percentile_keep = 0;   // L for percentile9999 (0 = off)
+  int64_t percentile_keep = 0;  // L for percentile9999 (0 = off)
 };
 
 // The |x| histogram; `th` is the range (double, as TPU-MLIR's after an extension).
 struct Histogram {
   std::vector<int64_t> counts;
   double th = 0;
-  double width = 0;     // width used for the latest binning (th / (n-1))
+  double width = 0;       // width used for the latest binning (th / (n-1))
   bool th_is_f32 = true;  // th still the float32 absmax of the first sample
   bool restarted = false;
 

@@ -69,7 +69,8 @@ std::vector<int64_t> parse_int_list(const std::string& text, const std::string& 
 
 void validate(const PreprocessOptions& o) {
   require(o.resize_dims.empty() || o.resize_dims.size() == 2, "--resize_dims: expected 'H,W'");
-  require(o.pad_type == "center" || o.pad_type == "normal", "--pad_type: expected center or normal, got '" + o.pad_type + "'");
+  require(o.pad_type == "center" || o.pad_type == "normal",
+          "--pad_type: expected center or normal, got '" + o.pad_type + "'");
   require(o.pixel_format == "rgb" || o.pixel_format == "bgr" || o.pixel_format == "gray",
           "--pixel_format: expected rgb, bgr or gray, got '" + o.pixel_format + "'");
   require(o.channel_format == "nchw" || o.channel_format == "nhwc",
@@ -87,12 +88,12 @@ std::string describe(const PreprocessOptions& o, const Shape& input_shape) {
     for (size_t i = 0; i < v.size(); i++) t << (i ? "," : "") << v[i];
     return t.str();
   };
-  s << "input " << shape_str(input_shape) << ": resize_dims="
-    << (o.resize_dims.empty() ? std::string("(input H,W)") : list(o.resize_dims))
+  s << "input " << shape_str(input_shape)
+    << ": resize_dims=" << (o.resize_dims.empty() ? std::string("(input H,W)") : list(o.resize_dims))
     << " keep_aspect_ratio=" << (o.keep_aspect_ratio ? "true" : "false");
   if (o.keep_aspect_ratio) s << " pad_value=" << o.pad_value << " pad_type=" << o.pad_type;
-  s << " pixel_format=" << o.pixel_format << " channel_format=" << o.channel_format << " x=(x-mean)*scale mean="
-    << list(o.mean) << " scale=" << list(o.scale);
+  s << " pixel_format=" << o.pixel_format << " channel_format=" << o.channel_format
+    << " x=(x-mean)*scale mean=" << list(o.mean) << " scale=" << list(o.scale);
   return s.str();
 }
 
@@ -201,8 +202,8 @@ Image resize_linear(const Image& src, int height, int width) {
         int s0 = std::clamp(buf0[x] >> 4, -32768, 32767), s1 = std::clamp(buf1[x] >> 4, -32768, 32767);
         v = (((s0 * t.a0) >> 16) + ((s1 * t.a1) >> 16) + 2) >> 2;
       } else {
-        v = static_cast<int>((static_cast<int64_t>(buf0[x]) * t.a0 + static_cast<int64_t>(buf1[x]) * t.a1 +
-                              (int64_t{1} << 21)) >> 22);
+        v = static_cast<int>(
+            (static_cast<int64_t>(buf0[x]) * t.a0 + static_cast<int64_t>(buf1[x]) * t.a1 + (int64_t{1} << 21)) >> 22);
       }
       d[x] = static_cast<uint8_t>(std::clamp(v, 0, 255));
     }
@@ -238,7 +239,9 @@ Tensor preprocess_images(const std::vector<Image>& images, const PreprocessOptio
                          const std::string& input_name) {
   validate(o);
   require(shape.size() == 4, "input '" + input_name + "': images need a 4-D input, the model has " + shape_str(shape));
-  for (int64_t d : shape) require(d > 0, "input '" + input_name + "' has a dynamic shape " + shape_str(shape) + "; fix it with --input_shapes");
+  for (int64_t d : shape)
+    require(d > 0,
+            "input '" + input_name + "' has a dynamic shape " + shape_str(shape) + "; fix it with --input_shapes");
   const bool nhwc = o.channel_format == "nhwc";
   const int64_t batch = shape[0];
   const int64_t C = nhwc ? shape[3] : shape[1], H = nhwc ? shape[1] : shape[2], W = nhwc ? shape[2] : shape[3];
@@ -259,8 +262,9 @@ Tensor preprocess_images(const std::vector<Image>& images, const PreprocessOptio
   for (int64_t b = 0; b < batch; b++) {
     const Image& src = images.size() == 1 ? images[0] : images[b];
     require(src.channels == want_c, "input '" + input_name + "': image decoded with the wrong channel count");
-    Image img = o.keep_aspect_ratio ? letterbox(src, static_cast<int>(rh), static_cast<int>(rw), o.pad_value, o.pad_type)
-                                    : resize_linear(src, static_cast<int>(rh), static_cast<int>(rw));
+    Image img = o.keep_aspect_ratio
+                    ? letterbox(src, static_cast<int>(rh), static_cast<int>(rw), o.pad_value, o.pad_type)
+                    : resize_linear(src, static_cast<int>(rh), static_cast<int>(rw));
     const int64_t y0 = rh / 2 - H / 2, x0 = rw / 2 - W / 2;  // center crop
     float* dst = data.data() + b * C * plane;
     for (int64_t y = 0; y < H; y++) {

@@ -26,11 +26,11 @@ struct PreprocessOptions {
   std::vector<int64_t> resize_dims;  // {H, W}; empty = the model input's H,W
   bool keep_aspect_ratio = false;
   int pad_value = 0;
-  std::string pad_type = "center";     // center | normal
+  std::string pad_type = "center";  // center | normal
   std::vector<float> mean = {0, 0, 0};
   std::vector<float> scale = {1, 1, 1};
-  std::string pixel_format = "bgr";    // rgb | bgr | gray
-  std::string channel_format = "nchw"; // nchw | nhwc
+  std::string pixel_format = "bgr";     // rgb | bgr | gray
+  std::string channel_format = "nchw";  // nchw | nhwc
 };
 
 // Parses "a,b,c" lists as the CLI flags take them. Throw mixq::Error naming `flag`.
@@ -54,7 +54,7 @@ Image resize_linear(const Image& src, int height, int width);
 
 // One model input from `images` (one per batch item; a single image is repeated over the
 // batch, as TPU-MLIR does). `input_shape`: the model input's static shape, 4-D.
-Tensor preprocess_images(const std::vector<Image>& images, const PreprocessOptions& options,
-                         const Shape& input_shape, const std::string& input_name);
+Tensor preprocess_images(const std::vector<Image>& images, const PreprocessOptions& options, const Shape& input_shape,
+                         const std::string& input_name);
 
 }  // namespace mixq::calib

@@ -19,9 +19,9 @@ class PyRandom {
  public:
   explicit PyRandom(uint64_t seed);
   uint32_t genrand_uint32();
-  uint32_t getrandbits(int k);  // 1 <= k <= 32
+  uint32_t getrandbits(int k);     // 1 <= k <= 32
   uint64_t randbelow(uint64_t n);  // n >= 1, n < 2^32
-  double random();  // random.random(): 53-bit float in [0,1)
+  double random();                 // random.random(): 53-bit float in [0,1)
 
   template <typename T>
   void shuffle(std::vector<T>& x) {

@@ -25,13 +25,20 @@ CaliMethod parse_cali_method(const std::string& raw) {
 
 const char* cali_method_name(CaliMethod m) {
   switch (m) {
-    case CaliMethod::Kl: return "kl";
-    case CaliMethod::Max: return "max";
-    case CaliMethod::Percentile9999: return "percentile9999";
-    case CaliMethod::Mse: return "mse";
-    case CaliMethod::AciqGauss: return "aciq_gauss";
-    case CaliMethod::AciqLaplace: return "aciq_laplace";
-    case CaliMethod::Admm: return "admm";
+    case CaliMethod::Kl:
+      return "kl";
+    case CaliMethod::Max:
+      return "max";
+    case CaliMethod::Percentile9999:
+      return "percentile9999";
+    case CaliMethod::Mse:
+      return "mse";
+    case CaliMethod::AciqGauss:
+      return "aciq_gauss";
+    case CaliMethod::AciqLaplace:
+      return "aciq_laplace";
+    case CaliMethod::Admm:
+      return "admm";
   }
   return "?";
 }

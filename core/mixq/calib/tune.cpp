@@ -68,8 +68,9 @@ LayerModel build_layer_model(const AnalyzedModel& full, const Layer& layer,
       if (g.is_weight(t)) {
         if (!m.graph.weights.count(t)) {
           Tensor w = g.weights.at(t);
-          bool weight_op = (n.op_type == "Conv" || n.op_type == "ConvTranspose" || n.op_type == "Gemm" ||
-                            n.op_type == "MatMul") && k == 1;
+          bool weight_op =
+              (n.op_type == "Conv" || n.op_type == "ConvTranspose" || n.op_type == "Gemm" || n.op_type == "MatMul") &&
+              k == 1;
           if (weight_op) fake_quantize_weight(w, n.op_type == "Conv");
           m.graph.weights[t] = std::move(w);
         }

@@ -87,8 +87,8 @@ class BufferPool {
 
  private:
   mutable std::mutex mu_;
-  std::map<size_t, std::vector<Tensor>> spare_;       // free buffers by size class
-  std::unordered_map<const void*, size_t> owned_;     // every buffer created, by data address
+  std::map<size_t, std::vector<Tensor>> spare_;    // free buffers by size class
+  std::unordered_map<const void*, size_t> owned_;  // every buffer created, by data address
   Executor::PoolStats stats_;
 };
 
@@ -96,12 +96,12 @@ struct Executor::Plan {
   struct Step {
     const Node* node = nullptr;
     std::unique_ptr<exec::Kernel> kernel;
-    std::vector<int> inputs;   // value slots, -1 = omitted
-    std::vector<int> outputs;  // value slots, -1 = omitted
-    std::vector<int> release;  // runtime slots dead after this step
-    std::vector<int> fused;    // later steps whose work this kernel's run_fused() does
-    bool absorbed = false;     // done by an earlier step's run_fused() (no tap)
-    int head = -1;             // absorbed: the step whose run_fused() does this one
+    std::vector<int> inputs;     // value slots, -1 = omitted
+    std::vector<int> outputs;    // value slots, -1 = omitted
+    std::vector<int> release;    // runtime slots dead after this step
+    std::vector<int> fused;      // later steps whose work this kernel's run_fused() does
+    bool absorbed = false;       // done by an earlier step's run_fused() (no tap)
+    int head = -1;               // absorbed: the step whose run_fused() does this one
     bool fuse_with_tap = false;  // fused head: fusion hides no observed tensor
   };
   struct Slot {
@@ -157,8 +157,8 @@ Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::ma
   };
   for (const ValueInfo& in : g.inputs) {
     const ValueState* vs = value(in.name);
-    require(vs && vs->shape_known(), src + ": input '" + in.name +
-                                         "' has no concrete shape: pass --input_shapes (e.g. [[1,3,640,640]])");
+    require(vs && vs->shape_known(),
+            src + ": input '" + in.name + "' has no concrete shape: pass --input_shapes (e.g. [[1,3,640,640]])");
     p.inputs.push_back({in.name, vs->shape, vs->dtype});
     p.input_slots.push_back(slot(in.name));
   }
@@ -248,7 +248,8 @@ Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::ma
     for (Plan::Step& step : p.steps) {
       if (step.fused.empty()) continue;
       bool hidden = p.slots[step.outputs[0]].observed;
-      for (size_t k = 0; k + 1 < step.fused.size(); ++k) hidden = hidden || p.slots[p.steps[step.fused[k]].outputs[0]].observed;
+      for (size_t k = 0; k + 1 < step.fused.size(); ++k)
+        hidden = hidden || p.slots[p.steps[step.fused[k]].outputs[0]].observed;
       step.fuse_with_tap = !hidden;
     }
   }
@@ -279,11 +280,21 @@ Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::ma
 Executor::~Executor() = default;
 Executor::Executor(Executor&&) noexcept = default;
 Executor& Executor::operator=(Executor&&) noexcept = default;
-const std::vector<Executor::InputSpec>& Executor::inputs() const { return plan_->inputs; }
-const std::vector<std::string>& Executor::outputs() const { return plan_->outputs; }
-int Executor::threads() const { return plan_->pool->size(); }
-int64_t Executor::macs() const { return plan_->macs; }
-Executor::PoolStats Executor::pool_stats() const { return plan_->buffers.stats(); }
+const std::vector<Executor::InputSpec>& Executor::inputs() const {
+  return plan_->inputs;
+}
+const std::vector<std::string>& Executor::outputs() const {
+  return plan_->outputs;
+}
+int Executor::threads() const {
+  return plan_->pool->size();
+}
+int64_t Executor::macs() const {
+  return plan_->macs;
+}
+Executor::PoolStats Executor::pool_stats() const {
+  return plan_->buffers.stats();
+}
 int Executor::fused_nodes() const {
   int n = 0;
   for (const Plan::Step& s : plan_->steps) n += s.absorbed ? 1 : 0;
@@ -370,7 +381,8 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
         const Plan::Slot& o = p.slots[step.outputs[0]];
         for (int i : step.kernel->inplace_inputs()) {
           int v = step.inputs[i];
-          if (v < 0 || ptr[v] != &values[v] || values[v].dtype() != o.dtype || values[v].numel() != shape_numel(o.shape))
+          if (v < 0 || ptr[v] != &values[v] || values[v].dtype() != o.dtype ||
+              values[v].numel() != shape_numel(o.shape))
             continue;
           if (std::find(step.release.begin(), step.release.end(), v) == step.release.end()) continue;
           if (std::count(step.inputs.begin(), step.inputs.end(), v) != 1) continue;
@@ -399,8 +411,10 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
         }
         out.push_back(&values[v]);
       }
-      if (fused) step.kernel->run_fused(in, out, *p.pool);
-      else step.kernel->run(in, out, *p.pool);
+      if (fused)
+        step.kernel->run_fused(in, out, *p.pool);
+      else
+        step.kernel->run(in, out, *p.pool);
       for (int v : outs)
         if (v >= 0) ptr[v] = &values[v];
     }

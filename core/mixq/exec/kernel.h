@@ -86,14 +86,16 @@ void register_norm_kernels(KernelRegistry& r);
 std::unique_ptr<Kernel> make_view_kernel();
 
 // --- helpers shared by kernels ---
-[[noreturn]] inline void fail(const Node& n, const std::string& msg) { throw Error(n.describe() + ": " + msg); }
+[[noreturn]] inline void fail(const Node& n, const std::string& msg) {
+  throw Error(n.describe() + ": " + msg);
+}
 inline void check(bool ok, const Node& n, const std::string& msg) {
   if (!ok) fail(n, msg);
 }
 inline int64_t norm_axis(int64_t axis, int64_t rank, const Node& n) {
   int64_t a = axis < 0 ? axis + rank : axis;
-  check(a >= 0 && a < std::max<int64_t>(rank, 1), n, "axis " + std::to_string(axis) + " out of range for rank " +
-                                                          std::to_string(rank));
+  check(a >= 0 && a < std::max<int64_t>(rank, 1), n,
+        "axis " + std::to_string(axis) + " out of range for rank " + std::to_string(rank));
   return a;
 }
 inline std::vector<int64_t> row_strides(const Shape& s) {
@@ -103,7 +105,8 @@ inline std::vector<int64_t> row_strides(const Shape& s) {
 }
 // Splits [0, n) into fixed chunks of `grain` (independent of thread count) and runs
 // fn(begin, end) for each chunk on the pool.
-inline void parallel_range(ThreadPool& pool, int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+inline void parallel_range(ThreadPool& pool, int64_t n, int64_t grain,
+                           const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
   grain = std::max<int64_t>(grain, 1);
   int64_t chunks = (n + grain - 1) / grain;

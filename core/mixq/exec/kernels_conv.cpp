@@ -26,14 +26,15 @@ struct ConvGeometry {
   int64_t N = 1, C = 1, H = 1, W = 1;    // input
   int64_t M = 1, G = 1, Cg = 1, Mg = 1;  // output channels, groups, per group
   int64_t KH = 1, KW = 1, SH = 1, SW = 1, DH = 1, DW = 1;
-  int64_t PT = 0, PL = 0;                // leading pads
+  int64_t PT = 0, PL = 0;  // leading pads
   int64_t OH = 1, OW = 1;
 };
 
 std::vector<int64_t> spatial_attr(const Node& n, const char* key, size_t rank, int64_t fallback) {
   auto v = n.attr_ints(key, std::vector<int64_t>(rank, fallback));
-  check(v.size() == rank, n, std::string("attribute ") + key + " has " + std::to_string(v.size()) +
-                                 " values, expected " + std::to_string(rank));
+  check(v.size() == rank, n,
+        std::string("attribute ") + key + " has " + std::to_string(v.size()) + " values, expected " +
+            std::to_string(rank));
   return v;
 }
 
@@ -118,7 +119,8 @@ void im2col_block(const ConvGeometry& g, const float* in, int64_t p0, int64_t nb
             int64_t off = kw * g.DW - g.PL;
             if (g.SW == 1) {
               // valid ow: 0 <= ow + off < W
-              int64_t lo = std::clamp<int64_t>(-off, ow0, ow0 + run), hi = std::clamp<int64_t>(g.W - off, ow0, ow0 + run);
+              int64_t lo = std::clamp<int64_t>(-off, ow0, ow0 + run),
+                      hi = std::clamp<int64_t>(g.W - off, ow0, ow0 + run);
               if (hi < lo) hi = lo;
               for (int64_t ow = ow0; ow < lo; ++ow) dst[ow - ow0] = 0;
               if (hi > lo) std::memcpy(dst + (lo - ow0), src + lo + off, (hi - lo) * sizeof(float));
@@ -178,8 +180,7 @@ void depthwise_plane(const ConvGeometry& g, const float* in, const float* w, flo
         if (S == 1) {
           for (int64_t ow = all_lo; ow < all_hi; ++ow) orow[ow] += w0 * a[ow] + w1 * b[ow] + w2 * c[ow];
         } else if (S == 2) {
-          for (int64_t ow = all_lo; ow < all_hi; ++ow)
-            orow[ow] += w0 * a[2 * ow] + w1 * b[2 * ow] + w2 * c[2 * ow];
+          for (int64_t ow = all_lo; ow < all_hi; ++ow) orow[ow] += w0 * a[2 * ow] + w1 * b[2 * ow] + w2 * c[2 * ow];
         } else {
           for (int64_t ow = all_lo; ow < all_hi; ++ow) orow[ow] += w0 * a[ow * S] + w1 * b[ow * S] + w2 * c[ow * S];
         }
@@ -270,8 +271,8 @@ class ConvKernel : public Kernel {
     check(w[0] == g_.M && w[1] == g_.Cg, n, "weight shape " + shape_str(w) + " does not match the input channels");
     K_ = g_.Cg * g_.KH * g_.KW;
     depthwise_ = g_.Cg == 1 && g_.Mg == 1;
-    pointwise_ = g_.KH == 1 && g_.KW == 1 && g_.SH == 1 && g_.SW == 1 && g_.PT == 0 && g_.PL == 0 &&
-                 g_.OH == g_.H && g_.OW == g_.W;
+    pointwise_ = g_.KH == 1 && g_.KW == 1 && g_.SH == 1 && g_.SW == 1 && g_.PT == 0 && g_.PL == 0 && g_.OH == g_.H &&
+                 g_.OW == g_.W;
     int64_t P = g_.OH * g_.OW;
     // Column block: keep the im2col block near 512 KB; multiple of 16.
     nb_ = std::clamp<int64_t>((131072 / std::max<int64_t>(K_, 1)) / 16 * 16, 64, 4096);

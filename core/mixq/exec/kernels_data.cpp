@@ -100,7 +100,8 @@ std::unique_ptr<Kernel> make_split(const KernelInit& k) {
       int64_t pos = 0;
       for (size_t i = 0; i < out.size(); ++i) {
         size_t chunk = size_t(widths[i] * inner) * es;
-        if (out[i]) std::memcpy(out[i]->mutable_bytes().data() + o * chunk, src + (o * total + pos) * inner * es, chunk);
+        if (out[i])
+          std::memcpy(out[i]->mutable_bytes().data() + o * chunk, src + (o * total + pos) * inner * es, chunk);
         pos += widths[i];
       }
     }
@@ -128,7 +129,8 @@ std::unique_ptr<Kernel> make_slice(const KernelInit& k) {
     std::vector<int64_t> st, step;
     Shape os;
     if (!slice_params(x, starts, ends, axes, steps, *node, st, step, os)) fail(*node, "cannot compute the slice");
-    if (os != expected) fail(*node, "slice shape " + shape_str(os) + " differs from the inferred " + shape_str(expected));
+    if (os != expected)
+      fail(*node, "slice shape " + shape_str(os) + " differs from the inferred " + shape_str(expected));
     auto xs = row_strides(x);
     int64_t base = 0;
     std::vector<int64_t> stride(x.size());
@@ -320,9 +322,12 @@ std::unique_ptr<Kernel> make_pad(const KernelInit& k) {
         int64_t c = rem / ys[d] - pads[d];
         rem %= ys[d];
         int64_t m = x[d];
-        if (mode == "edge") c = std::clamp<int64_t>(c, 0, m - 1);
-        else if (mode == "wrap") c = ((c % m) + m) % m;
-        else if (m == 1) c = 0;
+        if (mode == "edge")
+          c = std::clamp<int64_t>(c, 0, m - 1);
+        else if (mode == "wrap")
+          c = ((c % m) + m) % m;
+        else if (m == 1)
+          c = 0;
         else {
           int64_t period = 2 * (m - 1);
           c = ((c % period) + period) % period;
@@ -348,8 +353,10 @@ std::unique_ptr<Kernel> make_depth_space(const KernelInit& k, bool to_space) {
   Shape v;
   std::vector<int64_t> perm;
   if (to_space) {
-    if (crd) v = {N, C / (bs * bs), bs, bs, H, W}, perm = {0, 1, 4, 2, 5, 3};
-    else v = {N, bs, bs, C / (bs * bs), H, W}, perm = {0, 3, 4, 1, 5, 2};
+    if (crd)
+      v = {N, C / (bs * bs), bs, bs, H, W}, perm = {0, 1, 4, 2, 5, 3};
+    else
+      v = {N, bs, bs, C / (bs * bs), H, W}, perm = {0, 3, 4, 1, 5, 2};
   } else {
     v = {N, C, H / bs, bs, W / bs, bs}, perm = {0, 3, 5, 1, 2, 4};
   }

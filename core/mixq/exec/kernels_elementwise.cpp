@@ -70,8 +70,8 @@ inline void bcast_row(const T* a, int64_t sa, const T* b, int64_t sb, U* o, int6
 
 // o[out] = op(a, b) with numpy broadcasting. o may alias a when a has the output shape.
 template <class T, class U, class Op>
-void broadcast_apply(const T* a, const Shape& ashape, const T* b, const Shape& bshape, U* o, const Shape& oshape,
-                     Op op, ThreadPool& pool) {
+void broadcast_apply(const T* a, const Shape& ashape, const T* b, const Shape& bshape, U* o, const Shape& oshape, Op op,
+                     ThreadPool& pool) {
   Bcast p = make_bcast(ashape, bshape, oshape);
   int64_t inner = p.inner;
   size_t outer_rank = p.dims.size() - 1;
@@ -113,65 +113,94 @@ using ConstArrMap = Eigen::Map<const Eigen::ArrayXf>;
 template <class F>
 std::unique_ptr<Kernel> unary_scalar(const KernelInit& k, F f) {
   check(k.inputs[0]->dtype == DType::Float32, k.node, "only float32 inputs are supported");
-  return make_fn([f](const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
-    const float* x = in[0]->f32().data();
-    float* y = out[0]->f32().data();
-    parallel_range(pool, in[0]->numel(), 16384, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) y[i] = f(x[i]);
-    });
-  }, 0, {0});
+  return make_fn(
+      [f](const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
+        const float* x = in[0]->f32().data();
+        float* y = out[0]->f32().data();
+        parallel_range(pool, in[0]->numel(), 16384, [&](int64_t b, int64_t e) {
+          for (int64_t i = b; i < e; ++i) y[i] = f(x[i]);
+        });
+      },
+      0, {0});
 }
 
 // Eigen array expression on one chunk: g(ConstArrMap) -> array expression.
 template <class G>
 std::unique_ptr<Kernel> unary_eigen(const KernelInit& k, G g) {
   check(k.inputs[0]->dtype == DType::Float32, k.node, "only float32 inputs are supported");
-  return make_fn([g](const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
-    const float* x = in[0]->f32().data();
-    float* y = out[0]->f32().data();
-    parallel_range(pool, in[0]->numel(), 16384, [&](int64_t b, int64_t e) {
-      ConstArrMap xm(x + b, e - b);
-      ArrMap ym(y + b, e - b);
-      ym = g(xm);
-    });
-  }, 0, {0});
+  return make_fn(
+      [g](const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
+        const float* x = in[0]->f32().data();
+        float* y = out[0]->f32().data();
+        parallel_range(pool, in[0]->numel(), 16384, [&](int64_t b, int64_t e) {
+          ConstArrMap xm(x + b, e - b);
+          ArrMap ym(y + b, e - b);
+          ym = g(xm);
+        });
+      },
+      0, {0});
 }
 
-float erf_f(float x) { return std::erf(x); }
+float erf_f(float x) {
+  return std::erf(x);
+}
 
 // ---------------------------------------------------------------------------------------
 // [binary / variadic]
 enum class Bin { Add, Sub, Mul, Div, Pow, Max, Min, Mod, Eq, Lt, Gt, Le, Ge, And, Or, Xor, PRelu };
-bool is_compare(Bin b) { return b >= Bin::Eq && b <= Bin::Xor; }
+bool is_compare(Bin b) {
+  return b >= Bin::Eq && b <= Bin::Xor;
+}
 
 template <class T>
 void apply_bin(Bin op, const T* a, const Shape& as, const T* b, const Shape& bs, T* o, const Shape& os,
                ThreadPool& pool) {
   switch (op) {
-    case Bin::Add: return broadcast_apply(a, as, b, bs, o, os, [](T x, T y) { return T(x + y); }, pool);
-    case Bin::Sub: return broadcast_apply(a, as, b, bs, o, os, [](T x, T y) { return T(x - y); }, pool);
-    case Bin::Mul: return broadcast_apply(a, as, b, bs, o, os, [](T x, T y) { return T(x * y); }, pool);
+    case Bin::Add:
+      return broadcast_apply(
+          a, as, b, bs, o, os, [](T x, T y) { return T(x + y); }, pool);
+    case Bin::Sub:
+      return broadcast_apply(
+          a, as, b, bs, o, os, [](T x, T y) { return T(x - y); }, pool);
+    case Bin::Mul:
+      return broadcast_apply(
+          a, as, b, bs, o, os, [](T x, T y) { return T(x * y); }, pool);
     case Bin::Div:
       if constexpr (std::is_integral_v<T>) {
-        return broadcast_apply(a, as, b, bs, o, os, [](T x, T y) { return y == 0 ? T(0) : T(x / y); }, pool);
+        return broadcast_apply(
+            a, as, b, bs, o, os, [](T x, T y) { return y == 0 ? T(0) : T(x / y); }, pool);
       } else {
-        return broadcast_apply(a, as, b, bs, o, os, [](T x, T y) { return T(x / y); }, pool);
+        return broadcast_apply(
+            a, as, b, bs, o, os, [](T x, T y) { return T(x / y); }, pool);
       }
-    case Bin::Pow: return broadcast_apply(a, as, b, bs, o, os, [](T x, T y) { return T(std::pow(x, y)); }, pool);
-    case Bin::Max: return broadcast_apply(a, as, b, bs, o, os, [](T x, T y) { return x > y ? x : y; }, pool);
-    case Bin::Min: return broadcast_apply(a, as, b, bs, o, os, [](T x, T y) { return x < y ? x : y; }, pool);
-    case Bin::PRelu: return broadcast_apply(a, as, b, bs, o, os, [](T x, T y) { return x < 0 ? T(x * y) : x; }, pool);
+    case Bin::Pow:
+      return broadcast_apply(
+          a, as, b, bs, o, os, [](T x, T y) { return T(std::pow(x, y)); }, pool);
+    case Bin::Max:
+      return broadcast_apply(
+          a, as, b, bs, o, os, [](T x, T y) { return x > y ? x : y; }, pool);
+    case Bin::Min:
+      return broadcast_apply(
+          a, as, b, bs, o, os, [](T x, T y) { return x < y ? x : y; }, pool);
+    case Bin::PRelu:
+      return broadcast_apply(
+          a, as, b, bs, o, os, [](T x, T y) { return x < 0 ? T(x * y) : x; }, pool);
     case Bin::Mod:
       if constexpr (std::is_integral_v<T>) {
-        return broadcast_apply(a, as, b, bs, o, os, [](T x, T y) {
-          if (y == 0) return T(0);
-          T m = x % y;
-          return (m != 0 && ((m < 0) != (y < 0))) ? T(m + y) : m;
-        }, pool);
+        return broadcast_apply(
+            a, as, b, bs, o, os,
+            [](T x, T y) {
+              if (y == 0) return T(0);
+              T m = x % y;
+              return (m != 0 && ((m < 0) != (y < 0))) ? T(m + y) : m;
+            },
+            pool);
       } else {
-        return broadcast_apply(a, as, b, bs, o, os, [](T x, T y) { return T(std::fmod(x, y)); }, pool);
+        return broadcast_apply(
+            a, as, b, bs, o, os, [](T x, T y) { return T(std::fmod(x, y)); }, pool);
       }
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -179,15 +208,32 @@ template <class T>
 void apply_cmp(Bin op, const T* a, const Shape& as, const T* b, const Shape& bs, uint8_t* o, const Shape& os,
                ThreadPool& pool) {
   switch (op) {
-    case Bin::Eq: return broadcast_apply(a, as, b, bs, o, os, [](T x, T y) { return uint8_t(x == y); }, pool);
-    case Bin::Lt: return broadcast_apply(a, as, b, bs, o, os, [](T x, T y) { return uint8_t(x < y); }, pool);
-    case Bin::Gt: return broadcast_apply(a, as, b, bs, o, os, [](T x, T y) { return uint8_t(x > y); }, pool);
-    case Bin::Le: return broadcast_apply(a, as, b, bs, o, os, [](T x, T y) { return uint8_t(x <= y); }, pool);
-    case Bin::Ge: return broadcast_apply(a, as, b, bs, o, os, [](T x, T y) { return uint8_t(x >= y); }, pool);
-    case Bin::And: return broadcast_apply(a, as, b, bs, o, os, [](T x, T y) { return uint8_t(x && y); }, pool);
-    case Bin::Or: return broadcast_apply(a, as, b, bs, o, os, [](T x, T y) { return uint8_t(x || y); }, pool);
-    case Bin::Xor: return broadcast_apply(a, as, b, bs, o, os, [](T x, T y) { return uint8_t(bool(x) != bool(y)); }, pool);
-    default: break;
+    case Bin::Eq:
+      return broadcast_apply(
+          a, as, b, bs, o, os, [](T x, T y) { return uint8_t(x == y); }, pool);
+    case Bin::Lt:
+      return broadcast_apply(
+          a, as, b, bs, o, os, [](T x, T y) { return uint8_t(x < y); }, pool);
+    case Bin::Gt:
+      return broadcast_apply(
+          a, as, b, bs, o, os, [](T x, T y) { return uint8_t(x > y); }, pool);
+    case Bin::Le:
+      return broadcast_apply(
+          a, as, b, bs, o, os, [](T x, T y) { return uint8_t(x <= y); }, pool);
+    case Bin::Ge:
+      return broadcast_apply(
+          a, as, b, bs, o, os, [](T x, T y) { return uint8_t(x >= y); }, pool);
+    case Bin::And:
+      return broadcast_apply(
+          a, as, b, bs, o, os, [](T x, T y) { return uint8_t(x && y); }, pool);
+    case Bin::Or:
+      return broadcast_apply(
+          a, as, b, bs, o, os, [](T x, T y) { return uint8_t(x || y); }, pool);
+    case Bin::Xor:
+      return broadcast_apply(
+          a, as, b, bs, o, os, [](T x, T y) { return uint8_t(bool(x) != bool(y)); }, pool);
+    default:
+      break;
   }
 }
 
@@ -210,8 +256,8 @@ std::unique_ptr<Kernel> make_binary(const KernelInit& k, Bin op, bool variadic) 
   }
   DType in_type = k.inputs[0]->dtype;
   for (size_t i = 1; i < count; ++i)
-    check(k.inputs[i]->dtype == in_type, n, "inputs have different element types (" + dtype_name(in_type) + ", " +
-                                                dtype_name(k.inputs[i]->dtype) + ")");
+    check(k.inputs[i]->dtype == in_type, n,
+          "inputs have different element types (" + dtype_name(in_type) + ", " + dtype_name(k.inputs[i]->dtype) + ")");
   Shape oshape = k.out_shape(0);
   bool mean = false;
   if (n.op_type == "Mean") mean = true;
@@ -226,70 +272,79 @@ std::unique_ptr<Kernel> make_binary(const KernelInit& k, Bin op, bool variadic) 
   if (in_type == DType::Float32 && !is_compare(op) && k.outputs[0]->dtype == DType::Float32 && count == 2)
     for (int i = 0; i < 2; ++i)
       if (shapes[i] == oshape) inplace.push_back(i);
-  return make_fn([=](const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
-    Tensor& y = *out[0];
-    if (pow_fast) {
-      const float* x = in[0]->f32().data();
-      float* o = y.f32().data();
-      float e = pow_scalar;
-      parallel_range(pool, y.numel(), 16384, [&](int64_t b, int64_t end) {
-        if (e == 2.f) for (int64_t i = b; i < end; ++i) o[i] = x[i] * x[i];
-        else if (e == 3.f) for (int64_t i = b; i < end; ++i) o[i] = x[i] * x[i] * x[i];
-        else if (e == 0.5f) for (int64_t i = b; i < end; ++i) o[i] = std::sqrt(x[i]);
-        else for (int64_t i = b; i < end; ++i) o[i] = x[i];
-      });
-      return;
-    }
-    if (count == 1) {
-      y = *in[0];
-      return;
-    }
-    if (in_type == DType::Float32 && !is_compare(op) && y.dtype() == DType::Float32) {
-      float* o = y.f32().data();
-      apply_bin<float>(op, in[0]->f32().data(), shapes[0], in[1]->f32().data(), shapes[1], o, oshape, pool);
-      for (size_t i = 2; i < count; ++i) apply_bin<float>(op, o, oshape, in[i]->f32().data(), shapes[i], o, oshape, pool);
-      if (mean) {
-        float inv = 1.f / float(count);
-        for (int64_t i = 0; i < y.numel(); ++i) o[i] *= inv;
-      }
-      return;
-    }
-    if (is_compare(op)) {
-      check(y.dtype() == DType::Bool, n, "comparison output must be bool");
-      uint8_t* o = y.mutable_bytes().data();
-      if (in_type == DType::Float32) {
-        apply_cmp<float>(op, in[0]->f32().data(), shapes[0], in[1]->f32().data(), shapes[1], o, oshape, pool);
-      } else if (dtype_is_integer(in_type)) {
-        auto a = in[0]->to_i64(), b = in[1]->to_i64();
-        apply_cmp<int64_t>(op, a.data(), shapes[0], b.data(), shapes[1], o, oshape, pool);
-      } else {
-        auto a = in[0]->to_f64(), b = in[1]->to_f64();
-        apply_cmp<double>(op, a.data(), shapes[0], b.data(), shapes[1], o, oshape, pool);
-      }
-      return;
-    }
-    if (dtype_is_integer(in_type)) {
-      std::vector<int64_t> acc(y.numel());
-      auto a = in[0]->to_i64(), b = in[1]->to_i64();
-      apply_bin<int64_t>(op, a.data(), shapes[0], b.data(), shapes[1], acc.data(), oshape, pool);
-      for (size_t i = 2; i < count; ++i) {
-        auto c = in[i]->to_i64();
-        apply_bin<int64_t>(op, acc.data(), oshape, c.data(), shapes[i], acc.data(), oshape, pool);
-      }
-      if (mean) for (auto& v : acc) v /= int64_t(count);
-      store(y, acc);
-    } else {
-      std::vector<double> acc(y.numel());
-      auto a = in[0]->to_f64(), b = in[1]->to_f64();
-      apply_bin<double>(op, a.data(), shapes[0], b.data(), shapes[1], acc.data(), oshape, pool);
-      for (size_t i = 2; i < count; ++i) {
-        auto c = in[i]->to_f64();
-        apply_bin<double>(op, acc.data(), oshape, c.data(), shapes[i], acc.data(), oshape, pool);
-      }
-      if (mean) for (auto& v : acc) v /= double(count);
-      store(y, acc);
-    }
-  }, 0, inplace);
+  return make_fn(
+      [=](const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
+        Tensor& y = *out[0];
+        if (pow_fast) {
+          const float* x = in[0]->f32().data();
+          float* o = y.f32().data();
+          float e = pow_scalar;
+          parallel_range(pool, y.numel(), 16384, [&](int64_t b, int64_t end) {
+            if (e == 2.f)
+              for (int64_t i = b; i < end; ++i) o[i] = x[i] * x[i];
+            else if (e == 3.f)
+              for (int64_t i = b; i < end; ++i) o[i] = x[i] * x[i] * x[i];
+            else if (e == 0.5f)
+              for (int64_t i = b; i < end; ++i) o[i] = std::sqrt(x[i]);
+            else
+              for (int64_t i = b; i < end; ++i) o[i] = x[i];
+          });
+          return;
+        }
+        if (count == 1) {
+          y = *in[0];
+          return;
+        }
+        if (in_type == DType::Float32 && !is_compare(op) && y.dtype() == DType::Float32) {
+          float* o = y.f32().data();
+          apply_bin<float>(op, in[0]->f32().data(), shapes[0], in[1]->f32().data(), shapes[1], o, oshape, pool);
+          for (size_t i = 2; i < count; ++i)
+            apply_bin<float>(op, o, oshape, in[i]->f32().data(), shapes[i], o, oshape, pool);
+          if (mean) {
+            float inv = 1.f / float(count);
+            for (int64_t i = 0; i < y.numel(); ++i) o[i] *= inv;
+          }
+          return;
+        }
+        if (is_compare(op)) {
+          check(y.dtype() == DType::Bool, n, "comparison output must be bool");
+          uint8_t* o = y.mutable_bytes().data();
+          if (in_type == DType::Float32) {
+            apply_cmp<float>(op, in[0]->f32().data(), shapes[0], in[1]->f32().data(), shapes[1], o, oshape, pool);
+          } else if (dtype_is_integer(in_type)) {
+            auto a = in[0]->to_i64(), b = in[1]->to_i64();
+            apply_cmp<int64_t>(op, a.data(), shapes[0], b.data(), shapes[1], o, oshape, pool);
+          } else {
+            auto a = in[0]->to_f64(), b = in[1]->to_f64();
+            apply_cmp<double>(op, a.data(), shapes[0], b.data(), shapes[1], o, oshape, pool);
+          }
+          return;
+        }
+        if (dtype_is_integer(in_type)) {
+          std::vector<int64_t> acc(y.numel());
+          auto a = in[0]->to_i64(), b = in[1]->to_i64();
+          apply_bin<int64_t>(op, a.data(), shapes[0], b.data(), shapes[1], acc.data(), oshape, pool);
+          for (size_t i = 2; i < count; ++i) {
+            auto c = in[i]->to_i64();
+            apply_bin<int64_t>(op, acc.data(), oshape, c.data(), shapes[i], acc.data(), oshape, pool);
+          }
+          if (mean)
+            for (auto& v : acc) v /= int64_t(count);
+          store(y, acc);
+        } else {
+          std::vector<double> acc(y.numel());
+          auto a = in[0]->to_f64(), b = in[1]->to_f64();
+          apply_bin<double>(op, a.data(), shapes[0], b.data(), shapes[1], acc.data(), oshape, pool);
+          for (size_t i = 2; i < count; ++i) {
+            auto c = in[i]->to_f64();
+            apply_bin<double>(op, acc.data(), oshape, c.data(), shapes[i], acc.data(), oshape, pool);
+          }
+          if (mean)
+            for (auto& v : acc) v /= double(count);
+          store(y, acc);
+        }
+      },
+      0, inplace);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -306,7 +361,8 @@ std::unique_ptr<Kernel> make_where(const KernelInit& k) {
     Shape c = pad(cs), x = pad(xs), y = pad(ys);
     auto sc = row_strides(c), sx = row_strides(x), sy = row_strides(y), so = row_strides(os);
     std::vector<uint8_t> cond(in[0]->numel());
-    if (in[0]->dtype() == DType::Bool) std::memcpy(cond.data(), in[0]->bytes().data(), cond.size());
+    if (in[0]->dtype() == DType::Bool)
+      std::memcpy(cond.data(), in[0]->bytes().data(), cond.size());
     else {
       auto v = in[0]->to_f64();
       for (size_t i = 0; i < v.size(); ++i) cond[i] = v[i] != 0;
@@ -358,18 +414,20 @@ std::unique_ptr<Kernel> make_clip(const KernelInit& k) {
   check(k.inputs[0]->dtype == DType::Float32, n, "only float32 Clip is supported");
   bool attrs = k.opset < 11;
   float amin = n.attr_float("min", -INFINITY), amax = n.attr_float("max", INFINITY);
-  return make_fn([=](const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
-    float lo = amin, hi = amax;
-    if (!attrs) {
-      lo = in.size() > 1 && in[1] ? in[1]->to_f32().at(0) : -INFINITY;
-      hi = in.size() > 2 && in[2] ? in[2]->to_f32().at(0) : INFINITY;
-    }
-    const float* x = in[0]->f32().data();
-    float* y = out[0]->f32().data();
-    parallel_range(pool, in[0]->numel(), 16384, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) y[i] = std::min(std::max(x[i], lo), hi);
-    });
-  }, 0, {0});
+  return make_fn(
+      [=](const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
+        float lo = amin, hi = amax;
+        if (!attrs) {
+          lo = in.size() > 1 && in[1] ? in[1]->to_f32().at(0) : -INFINITY;
+          hi = in.size() > 2 && in[2] ? in[2]->to_f32().at(0) : INFINITY;
+        }
+        const float* x = in[0]->f32().data();
+        float* y = out[0]->f32().data();
+        parallel_range(pool, in[0]->numel(), 16384, [&](int64_t b, int64_t e) {
+          for (int64_t i = b; i < e; ++i) y[i] = std::min(std::max(x[i], lo), hi);
+        });
+      },
+      0, {0});
 }
 
 class ViewKernel : public Kernel {
@@ -380,7 +438,9 @@ class ViewKernel : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_view_kernel() { return std::make_unique<ViewKernel>(); }
+std::unique_ptr<Kernel> make_view_kernel() {
+  return std::make_unique<ViewKernel>();
+}
 
 // ---------------------------------------------------------------------------------------
 // [registration]
@@ -395,7 +455,8 @@ void register_elementwise_kernels(KernelRegistry& r) {
     return unary_scalar(k, [a](float x) { return x >= 0.f ? x : a * (std::exp(x) - 1.f); });
   };
   r["Selu"] = [](const KernelInit& k) {
-    float a = k.node.attr_float("alpha", 1.67326319217681884765625f), g = k.node.attr_float("gamma", 1.05070102214813232421875f);
+    float a = k.node.attr_float("alpha", 1.67326319217681884765625f),
+          g = k.node.attr_float("gamma", 1.05070102214813232421875f);
     return unary_scalar(k, [a, g](float x) { return x > 0.f ? g * x : g * (a * std::exp(x) - a); });
   };
   r["Sigmoid"] = [](const KernelInit& k) { return unary_eigen(k, [](const ConstArrMap& x) { return x.logistic(); }); };
@@ -428,9 +489,8 @@ void register_elementwise_kernels(KernelRegistry& r) {
   };
   r["Gelu"] = [](const KernelInit& k) {
     if (k.node.attr_string("approximate", "none") == "tanh")
-      return unary_scalar(k, [](float x) {
-        return 0.5f * x * (1.f + std::tanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
-      });
+      return unary_scalar(
+          k, [](float x) { return 0.5f * x * (1.f + std::tanh(0.7978845608028654f * (x + 0.044715f * x * x * x))); });
     return unary_scalar(k, [](float x) { return 0.5f * x * (1.f + std::erf(x * 0.7071067811865476f)); });
   };
   r["Clip"] = make_clip;

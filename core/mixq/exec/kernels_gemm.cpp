@@ -13,8 +13,8 @@ using MapC = Eigen::Map<const MatCM, 0, Eigen::OuterStride<>>;
 using MapM = Eigen::Map<MatCM, 0, Eigen::OuterStride<>>;
 
 // C[M,N] (row-major, ldc) = A[M,K] (row-major, lda) * B[K,N] (row-major, ldb), rows [r0, r1).
-void gemm_rows(const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc, int64_t r0,
-               int64_t r1, int64_t K, int64_t N) {
+void gemm_rows(const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc, int64_t r0, int64_t r1,
+               int64_t K, int64_t N) {
   MapC bm(B, N, K, Eigen::OuterStride<>(ldb));
   MapC am(A + r0 * lda, K, r1 - r0, Eigen::OuterStride<>(lda));
   MapM cm(C + r0 * ldc, N, r1 - r0, Eigen::OuterStride<>(ldc));
@@ -32,7 +32,8 @@ std::unique_ptr<Kernel> make_matmul(const KernelInit& k) {
   if (a.size() == 1) a.insert(a.begin(), 1);
   if (b.size() == 1) b.push_back(1);
   int64_t M = a[a.size() - 2], K = a.back(), N = b.back();
-  check(b[b.size() - 2] == K, n, "inner dimensions differ: " + shape_str(k.in_shape(0)) + " x " + shape_str(k.in_shape(1)));
+  check(b[b.size() - 2] == K, n,
+        "inner dimensions differ: " + shape_str(k.in_shape(0)) + " x " + shape_str(k.in_shape(1)));
   Shape ab(a.begin(), a.end() - 2), bb(b.begin(), b.end() - 2);
   Shape batch = broadcast_shapes(ab, bb, n.describe());
   size_t r = batch.size();
@@ -92,12 +93,16 @@ std::unique_ptr<Kernel> make_gemm(const KernelInit& k) {
           Eigen::Map<const MatCM> bmat(B, tb ? K : N, tb ? N : K);  // row-major B = col-major B^T
           if (!ta) {
             MapC amat(A + r0 * K, K, r1 - r0, Eigen::OuterStride<>(K));
-            if (tb) ym.noalias() = bmat.transpose() * amat;
-            else ym.noalias() = bmat * amat;
+            if (tb)
+              ym.noalias() = bmat.transpose() * amat;
+            else
+              ym.noalias() = bmat * amat;
           } else {
             MapC amat(A + r0, r1 - r0, K, Eigen::OuterStride<>(M));  // A is [K,M] row-major
-            if (tb) ym.noalias() = bmat.transpose() * amat.transpose();
-            else ym.noalias() = bmat * amat.transpose();
+            if (tb)
+              ym.noalias() = bmat.transpose() * amat.transpose();
+            else
+              ym.noalias() = bmat * amat.transpose();
           }
           if (alpha != 1.f) ym *= alpha;
         });

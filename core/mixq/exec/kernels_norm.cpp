@@ -110,28 +110,29 @@ std::unique_ptr<Kernel> make_softmax(const KernelInit& k, bool log) {
   return make_fn([=](const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
     const float* xp = in[0]->f32().data();
     float* y = out[0]->f32().data();
-    parallel_range(pool, outer, std::max<int64_t>(1, 16384 / std::max<int64_t>(n * inner, 1)), [&](int64_t o0, int64_t o1) {
-     for (int64_t o = o0; o < o1; ++o)
-      for (int64_t j = 0; j < inner; ++j) {
-        const float* v = xp + o * n * inner + j;
-        float* w = y + o * n * inner + j;
-        float m = -INFINITY;
-        for (int64_t i = 0; i < n; ++i) m = std::max(m, v[i * inner]);
-        double s = 0;
-        for (int64_t i = 0; i < n; ++i) {
-          float e = std::exp(v[i * inner] - m);
-          if (!log) w[i * inner] = e;
-          s += e;
-        }
-        if (log) {
-          float ls = float(std::log(s));
-          for (int64_t i = 0; i < n; ++i) w[i * inner] = v[i * inner] - m - ls;
-        } else {
-          float inv = float(1.0 / s);
-          for (int64_t i = 0; i < n; ++i) w[i * inner] *= inv;
-        }
-      }
-    });
+    parallel_range(pool, outer, std::max<int64_t>(1, 16384 / std::max<int64_t>(n * inner, 1)),
+                   [&](int64_t o0, int64_t o1) {
+                     for (int64_t o = o0; o < o1; ++o)
+                       for (int64_t j = 0; j < inner; ++j) {
+                         const float* v = xp + o * n * inner + j;
+                         float* w = y + o * n * inner + j;
+                         float m = -INFINITY;
+                         for (int64_t i = 0; i < n; ++i) m = std::max(m, v[i * inner]);
+                         double s = 0;
+                         for (int64_t i = 0; i < n; ++i) {
+                           float e = std::exp(v[i * inner] - m);
+                           if (!log) w[i * inner] = e;
+                           s += e;
+                         }
+                         if (log) {
+                           float ls = float(std::log(s));
+                           for (int64_t i = 0; i < n; ++i) w[i * inner] = v[i * inner] - m - ls;
+                         } else {
+                           float inv = float(1.0 / s);
+                           for (int64_t i = 0; i < n; ++i) w[i * inner] *= inv;
+                         }
+                       }
+                   });
   });
 }
 

@@ -41,11 +41,16 @@ Taps make_taps(int64_t in, int64_t out, float scale, float roi_start, float roi_
   for (int64_t xo = 0; xo < out; ++xo) {
     float x;
     const std::string& m = c.coord;
-    if (c.legacy || m == "asymmetric") x = float(xo) / scale;
-    else if (m == "half_pixel") x = (float(xo) + 0.5f) / scale - 0.5f;
-    else if (m == "pytorch_half_pixel") x = out > 1 ? (float(xo) + 0.5f) / scale - 0.5f : 0.f;
-    else if (m == "align_corners") x = out == 1 ? 0.f : float(xo) * float(in - 1) / float(out - 1);
-    else if (m == "tf_half_pixel_for_resize") x = (float(xo) + 0.5f) / scale;
+    if (c.legacy || m == "asymmetric")
+      x = float(xo) / scale;
+    else if (m == "half_pixel")
+      x = (float(xo) + 0.5f) / scale - 0.5f;
+    else if (m == "pytorch_half_pixel")
+      x = out > 1 ? (float(xo) + 0.5f) / scale - 0.5f : 0.f;
+    else if (m == "align_corners")
+      x = out == 1 ? 0.f : float(xo) * float(in - 1) / float(out - 1);
+    else if (m == "tf_half_pixel_for_resize")
+      x = (float(xo) + 0.5f) / scale;
     else if (m == "half_pixel_symmetric") {
       float adj = float(out) / (scale * float(in));
       float center = float(in) / 2.f;
@@ -70,8 +75,10 @@ Taps make_taps(int64_t in, int64_t out, float scale, float roi_start, float roi_
       int64_t i1 = std::min<int64_t>(i0 + 1, in - 1);
       float w1 = xc - float(i0);
       taps.push_back({i0, 1.f - w1});
-      if (i1 != i0 && w1 != 0.f) taps.push_back({i1, w1});
-      else taps[0].second = 1.f;
+      if (i1 != i0 && w1 != 0.f)
+        taps.push_back({i1, w1});
+      else
+        taps[0].second = 1.f;
     } else if (c.mode == "cubic") {
       int64_t i0 = int64_t(std::floor(x));
       float r = x - float(i0);
@@ -100,8 +107,10 @@ Taps make_taps(int64_t in, int64_t out, float scale, float roi_start, float roi_
   t.index.assign(out, 0);
   for (int64_t xo = 0; xo < out; ++xo) {
     if (t.extrapolate[xo]) continue;
-    if (t.taps[xo].size() != 1 || t.taps[xo][0].second != 1.f) t.single = false;
-    else t.index[xo] = t.taps[xo][0].first;
+    if (t.taps[xo].size() != 1 || t.taps[xo][0].second != 1.f)
+      t.single = false;
+    else
+      t.index[xo] = t.taps[xo][0].first;
   }
   return t;
 }
@@ -139,8 +148,8 @@ std::unique_ptr<Kernel> make_resize(const KernelInit& k, bool upsample) {
   for (size_t d = 0; d < rank; ++d) full_scales[d] = float(y[d]) / float(x[d]);
   if (!scales.empty()) {
     if (axes.empty()) {
-      check(scales.size() == rank, n, "scales has " + std::to_string(scales.size()) + " values for rank " +
-                                         std::to_string(rank));
+      check(scales.size() == rank, n,
+            "scales has " + std::to_string(scales.size()) + " values for rank " + std::to_string(rank));
       full_scales = scales;
     } else {
       for (size_t i = 0; i < axes.size() && i < scales.size(); ++i)
@@ -175,7 +184,8 @@ std::unique_ptr<Kernel> make_resize(const KernelInit& k, bool upsample) {
       int64_t nin = cur[d], nout = y[d];
       bool last = s + 1 == dims.size();
       float* dst;
-      if (last) dst = out[0]->f32().data();
+      if (last)
+        dst = out[0]->f32().data();
       else {
         b.assign(size_t(outer * nout * inner), 0.f);
         dst = b.data();
@@ -183,13 +193,15 @@ std::unique_ptr<Kernel> make_resize(const KernelInit& k, bool upsample) {
       const float* src = stage_in;
       const Taps& t = taps[s];
       if (inner == 1 && t.single) {  // innermost axis, one tap of weight 1 per output
-        parallel_range(pool, outer, std::max<int64_t>(1, 16384 / std::max<int64_t>(nout, 1)), [&](int64_t o0, int64_t o1) {
-          for (int64_t o = o0; o < o1; ++o) {
-            const float* sp = src + o * nin;
-            float* dp = dst + o * nout;
-            for (int64_t j = 0; j < nout; ++j) dp[j] = t.extrapolate[j] ? c.extrapolation : sp[t.index[j]];
-          }
-        });
+        parallel_range(pool, outer, std::max<int64_t>(1, 16384 / std::max<int64_t>(nout, 1)),
+                       [&](int64_t o0, int64_t o1) {
+                         for (int64_t o = o0; o < o1; ++o) {
+                           const float* sp = src + o * nin;
+                           float* dp = dst + o * nout;
+                           for (int64_t j = 0; j < nout; ++j)
+                             dp[j] = t.extrapolate[j] ? c.extrapolation : sp[t.index[j]];
+                         }
+                       });
         cur[d] = nout;
         if (!last) {
           a.swap(b);
@@ -198,29 +210,30 @@ std::unique_ptr<Kernel> make_resize(const KernelInit& k, bool upsample) {
         continue;
       }
       float ext = c.extrapolation;
-      parallel_range(pool, outer, std::max<int64_t>(1, 16384 / std::max<int64_t>(nout * inner, 1)), [&](int64_t o0, int64_t o1) {
-       for (int64_t o = o0; o < o1; ++o) {
-        const float* sp = src + o * nin * inner;
-        float* dp = dst + o * nout * inner;
-        for (int64_t j = 0; j < nout; ++j) {
-          float* row = dp + j * inner;
-          if (t.extrapolate[j]) {
-            for (int64_t i = 0; i < inner; ++i) row[i] = ext;
-            continue;
-          }
-          const auto& tp = t.taps[j];
-          if (tp.size() == 1 && tp[0].second == 1.f) {
-            std::memcpy(row, sp + tp[0].first * inner, inner * sizeof(float));
-            continue;
-          }
-          for (int64_t i = 0; i < inner; ++i) row[i] = 0.f;
-          for (const auto& [idx, w] : tp) {
-            const float* r = sp + idx * inner;
-            for (int64_t i = 0; i < inner; ++i) row[i] += w * r[i];
-          }
-        }
-       }
-      });
+      parallel_range(pool, outer, std::max<int64_t>(1, 16384 / std::max<int64_t>(nout * inner, 1)),
+                     [&](int64_t o0, int64_t o1) {
+                       for (int64_t o = o0; o < o1; ++o) {
+                         const float* sp = src + o * nin * inner;
+                         float* dp = dst + o * nout * inner;
+                         for (int64_t j = 0; j < nout; ++j) {
+                           float* row = dp + j * inner;
+                           if (t.extrapolate[j]) {
+                             for (int64_t i = 0; i < inner; ++i) row[i] = ext;
+                             continue;
+                           }
+                           const auto& tp = t.taps[j];
+                           if (tp.size() == 1 && tp[0].second == 1.f) {
+                             std::memcpy(row, sp + tp[0].first * inner, inner * sizeof(float));
+                             continue;
+                           }
+                           for (int64_t i = 0; i < inner; ++i) row[i] = 0.f;
+                           for (const auto& [idx, w] : tp) {
+                             const float* r = sp + idx * inner;
+                             for (int64_t i = 0; i < inner; ++i) row[i] += w * r[i];
+                           }
+                         }
+                       }
+                     });
       cur[d] = nout;
       if (!last) {
         a.swap(b);

@@ -7,7 +7,9 @@ struct ThreadPool::Impl {};
 
 ThreadPool::ThreadPool(int) {}
 ThreadPool::~ThreadPool() = default;
-int ThreadPool::size() const { return 1; }
+int ThreadPool::size() const {
+  return 1;
+}
 void ThreadPool::parallel_for(int64_t tasks, const std::function<void(int64_t)>& task) {
   for (int64_t i = 0; i < tasks; ++i) task(i);
 }

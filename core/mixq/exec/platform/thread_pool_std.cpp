@@ -84,7 +84,9 @@ ThreadPool::~ThreadPool() {
   for (auto& t : impl_->workers) t.join();
 }
 
-int ThreadPool::size() const { return impl_->size; }
+int ThreadPool::size() const {
+  return impl_->size;
+}
 
 void ThreadPool::parallel_for(int64_t tasks, const std::function<void(int64_t)>& task) {
   if (tasks <= 0) return;
