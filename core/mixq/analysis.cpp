@@ -5,9 +5,13 @@
 namespace mixq {
 
 AnalyzedModel analyze_model(std::span<const uint8_t> onnx_bytes, const AnalyzeOptions& options) {
+  return analyze_model(load_onnx(onnx_bytes, options.load), options);
+}
+
+AnalyzedModel analyze_model(Model model, const AnalyzeOptions& options) {
   AnalyzedModel am;
   am.source_name = options.load.source_name;
-  am.model = load_onnx(onnx_bytes, options.load);
+  am.model = std::move(model);
   std::map<std::string, Shape> shapes;
   const auto& inputs = am.model.graph.inputs;
   require(options.input_shapes.size() <= inputs.size(),

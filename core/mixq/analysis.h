@@ -30,6 +30,8 @@ struct AnalyzedModel {
 
 // Throws mixq::Error (message names the file and the offending field).
 AnalyzedModel analyze_model(std::span<const uint8_t> onnx_bytes, const AnalyzeOptions& options);
+// The same for a model already parsed with load_onnx(bytes, options.load).
+AnalyzedModel analyze_model(Model model, const AnalyzeOptions& options);
 
 // Number of weight elements (initializers and Constant nodes).
 int64_t parameter_count(const Model& model);

@@ -65,12 +65,6 @@ std::vector<int64_t> ints_input(const std::vector<const Tensor*>& in, size_t k) 
   return in[k]->to_i64();
 }
 
-// Inputs-or-attribute (opset-dependent ops such as Unsqueeze axes, Slice starts).
-std::vector<int64_t> ints_from(const Node& n, const std::vector<const Tensor*>& in, size_t k, const char* attr) {
-  if (k < in.size() && in[k]) return in[k]->to_i64();
-  return n.attr_ints(attr);
-}
-
 // [SECTION] Data movement -------------------------------------------------------------------
 
 Tensor reshaped(const Tensor& t, Shape s) {

@@ -73,8 +73,8 @@ void add_run_command(CLI::App& app) {
       ao.mlir_source = opts->mlir;
     }
     // Input shapes: --input_shapes, else those of the given arrays (so dynamic models run).
-    Model probe = load_onnx(model_bytes, ao.load);
-    const auto& graph_inputs = probe.graph.inputs;
+    Model model = load_onnx(model_bytes, ao.load);
+    const std::vector<ValueInfo> graph_inputs = model.graph.inputs;
     if (lone_npy) {
       require(graph_inputs.size() == 1, opts->test_input + ": a lone .npy can only feed a model with one input; " +
                                             opts->model + " has " + std::to_string(graph_inputs.size()));
@@ -90,7 +90,7 @@ void add_run_command(CLI::App& app) {
         ao.input_shapes.push_back(it->second.shape());
       }
     }
-    AnalyzedModel am = analyze_model(model_bytes, ao);
+    AnalyzedModel am = analyze_model(std::move(model), ao);
     Executor exec(am, ExecOptions{opts->threads});
     std::map<std::string, Tensor> feed;
     for (const auto& spec : exec.inputs()) {
