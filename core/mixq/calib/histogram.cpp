@@ -4,6 +4,7 @@
 #include <cassert>
 #include <cmath>
 
+#include "mixq/error.h"
 #include "mixq/exec/thread_pool.h"
 
 namespace mixq::calib {
@@ -96,26 +97,19 @@ void bin_into(std::span<const float> x, double width, std::vector<int64_t>& coun
 
 }  // namespace
 
-void Histogram::add(std::span<const float> x, float absmax, int default_bins, ThreadPool* pool) {
+double Histogram::prepare_range(float absmax, int default_bins) {
   // A fresh histogram over [0, absmax] with default_bins bins.
   auto start_fresh = [&] {
     counts.assign(default_bins, 0);
     th = absmax;
     th_is_f32 = true;
     width = static_cast<double>(absmax) / (default_bins - 1);
-    bin_into(x, width, counts, pool);
+    return width;
   };
   // An all-zero start (th == 0) would make TPU-MLIR divide by a zero step; start afresh.
-  if (counts.empty() || th == 0) {
-    start_fresh();
-    return;
-  }
-  if (static_cast<double>(absmax) <= th) {
-    // TPU-MLIR re-derives the width from the (unchanged) range: same value.
-    double w = th / (static_cast<double>(counts.size()) - 1);
-    bin_into(x, w, counts, pool);
-    return;
-  }
+  if (counts.empty() || th == 0) return start_fresh();
+  // TPU-MLIR re-derives the width from the (unchanged) range: same value.
+  if (static_cast<double>(absmax) <= th) return th / (static_cast<double>(counts.size()) - 1);
   const double old_n = static_cast<double>(counts.size());
   const double old_step = th / old_n;
   double diff = th_is_f32 ? static_cast<double>(absmax - static_cast<float>(th)) : static_cast<double>(absmax) - th;
@@ -123,14 +117,49 @@ void Histogram::add(std::span<const float> x, float absmax, int default_bins, Th
   int64_t new_n = grow + static_cast<int64_t>(counts.size());
   if (new_n > 8000000) {
     restarted = true;
-    start_fresh();
-    return;
+    return start_fresh();
   }
   th = static_cast<double>(grow) * old_step + th;
   th_is_f32 = false;
   width = th / static_cast<double>(new_n - 1);
   counts.resize(new_n, 0);  // old counts keep indices [0, old_n)
-  bin_into(x, width, counts, pool);
+  return width;
+}
+
+void Histogram::add(std::span<const float> x, float absmax, int default_bins, ThreadPool* pool) {
+  const double w = prepare_range(absmax, default_bins);
+  bin_into(x, w, counts, pool);
+}
+
+void Histogram::merge(const Histogram& other, float absmax, int default_bins) {
+  if (other.counts.size() < 2 || !(other.th > 0)) return;  // no nonzero values to add
+  const double w = prepare_range(absmax, default_bins);
+  if (!(w > 0)) return;
+  const int64_t n = static_cast<int64_t>(counts.size());
+  const int64_t other_n = static_cast<int64_t>(other.counts.size());
+  const double ow = other.th / (static_cast<double>(other_n) - 1);
+  // Source bin j holds values in [(j-0.5)ow, (j+0.5)ow) (bin 0 from 0, the last up to
+  // its th); its count is spread over the target bins [(i-0.5)w, (i+0.5)w) in proportion
+  // to the overlap, rounded cumulatively so that counts are conserved exactly.
+  for (int64_t j = 0; j < other_n; j++) {
+    const int64_t c = other.counts[j];
+    if (c == 0) continue;
+    const double lo = j == 0 ? 0.0 : (static_cast<double>(j) - 0.5) * ow;
+    const double hi = j == other_n - 1 ? other.th : (static_cast<double>(j) + 0.5) * ow;
+    const int64_t i0 = std::min<int64_t>(static_cast<int64_t>(std::floor(lo / w + 0.5)), n - 1);
+    const int64_t i1 = std::min<int64_t>(static_cast<int64_t>(std::floor(hi / w + 0.5)), n - 1);
+    if (i0 == i1 || !(hi > lo)) {
+      counts[i0] += c;
+      continue;
+    }
+    int64_t given = 0;
+    for (int64_t i = i0; i <= i1; i++) {
+      const double end = i == i1 ? hi : std::min(hi, (static_cast<double>(i) + 0.5) * w);
+      const int64_t upto = i == i1 ? c : std::llround(static_cast<double>(c) * ((end - lo) / (hi - lo)));
+      counts[i] += upto - given;
+      given = upto;
+    }
+  }
 }
 
 float TensorStats::absmax() const {
@@ -375,6 +404,35 @@ void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
   samples_++;
   if (config_.histogram) hist_.add(x, absmax(), config_.bins, pool);
   add_others(x, pool);
+}
+
+void TensorStats::merge(const TensorStats& later) {
+  require(later.config_.bins == config_.bins && later.config_.histogram == config_.histogram &&
+              later.config_.octav == config_.octav && later.config_.aciq_gauss == config_.aciq_gauss &&
+              later.config_.aciq_laplace == config_.aciq_laplace &&
+              (later.config_.percentile_keep > 0) == (config_.percentile_keep > 0),
+          "statistics merge: the shards were collected with different settings");
+  if (later.samples_ == 0) return;
+  const bool first = samples_ == 0;
+  min_ = first ? later.min_ : std::min(min_, later.min_);
+  max_ = first ? later.max_ : std::max(max_, later.max_);
+  samples_ += later.samples_;
+  elements_ = later.elements_;
+  nonfinite_ += later.nonfinite_;
+  if (config_.histogram) {
+    if (first) {
+      hist_ = later.hist_;  // exactly the state a single run has after these samples
+    } else {
+      hist_.merge(later.hist_, absmax(), config_.bins);
+    }
+  }
+  octav_sum_ += later.octav_sum_;
+  aciq_gauss_sum_ += later.aciq_gauss_sum_;
+  aciq_laplace_sum_ += later.aciq_laplace_sum_;
+  if (config_.percentile_keep > 0) {
+    keep_extremes(top_, later.top_, config_.percentile_keep, true);
+    keep_extremes(bottom_, later.bottom_, config_.percentile_keep, false);
+  }
 }
 
 void TensorStats::add_others(std::span<const float> x, ThreadPool* pool) {
