@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "mixq/calib/batches.h"
+#include "mixq/calib/prefetch.h"
 #include "mixq/calib/statistics.h"
 #include "mixq/calib/tune.h"
 #include "mixq/error.h"
@@ -121,6 +122,7 @@ struct Calibration::State {
   std::vector<float> scratch;
   double stats_seconds = 0;
   std::unique_ptr<BatchStream> stream;
+  std::unique_ptr<BatchPrefetcher> prefetch;  // after `stream`: destroyed (joined) first
   bool exhausted = false, finished = false;
 };
 
@@ -183,6 +185,7 @@ Calibration::Calibration(const AnalyzedModel& am, const DataSelection& data, Rea
     s.extremes_runs = std::max(s.runs_expected, s.data.kind == DataKind::Image ? (n + batch - 1) / batch : n);
   }
   s.stream = std::make_unique<BatchStream>(s.inputs, s.data, s.read, s.options.preprocess);
+  s.prefetch = std::make_unique<BatchPrefetcher>(*s.stream);
 }
 
 Calibration::~Calibration() = default;
@@ -199,8 +202,7 @@ bool Calibration::step() {
   if (s.exhausted) return false;
   const double t0 = now_seconds();
   std::map<std::string, Tensor> feed;
-  const bool more = s.stream->next(&feed);
-  s.result.seconds_loading += now_seconds() - t0;
+  const bool more = s.prefetch->next(&feed, &s.result.seconds_loading);
   if (!more) {
     s.exhausted = true;
     return false;

@@ -6,7 +6,9 @@
 // tunes them (tune.h), and returns the table rows in layer order.
 //
 // Byte-based: the host hands in the selection (dataset.h) and a reader from a sample's
-// file name to its bytes (CLI: files; web: in-memory uploads). Memory does not grow with
+// file name to its bytes (CLI: files; web: in-memory uploads). Natively the next batch is
+// read and preprocessed on a producer thread while the current one runs (prefetch.h):
+// the reader must be callable from another thread (never concurrently with itself). Memory does not grow with
 // the number of samples (one batch of activations alive at a time; statistics are fixed
 // size except percentile9999's 2*L extremes). Results are identical for any thread count.
 #pragma once
@@ -68,7 +70,7 @@ struct CalibrationResult {
   std::vector<std::string> warnings;   // guards, suspicious input ranges, skipped values
   std::string preprocess_description;  // effective preprocessing per image input
   double seconds_inference = 0;        // wall time of the runs incl. loading and statistics
-  double seconds_loading = 0;          // part of seconds_inference spent reading/decoding/preprocessing
+  double seconds_loading = 0;          // part of seconds_inference waiting for reading/decoding/preprocessing
   double seconds_statistics = 0;       // part of seconds_inference spent in the statistics
   double seconds_thresholds = 0;
 

@@ -25,31 +25,121 @@ void for_chunks(ThreadPool* pool, int64_t n, const std::function<void(int64_t, i
   }
 }
 
-// Interleaved count copies: consecutive values often fall in the same bin, and
-// increments of one counter form a dependency chain; four copies break it (summed after),
-// when a lane bins enough values to pay for clearing and summing them.
-int64_t count_copies(int64_t bins, int64_t lane_values) {
-  return bins <= (1 << 18) && lane_values >= 32 * bins ? 4 : 1;
+// Min, max and non-finite count of a range, as the sequential scan
+// `mn = v < mn ? v : mn; mx = v > mx ? v : mx` gives them when every value is finite
+// (callers discard min/max otherwise): kept in kSlots independent accumulators so the
+// compiler vectorizes the loop; the only tie the slots could resolve differently is
+// -0 vs +0, fixed in finish() by taking the first zero of the range, as the scan does.
+constexpr int kSlots = 16;
+struct MinMax {
+  float mn[kSlots], mx[kSlots];
+  int32_t bad[kSlots];
+  MinMax() {
+    for (int k = 0; k < kSlots; k++) mn[k] = INFINITY, mx[k] = -INFINITY, bad[k] = 0;
+  }
+};
+struct Scan {
+  float mn = INFINITY, mx = -INFINITY;
+  int64_t bad = 0;
+};
+
+Scan finish_scan(const MinMax& acc, int64_t bad_blocks_sum, const float* x, int64_t count) {
+  Scan r;
+  r.bad = bad_blocks_sum;
+  for (int k = 0; k < kSlots; k++) {
+    r.mn = acc.mn[k] < r.mn ? acc.mn[k] : r.mn;
+    r.mx = acc.mx[k] > r.mx ? acc.mx[k] : r.mx;
+  }
+  if (r.bad == 0 && (r.mn == 0.f || r.mx == 0.f)) {
+    for (int64_t i = 0; i < count; i++) {
+      if (x[i] == 0.f) {  // the first zero: its sign is what the sequential scan keeps
+        if (r.mn == 0.f) r.mn = x[i];
+        if (r.mx == 0.f) r.mx = x[i];
+        break;
+      }
+    }
+  }
+  return r;
 }
 
-// Bins |v| of finite values; zeros are dropped, indices past the end ignored.
-// counts: copies x (n+1) slots (copies 1 or 4), summed by sum_copies().
-void bin_range(const float* x, int64_t count, float wf, int64_t n, int64_t copies, int64_t* counts) {
+// Accumulates min/max/non-finite of p[0..m) (m <= 1024) into the slots.
+inline void scan_block(const float* p, int m, MinMax& acc) {
+  int i = 0;
+  for (; i + kSlots <= m; i += kSlots) {
+    for (int k = 0; k < kSlots; k++) {
+      const float v = p[i + k];
+      acc.mn[k] = v < acc.mn[k] ? v : acc.mn[k];
+      acc.mx[k] = v > acc.mx[k] ? v : acc.mx[k];
+      acc.bad[k] += !(std::fabs(v) <= 3.40282347e38f);
+    }
+  }
+  for (int k = 0; i < m; i++, k++) {
+    const float v = p[i];
+    acc.mn[k] = v < acc.mn[k] ? v : acc.mn[k];
+    acc.mx[k] = v > acc.mx[k] ? v : acc.mx[k];
+    acc.bad[k] += !(std::fabs(v) <= 3.40282347e38f);
+  }
+}
+
+int64_t drain_bad(MinMax& acc) {
+  int64_t b = 0;
+  for (int k = 0; k < kSlots; k++) b += acc.bad[k], acc.bad[k] = 0;
+  return b;
+}
+
+Scan scan_range(const float* x, int64_t count) {
+  MinMax acc;
+  int64_t bad = 0;
+  for (int64_t b = 0; b < count; b += 1024) {
+    scan_block(x + b, static_cast<int>(std::min<int64_t>(1024, count - b)), acc);
+    bad += drain_bad(acc);
+  }
+  return finish_scan(acc, bad, x, count);
+}
+
+// Lane count arrays: `copies` interleaved copies of n bins + 1 overflow slot + kZeroSlots
+// slots that zeros rotate through (TPU-MLIR drops zeros; rotating them avoids a chain of
+// increments of one counter). Consecutive values often fall in the same bin, and
+// increments of one counter form a dependency chain; copies break it (summed after), when
+// a lane bins enough values to pay for clearing and summing them.
+constexpr int64_t kZeroSlots = 8;
+int64_t count_copies(int64_t bins, int64_t lane_values) {
+  if (bins > (1 << 18)) return 1;
+  return lane_values >= 32 * bins ? 4 : lane_values >= 8 * bins ? 2 : 1;
+}
+int64_t copy_stride(int64_t n) {
+  return n + 1 + kZeroSlots;
+}
+// Fixed lanes (a function of the size only, never of the thread count).
+int64_t lanes_for(int64_t values, int64_t bins) {
+  if (bins > (1 << 18)) return 1;  // huge extended histograms: bound memory
+  return std::clamp<int64_t>(values / (int64_t{1} << 15), 1, 8);
+}
+
+// Bins |v| of finite values (and, with kScan, accumulates min/max/non-finite of all of
+// them); zeros are dropped, indices past the end ignored. counts: copies x copy_stride(n).
+template <bool kScan>
+void bin_range(const float* x, int64_t count, float wf, int64_t n, int64_t copies, int64_t* counts, MinMax* acc,
+               int64_t* bad) {
   constexpr int kBlock = 1024;
   int32_t idx[kBlock];
   const float limit = static_cast<float>(n);
-  int64_t zeros = 0;
+  const int32_t zero_base = static_cast<int32_t>(n + 1);
   for (int64_t start = 0; start < count; start += kBlock) {
     const int m = static_cast<int>(std::min<int64_t>(kBlock, count - start));
     const float* p = x + start;
+    if constexpr (kScan) {
+      scan_block(p, m, *acc);  // the block stays in L1 for the binning
+      *bad += drain_bad(*acc);
+    }
     for (int i = 0; i < m; i++) {  // vectorizable: same float32 arithmetic as histogram_bin
       float q = std::fabs(p[i]) / wf + 0.5f;
       q = q < limit ? q : limit;
-      idx[i] = static_cast<int32_t>(q);
-      zeros += p[i] == 0.f;
+      idx[i] = p[i] == 0.f ? zero_base + (i & (kZeroSlots - 1)) : static_cast<int32_t>(q);
     }
+    const int64_t stride = copy_stride(n);
     if (copies == 4) {
-      int64_t *c0 = counts, *c1 = c0 + (n + 1), *c2 = c1 + (n + 1), *c3 = c2 + (n + 1);
+      int64_t *c0 = counts, *c1 = c0 + stride, *c2 = c1 + stride, *c3 = c2 + stride;
       int i = 0;
       for (; i + 4 <= m; i += 4) {
         c0[idx[i]]++;
@@ -58,18 +148,26 @@ void bin_range(const float* x, int64_t count, float wf, int64_t n, int64_t copie
         c3[idx[i + 3]]++;
       }
       for (; i < m; i++) c0[idx[i]]++;
+    } else if (copies == 2) {
+      int64_t *c0 = counts, *c1 = c0 + stride;
+      int i = 0;
+      for (; i + 2 <= m; i += 2) {
+        c0[idx[i]]++;
+        c1[idx[i + 1]]++;
+      }
+      for (; i < m; i++) c0[idx[i]]++;
     } else {
       for (int i = 0; i < m; i++) counts[idx[i]]++;
     }
   }
-  counts[0] -= zeros;  // zeros land in bin 0 and are dropped (TPU-MLIR: t[t != 0])
 }
 
-// Adds the copies x (n+1) counts of one lane to `counts` (n bins; slot n is overflow).
+// Adds the copies of one lane to `counts` (n bins; overflow and zero slots dropped).
 void sum_copies(const std::vector<int64_t>& lane, int64_t copies, std::vector<int64_t>& counts) {
   const int64_t n = static_cast<int64_t>(counts.size());
+  const int64_t stride = copy_stride(n);
   for (int64_t c = 0; c < copies; c++)
-    for (int64_t i = 0; i < n; i++) counts[i] += lane[c * (n + 1) + i];
+    for (int64_t i = 0; i < n; i++) counts[i] += lane[c * stride + i];
 }
 
 void bin_into(std::span<const float> x, double width, std::vector<int64_t>& counts, ThreadPool* pool) {
@@ -77,15 +175,14 @@ void bin_into(std::span<const float> x, double width, std::vector<int64_t>& coun
   const float wf = static_cast<float>(width);
   const int64_t n = static_cast<int64_t>(counts.size());
   const int64_t total = static_cast<int64_t>(x.size());
-  // Fixed lanes with private counts (integers: any order gives the same sums); one lane
-  // for huge extended histograms to bound memory.
-  const int64_t lanes = n > (1 << 18) || total < 4 * kChunk ? 1 : 8;
+  // Fixed lanes with private counts (integers: any order gives the same sums).
+  const int64_t lanes = lanes_for(total, n);
   const int64_t per = (total + lanes - 1) / lanes;
   const int64_t copies = count_copies(n, per);
-  std::vector<std::vector<int64_t>> lane_counts(lanes, std::vector<int64_t>(copies * (n + 1), 0));
+  std::vector<std::vector<int64_t>> lane_counts(lanes, std::vector<int64_t>(copies * copy_stride(n), 0));
   auto lane = [&](int64_t l) {
     int64_t b = l * per, e = std::min(total, b + per);
-    if (b < e) bin_range(x.data() + b, e - b, wf, n, copies, lane_counts[l].data());
+    if (b < e) bin_range<false>(x.data() + b, e - b, wf, n, copies, lane_counts[l].data(), nullptr, nullptr);
   };
   if (pool && lanes > 1) {
     pool->parallel_for(lanes, lane);
@@ -263,8 +360,10 @@ void keep_extremes(std::vector<float>& kept, std::vector<float> incoming, int64_
       incoming.resize(keep);
     }
   }
+  std::sort(incoming.begin(), incoming.end());
+  const auto middle = static_cast<std::ptrdiff_t>(kept.size());
   kept.insert(kept.end(), incoming.begin(), incoming.end());
-  std::sort(kept.begin(), kept.end());
+  std::inplace_merge(kept.begin(), kept.begin() + middle, kept.end());  // kept was sorted
   if (static_cast<int64_t>(kept.size()) > keep) {
     if (largest) {
       kept.erase(kept.begin(), kept.end() - keep);
@@ -275,7 +374,7 @@ void keep_extremes(std::vector<float>& kept, std::vector<float> incoming, int64_
 }
 }  // namespace
 
-void TensorStats::add_extremes(std::span<const float> x) {
+void TensorStats::add_extremes(std::span<const float> x, ThreadPool* pool) {
   // TPU-MLIR concatenates each sample's L smallest and L largest values (both whole
   // arrays when the sample is smaller than L) and later sorts everything; only the L
   // extremes of that multiset matter, so they are kept incrementally.
@@ -284,12 +383,39 @@ void TensorStats::add_extremes(std::span<const float> x) {
   if (n >= 2 * L && static_cast<int64_t>(top_.size()) == L && static_cast<int64_t>(bottom_.size()) == L) {
     // The sample's L smallest and L largest are disjoint, so the multiset's L largest are
     // the L largest values seen at all: only values beyond the current L-th extreme can
-    // change the kept values (equal ones leave the values unchanged). One pass.
+    // change the kept values (equal ones leave the values unchanged). One pass in fixed
+    // chunks; a 1024-value block is read value by value only when its min/max crosses a cut.
     const float hi_cut = top_.front(), lo_cut = bottom_.back();
+    const int64_t chunks = (n + kChunk - 1) / kChunk;
+    std::vector<std::vector<float>> his(chunks), los(chunks);
+    for_chunks(pool, n, [&](int64_t c, int64_t b, int64_t e) {
+      for (int64_t start = b; start < e; start += 1024) {
+        const int m = static_cast<int>(std::min<int64_t>(1024, e - start));
+        const float* p = x.data() + start;
+        float bmn[kSlots], bmx[kSlots];
+        for (int k = 0; k < kSlots; k++) bmn[k] = INFINITY, bmx[k] = -INFINITY;
+        int i = 0;
+        for (; i + kSlots <= m; i += kSlots) {
+          for (int k = 0; k < kSlots; k++) {
+            bmn[k] = p[i + k] < bmn[k] ? p[i + k] : bmn[k];
+            bmx[k] = p[i + k] > bmx[k] ? p[i + k] : bmx[k];
+          }
+        }
+        bool hi_any = false, lo_any = false;
+        for (; i < m; i++) hi_any |= p[i] > hi_cut, lo_any |= p[i] < lo_cut;
+        for (int k = 0; k < kSlots; k++) hi_any |= bmx[k] > hi_cut, lo_any |= bmn[k] < lo_cut;
+        if (hi_any)
+          for (int j = 0; j < m; j++)
+            if (p[j] > hi_cut) his[c].push_back(p[j]);
+        if (lo_any)
+          for (int j = 0; j < m; j++)
+            if (p[j] < lo_cut) los[c].push_back(p[j]);
+      }
+    });
     std::vector<float> hi, lo;
-    for (float v : x) {
-      if (v > hi_cut) hi.push_back(v);
-      if (v < lo_cut) lo.push_back(v);
+    for (int64_t c = 0; c < chunks; c++) {
+      hi.insert(hi.end(), his[c].begin(), his[c].end());
+      lo.insert(lo.end(), los[c].begin(), los[c].end());
     }
     keep_extremes(top_, std::move(hi), L, true);
     keep_extremes(bottom_, std::move(lo), L, false);
@@ -320,33 +446,22 @@ void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
   std::vector<std::vector<int64_t>> lane_counts;
   int64_t copies = 1;
   {
-    struct Part {
-      float mn = INFINITY, mx = -INFINITY;
-      int64_t bad = 0;
-    };
-    auto scan = [](const float* p, int64_t count, Part& part) {
-      for (int64_t i = 0; i < count; i++) {
-        const float v = p[i];
-        part.bad += !(std::fabs(v) <= 3.40282347e38f);
-        part.mn = v < part.mn ? v : part.mn;
-        part.mx = v > part.mx ? v : part.mx;
-      }
-    };
-    std::vector<Part> parts;
+    std::vector<Scan> parts;
     if (speculate) {
       const int64_t nb = static_cast<int64_t>(hist_.counts.size());
       const float wf = static_cast<float>(hist_.th / (static_cast<double>(nb) - 1));
-      const int64_t lanes = n < 4 * kChunk ? 1 : 8;
+      const int64_t lanes = lanes_for(n, nb);
       parts.resize(lanes);
       const int64_t per = (n + lanes - 1) / lanes;
       copies = count_copies(nb, per);
-      lane_counts.assign(lanes, std::vector<int64_t>(copies * (nb + 1), 0));
+      lane_counts.assign(lanes, std::vector<int64_t>(copies * copy_stride(nb), 0));
       auto lane = [&](int64_t l) {
-        for (int64_t b = l * per, e = std::min(n, b + per); b < e; b += 4096) {
-          const int64_t m = std::min<int64_t>(4096, e - b);
-          scan(x.data() + b, m, parts[l]);  // block stays in cache for the binning
-          bin_range(x.data() + b, m, wf, nb, copies, lane_counts[l].data());
-        }
+        const int64_t b = l * per, e = std::min(n, b + per);
+        if (b >= e) return;
+        MinMax acc;
+        int64_t lane_bad = 0;
+        bin_range<true>(x.data() + b, e - b, wf, nb, copies, lane_counts[l].data(), &acc, &lane_bad);
+        parts[l] = finish_scan(acc, lane_bad, x.data() + b, e - b);
       };
       if (pool && lanes > 1) {
         pool->parallel_for(lanes, lane);
@@ -355,9 +470,9 @@ void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
       }
     } else {
       parts.resize((n + kChunk - 1) / kChunk);
-      for_chunks(pool, n, [&](int64_t c, int64_t b, int64_t e) { scan(x.data() + b, e - b, parts[c]); });
+      for_chunks(pool, n, [&](int64_t c, int64_t b, int64_t e) { parts[c] = scan_range(x.data() + b, e - b); });
     }
-    for (const Part& p : parts) {
+    for (const Scan& p : parts) {
       bad += p.bad;
       mn = std::min(mn, p.mn);
       mx = std::max(mx, p.mx);
@@ -439,7 +554,7 @@ void TensorStats::add_others(std::span<const float> x, ThreadPool* pool) {
   if (config_.octav) octav_sum_ += octav_scale(x, 8, pool);
   if (config_.aciq_gauss) aciq_gauss_sum_ += aciq_gauss_clip(x);
   if (config_.aciq_laplace) aciq_laplace_sum_ += aciq_laplace_clip(x);
-  if (config_.percentile_keep > 0) add_extremes(x);
+  if (config_.percentile_keep > 0) add_extremes(x, pool);
 }
 
 }  // namespace mixq::calib

@@ -88,7 +88,7 @@ class TensorStats {
 
  private:
   friend class StatisticsAccess;  // statistics.cpp: (de)serialization, extremes trimming
-  void add_extremes(std::span<const float> x);
+  void add_extremes(std::span<const float> x, ThreadPool* pool);
   void add_others(std::span<const float> x, ThreadPool* pool);
   StatsConfig config_;
   int64_t samples_ = 0, elements_ = 0, nonfinite_ = 0;
