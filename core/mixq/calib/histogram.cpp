@@ -62,23 +62,28 @@ Scan finish_scan(const MinMax& acc, int64_t bad_blocks_sum, const float* x, int6
   return r;
 }
 
-// Accumulates min/max/non-finite of p[0..m) (m <= 1024) into the slots.
+// Accumulates min/max/non-finite of p[0..m) (m <= 1024) into the slots (local copies:
+// `p` could alias the accumulators as far as the compiler knows, which blocks SIMD).
 inline void scan_block(const float* p, int m, MinMax& acc) {
+  float mn[kSlots], mx[kSlots];
+  int32_t bad[kSlots];
+  for (int k = 0; k < kSlots; k++) mn[k] = acc.mn[k], mx[k] = acc.mx[k], bad[k] = acc.bad[k];
   int i = 0;
   for (; i + kSlots <= m; i += kSlots) {
     for (int k = 0; k < kSlots; k++) {
       const float v = p[i + k];
-      acc.mn[k] = v < acc.mn[k] ? v : acc.mn[k];
-      acc.mx[k] = v > acc.mx[k] ? v : acc.mx[k];
-      acc.bad[k] += !(std::fabs(v) <= 3.40282347e38f);
+      mn[k] = v < mn[k] ? v : mn[k];
+      mx[k] = v > mx[k] ? v : mx[k];
+      bad[k] += !(std::fabs(v) <= 3.40282347e38f);
     }
   }
   for (int k = 0; i < m; i++, k++) {
     const float v = p[i];
-    acc.mn[k] = v < acc.mn[k] ? v : acc.mn[k];
-    acc.mx[k] = v > acc.mx[k] ? v : acc.mx[k];
-    acc.bad[k] += !(std::fabs(v) <= 3.40282347e38f);
+    mn[k] = v < mn[k] ? v : mn[k];
+    mx[k] = v > mx[k] ? v : mx[k];
+    bad[k] += !(std::fabs(v) <= 3.40282347e38f);
   }
+  for (int k = 0; k < kSlots; k++) acc.mn[k] = mn[k], acc.mx[k] = mx[k], acc.bad[k] = bad[k];
 }
 
 int64_t drain_bad(MinMax& acc) {
@@ -110,16 +115,19 @@ int64_t count_copies(int64_t bins, int64_t lane_values) {
 int64_t copy_stride(int64_t n) {
   return n + 1 + kZeroSlots;
 }
-// Fixed lanes (a function of the size only, never of the thread count).
+// Fixed lanes (a function of the size only, never of the thread count). A lane counts at
+// most 2^30 values, so 32-bit lane counts (half the cache footprint) cannot overflow.
+using LaneCount = uint32_t;
 int64_t lanes_for(int64_t values, int64_t bins) {
-  if (bins > (1 << 18)) return 1;  // huge extended histograms: bound memory
-  return std::clamp<int64_t>(values / (int64_t{1} << 15), 1, 8);
+  const int64_t needed = (values >> 30) + 1;
+  if (bins > (1 << 18)) return needed;  // huge extended histograms: bound memory
+  return std::max(needed, std::clamp<int64_t>(values / (int64_t{1} << 15), 1, 8));
 }
 
 // Bins |v| of finite values (and, with kScan, accumulates min/max/non-finite of all of
 // them); zeros are dropped, indices past the end ignored. counts: copies x copy_stride(n).
 template <bool kScan>
-void bin_range(const float* x, int64_t count, float wf, int64_t n, int64_t copies, int64_t* counts, MinMax* acc,
+void bin_range(const float* x, int64_t count, float wf, int64_t n, int64_t copies, LaneCount* counts, MinMax* acc,
                int64_t* bad) {
   constexpr int kBlock = 1024;
   int32_t idx[kBlock];
@@ -139,7 +147,7 @@ void bin_range(const float* x, int64_t count, float wf, int64_t n, int64_t copie
     }
     const int64_t stride = copy_stride(n);
     if (copies == 4) {
-      int64_t *c0 = counts, *c1 = c0 + stride, *c2 = c1 + stride, *c3 = c2 + stride;
+      LaneCount *c0 = counts, *c1 = c0 + stride, *c2 = c1 + stride, *c3 = c2 + stride;
       int i = 0;
       for (; i + 4 <= m; i += 4) {
         c0[idx[i]]++;
@@ -149,7 +157,7 @@ void bin_range(const float* x, int64_t count, float wf, int64_t n, int64_t copie
       }
       for (; i < m; i++) c0[idx[i]]++;
     } else if (copies == 2) {
-      int64_t *c0 = counts, *c1 = c0 + stride;
+      LaneCount *c0 = counts, *c1 = c0 + stride;
       int i = 0;
       for (; i + 2 <= m; i += 2) {
         c0[idx[i]]++;
@@ -163,7 +171,7 @@ void bin_range(const float* x, int64_t count, float wf, int64_t n, int64_t copie
 }
 
 // Adds the copies of one lane to `counts` (n bins; overflow and zero slots dropped).
-void sum_copies(const std::vector<int64_t>& lane, int64_t copies, std::vector<int64_t>& counts) {
+void sum_copies(const std::vector<LaneCount>& lane, int64_t copies, std::vector<int64_t>& counts) {
   const int64_t n = static_cast<int64_t>(counts.size());
   const int64_t stride = copy_stride(n);
   for (int64_t c = 0; c < copies; c++)
@@ -179,7 +187,7 @@ void bin_into(std::span<const float> x, double width, std::vector<int64_t>& coun
   const int64_t lanes = lanes_for(total, n);
   const int64_t per = (total + lanes - 1) / lanes;
   const int64_t copies = count_copies(n, per);
-  std::vector<std::vector<int64_t>> lane_counts(lanes, std::vector<int64_t>(copies * copy_stride(n), 0));
+  std::vector<std::vector<LaneCount>> lane_counts(lanes, std::vector<LaneCount>(copies * copy_stride(n), 0));
   auto lane = [&](int64_t l) {
     int64_t b = l * per, e = std::min(total, b + per);
     if (b < e) bin_range<false>(x.data() + b, e - b, wf, n, copies, lane_counts[l].data(), nullptr, nullptr);
@@ -443,7 +451,7 @@ void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
   const int64_t n = static_cast<int64_t>(x.size());
   const bool speculate =
       config_.histogram && !hist_.counts.empty() && hist_.th > 0 && hist_.counts.size() <= (size_t{1} << 18);
-  std::vector<std::vector<int64_t>> lane_counts;
+  std::vector<std::vector<LaneCount>> lane_counts;
   int64_t copies = 1;
   {
     std::vector<Scan> parts;
@@ -454,7 +462,7 @@ void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
       parts.resize(lanes);
       const int64_t per = (n + lanes - 1) / lanes;
       copies = count_copies(nb, per);
-      lane_counts.assign(lanes, std::vector<int64_t>(copies * copy_stride(nb), 0));
+      lane_counts.assign(lanes, std::vector<LaneCount>(copies * copy_stride(nb), 0));
       auto lane = [&](int64_t l) {
         const int64_t b = l * per, e = std::min(n, b + per);
         if (b >= e) return;
