@@ -368,10 +368,8 @@ void keep_extremes(std::vector<float>& kept, std::vector<float> incoming, int64_
       incoming.resize(keep);
     }
   }
-  std::sort(incoming.begin(), incoming.end());
-  const auto middle = static_cast<std::ptrdiff_t>(kept.size());
   kept.insert(kept.end(), incoming.begin(), incoming.end());
-  std::inplace_merge(kept.begin(), kept.begin() + middle, kept.end());  // kept was sorted
+  std::sort(kept.begin(), kept.end());
   if (static_cast<int64_t>(kept.size()) > keep) {
     if (largest) {
       kept.erase(kept.begin(), kept.end() - keep);
@@ -395,35 +393,52 @@ void TensorStats::add_extremes(std::span<const float> x, ThreadPool* pool) {
     // chunks; a 1024-value block is read value by value only when its min/max crosses a cut.
     const float hi_cut = top_.front(), lo_cut = bottom_.back();
     const int64_t chunks = (n + kChunk - 1) / kChunk;
-    std::vector<std::vector<float>> his(chunks), los(chunks);
-    for_chunks(pool, n, [&](int64_t c, int64_t b, int64_t e) {
-      for (int64_t start = b; start < e; start += 1024) {
-        const int m = static_cast<int>(std::min<int64_t>(1024, e - start));
-        const float* p = x.data() + start;
-        float bmn[kSlots], bmx[kSlots];
-        for (int k = 0; k < kSlots; k++) bmn[k] = INFINITY, bmx[k] = -INFINITY;
-        int i = 0;
-        for (; i + kSlots <= m; i += kSlots) {
-          for (int k = 0; k < kSlots; k++) {
-            bmn[k] = p[i + k] < bmn[k] ? p[i + k] : bmn[k];
-            bmx[k] = p[i + k] > bmx[k] ? p[i + k] : bmx[k];
+    // Two passes over fixed chunks: count the values beyond the cuts, then copy them to
+    // their offsets (no allocation on the workers: per-thread malloc arenas grew the
+    // peak memory with the number of samples).
+    std::vector<int64_t> hi_at(chunks + 1, 0), lo_at(chunks + 1, 0);
+    std::vector<float> hi, lo;
+    for (int pass = 0; pass < 2; pass++) {
+      for_chunks(pool, n, [&](int64_t c, int64_t b, int64_t e) {
+        int64_t nh = 0, nl = 0;
+        for (int64_t start = b; start < e; start += 1024) {
+          const int m = static_cast<int>(std::min<int64_t>(1024, e - start));
+          const float* p = x.data() + start;
+          float bmn[kSlots], bmx[kSlots];
+          for (int k = 0; k < kSlots; k++) bmn[k] = INFINITY, bmx[k] = -INFINITY;
+          int i = 0;
+          for (; i + kSlots <= m; i += kSlots) {
+            for (int k = 0; k < kSlots; k++) {
+              bmn[k] = p[i + k] < bmn[k] ? p[i + k] : bmn[k];
+              bmx[k] = p[i + k] > bmx[k] ? p[i + k] : bmx[k];
+            }
+          }
+          bool hi_any = false, lo_any = false;
+          for (; i < m; i++) hi_any |= p[i] > hi_cut, lo_any |= p[i] < lo_cut;
+          for (int k = 0; k < kSlots; k++) hi_any |= bmx[k] > hi_cut, lo_any |= bmn[k] < lo_cut;
+          if (hi_any) {
+            for (int j = 0; j < m; j++) {
+              if (!(p[j] > hi_cut)) continue;
+              if (pass == 1) hi[hi_at[c] + nh] = p[j];
+              nh++;
+            }
+          }
+          if (lo_any) {
+            for (int j = 0; j < m; j++) {
+              if (!(p[j] < lo_cut)) continue;
+              if (pass == 1) lo[lo_at[c] + nl] = p[j];
+              nl++;
+            }
           }
         }
-        bool hi_any = false, lo_any = false;
-        for (; i < m; i++) hi_any |= p[i] > hi_cut, lo_any |= p[i] < lo_cut;
-        for (int k = 0; k < kSlots; k++) hi_any |= bmx[k] > hi_cut, lo_any |= bmn[k] < lo_cut;
-        if (hi_any)
-          for (int j = 0; j < m; j++)
-            if (p[j] > hi_cut) his[c].push_back(p[j]);
-        if (lo_any)
-          for (int j = 0; j < m; j++)
-            if (p[j] < lo_cut) los[c].push_back(p[j]);
+        if (pass == 0) hi_at[c + 1] = nh, lo_at[c + 1] = nl;
+      });
+      if (pass == 0) {
+        for (int64_t c = 0; c < chunks; c++) hi_at[c + 1] += hi_at[c], lo_at[c + 1] += lo_at[c];
+        if (hi_at[chunks] == 0 && lo_at[chunks] == 0) return;  // nothing beyond the cuts
+        hi.resize(hi_at[chunks]);
+        lo.resize(lo_at[chunks]);
       }
-    });
-    std::vector<float> hi, lo;
-    for (int64_t c = 0; c < chunks; c++) {
-      hi.insert(hi.end(), his[c].begin(), his[c].end());
-      lo.insert(lo.end(), los[c].begin(), los[c].end());
     }
     keep_extremes(top_, std::move(hi), L, true);
     keep_extremes(bottom_, std::move(lo), L, false);
