@@ -66,7 +66,8 @@ calib::CalibrationResult merge_saved_statistics(const AnalyzedModel& am, const s
   while (true) {
     const size_t comma = list.find(',', start);
     files.push_back(list.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-    require(!files.back().empty(), "--merge_stats: expected comma-separated file names, got an empty one in '" + list + "'");
+    require(!files.back().empty(),
+            "--merge_stats: expected comma-separated file names, got an empty one in '" + list + "'");
     if (comma == std::string::npos) break;
     start = comma + 1;
   }

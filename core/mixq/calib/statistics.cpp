@@ -72,7 +72,8 @@ class Reader {
   }
   template <class T>
   T raw(const std::string& field) {
-    if (bytes_.size() - pos_ < sizeof(T)) fail(field, "expected " + std::to_string(sizeof(T)) + " more bytes, the file ends (truncated?)");
+    if (bytes_.size() - pos_ < sizeof(T))
+      fail(field, "expected " + std::to_string(sizeof(T)) + " more bytes, the file ends (truncated?)");
     T v;
     std::memcpy(&v, bytes_.data() + pos_, sizeof(T));
     pos_ += sizeof(T);
@@ -106,7 +107,8 @@ class Reader {
   }
   std::vector<float> floats(const std::string& field, int64_t max) {
     const int64_t n = count(field + " count", max);
-    if (static_cast<int64_t>(bytes_.size() - pos_) / 4 < n) fail(field, "expected " + std::to_string(n) + " floats, the file ends");
+    if (static_cast<int64_t>(bytes_.size() - pos_) / 4 < n)
+      fail(field, "expected " + std::to_string(n) + " floats, the file ends");
     std::vector<float> v(n);
     std::memcpy(v.data(), bytes_.data() + pos_, n * 4);
     pos_ += n * 4;
@@ -180,12 +182,14 @@ std::vector<uint8_t> write_statistics(const CalibrationStatistics& st) {
 CalibrationStatistics read_statistics(std::span<const uint8_t> bytes, const std::string& file_name) {
   Reader r(bytes, file_name);
   if (bytes.size() < 8 || std::memcmp(bytes.data(), kMagic, 8) != 0) {
-    throw Error(file_name + ": not a mixq statistics file (expected it to start with \"MIXQSTAT\", as written by "
-                            "mixq calibrate --save_stats)");
+    throw Error(file_name +
+                ": not a mixq statistics file (expected it to start with \"MIXQSTAT\", as written by "
+                "mixq calibrate --save_stats)");
   }
   for (int i = 0; i < 8; i++) r.raw<uint8_t>("magic");
   const uint32_t version = r.raw<uint32_t>("version");
-  if (version != kVersion) r.fail("version", "expected " + std::to_string(kVersion) + ", got " + std::to_string(version));
+  if (version != kVersion)
+    r.fail("version", "expected " + std::to_string(kVersion) + ", got " + std::to_string(version));
   CalibrationStatistics st;
   st.method = parse_cali_method(r.str("method"));
   st.histogram_bins = static_cast<int>(r.raw<uint32_t>("histogram_bins"));
@@ -203,7 +207,8 @@ CalibrationStatistics read_statistics(std::span<const uint8_t> bytes, const std:
   st.planned_runs = r.count("planned_runs", kMaxCount);
   st.extremes_runs = r.count("extremes_runs", kMaxCount);
   const uint32_t n_layers = r.raw<uint32_t>("layer count");
-  if (n_layers > bytes.size()) r.fail("layer count", "expected at most one layer per byte, got " + std::to_string(n_layers));
+  if (n_layers > bytes.size())
+    r.fail("layer count", "expected at most one layer per byte, got " + std::to_string(n_layers));
   for (uint32_t i = 0; i < n_layers; i++) {
     const std::string at = "layer " + std::to_string(i);
     st.layers.push_back(r.str(at + " name"));
@@ -246,7 +251,8 @@ CalibrationStatistics read_statistics(std::span<const uint8_t> bytes, const std:
     h.counts.resize(nb);
     for (uint64_t j = 0; j < nb; j++) {
       const uint64_t v = r.uleb(L + " histogram count");
-      if (v > static_cast<uint64_t>(kMaxCount) * 1024) r.fail(L + " histogram count", "expected a count, got " + std::to_string(v));
+      if (v > static_cast<uint64_t>(kMaxCount) * 1024)
+        r.fail(L + " histogram count", "expected a count, got " + std::to_string(v));
       h.counts[j] = static_cast<int64_t>(v);
     }
     A::octav(s) = r.raw<double>(L + " octav_sum");
@@ -254,11 +260,13 @@ CalibrationStatistics read_statistics(std::span<const uint8_t> bytes, const std:
     A::aciq_laplace(s) = r.raw<double>(L + " aciq_laplace_sum");
     A::top(s) = r.floats(L + " top", kMaxCount);
     A::bottom(s) = r.floats(L + " bottom", kMaxCount);
-    if (!std::is_sorted(A::top(s).begin(), A::top(s).end()) || !std::is_sorted(A::bottom(s).begin(), A::bottom(s).end()))
+    if (!std::is_sorted(A::top(s).begin(), A::top(s).end()) ||
+        !std::is_sorted(A::bottom(s).begin(), A::bottom(s).end()))
       r.fail(L + " top/bottom", "expected ascending extremes");
     st.stats.emplace_back(std::move(s));
   }
-  if (!r.at_end()) r.fail("end", "expected the end of the file, " + std::to_string(bytes.size() - r.pos()) + " bytes follow");
+  if (!r.at_end())
+    r.fail("end", "expected the end of the file, " + std::to_string(bytes.size() - r.pos()) + " bytes follow");
   return st;
 }
 
@@ -325,8 +333,9 @@ CalibrationStatistics merge_statistics(const std::vector<CalibrationStatistics>&
                     "': expected the statistics kinds of the first shard (histogram/octav/aciq/extremes), got others");
       }
       if (b.percentile_keep > 0 &&
-          b.percentile_keep < percentile_keep(percentile_for_layer(static_cast<int>(i), static_cast<int>(out.layers.size())),
-                                              out.planned_runs, s->elements()))
+          b.percentile_keep <
+              percentile_keep(percentile_for_layer(static_cast<int>(i), static_cast<int>(out.layers.size())),
+                              out.planned_runs, s->elements()))
         extremes_short = true;
       out.stats[i]->merge(*s);
     }
@@ -336,8 +345,8 @@ CalibrationStatistics merge_statistics(const std::vector<CalibrationStatistics>&
     std::ostringstream w;
     w << "percentile9999 statistics: a shard kept the extreme values for " << out.extremes_runs
       << " executor runs, the merged table needs them for " << out.planned_runs
-      << ": those thresholds are approximate (calibrate each shard with --shard_total_num "
-      << out.samples << " to merge exactly)";
+      << ": those thresholds are approximate (calibrate each shard with --shard_total_num " << out.samples
+      << " to merge exactly)";
     out.warnings.push_back(w.str());
   }
   if (out.method == CaliMethod::Kl || out.method == CaliMethod::Admm || out.int4_th) {
@@ -376,8 +385,8 @@ CalibrationResult thresholds_from_statistics(const AnalyzedModel& am, const Cali
                 std::to_string(st.layers.size()) + ": statistics of another model?");
   for (int i = 0; i < num_layers; i++) {
     if (st.layers[i] != layers[i].name)
-      throw Error("statistics: layer " + std::to_string(i) + ": expected '" + layers[i].name + "' (the model's), got '" +
-                  st.layers[i] + "': statistics of another model?");
+      throw Error("statistics: layer " + std::to_string(i) + ": expected '" + layers[i].name +
+                  "' (the model's), got '" + st.layers[i] + "': statistics of another model?");
   }
   const std::vector<bool> asym = st.part_asymmetric ? asymmetric_layers(am.layers) : std::vector<bool>(num_layers);
   CalibrationResult result;
@@ -397,7 +406,8 @@ CalibrationResult thresholds_from_statistics(const AnalyzedModel& am, const Cali
   if (st.extremes_runs != st.planned_runs) {
     for (int i = 0; i < num_layers; i++) {
       if (!st.stats[i] || st.stats[i]->config().percentile_keep == 0) continue;
-      const int64_t need = percentile_keep(percentile_for_layer(i, num_layers), st.planned_runs, st.stats[i]->elements());
+      const int64_t need =
+          percentile_keep(percentile_for_layer(i, num_layers), st.planned_runs, st.stats[i]->elements());
       if (need < st.stats[i]->config().percentile_keep) {
         trimmed[i] = *st.stats[i];
         StatisticsAccess::trim_extremes(*trimmed[i], need);

@@ -53,12 +53,12 @@ struct CalibrationStatistics {
   bool part_asymmetric = false;
   DataKind kind = DataKind::Image;
   std::string preprocess_description;
-  int64_t samples = 0;        // samples (before batch padding)
-  int64_t runs = 0;           // executor runs
-  int64_t planned_runs = 0;   // runs known up front (percentile9999's N)
-  int64_t extremes_runs = 0;  // runs the kept percentile extremes were sized for (>= planned_runs: enough)
-  std::vector<std::string> layers;                // layer names, LayerGraph order
-  std::vector<std::string> tensors;               // ONNX tensor each layer's statistics come from
+  int64_t samples = 0;               // samples (before batch padding)
+  int64_t runs = 0;                  // executor runs
+  int64_t planned_runs = 0;          // runs known up front (percentile9999's N)
+  int64_t extremes_runs = 0;         // runs the kept percentile extremes were sized for (>= planned_runs: enough)
+  std::vector<std::string> layers;   // layer names, LayerGraph order
+  std::vector<std::string> tensors;  // ONNX tensor each layer's statistics come from
   std::vector<std::optional<TensorStats>> stats;  // nullopt: the layer produced no values
   std::vector<std::string> warnings;              // from merging (approximate parts)
 };
