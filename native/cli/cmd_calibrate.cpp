@@ -15,7 +15,9 @@
 #include "io/model_file.h"
 #include "mixq/analysis.h"
 #include "mixq/calib/calibrate.h"
+#include "mixq/calib/statistics.h"
 #include "mixq/error.h"
+#include "mixq/log.h"
 
 namespace mixq::cli {
 
@@ -54,13 +56,61 @@ class ProgressBar {
   bool tty_;
 };
 
+// --merge_stats F1,F2,...: reads the saved statistics of each shard (in sample order),
+// merges them and computes the table; the method and its settings come from the files.
+calib::CalibrationResult merge_saved_statistics(const AnalyzedModel& am, const std::string& list,
+                                                calib::CalibrateOptions& co, bool method_given,
+                                                const std::string& save_stats, nlohmann::json* report) {
+  std::vector<std::string> files;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = list.find(',', start);
+    files.push_back(list.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    require(!files.back().empty(),
+            "--merge_stats: expected comma-separated file names, got an empty one in '" + list + "'");
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  std::vector<calib::CalibrationStatistics> shards;
+  for (const auto& f : files) {
+    shards.push_back(calib::read_statistics(native::read_file(f), f));
+    const auto& layers = am.layers.layers;
+    const auto& names = shards.back().layers;
+    require(names.size() == layers.size(), f + ": layer count: expected " + std::to_string(layers.size()) +
+                                               " (the model's), got " + std::to_string(names.size()) +
+                                               ": statistics of another model?");
+    for (size_t i = 0; i < names.size(); i++) {
+      require(names[i] == layers[i].name, f + ": layer " + std::to_string(i) + ": expected '" + layers[i].name +
+                                              "' (the model's), got '" + names[i] + "': statistics of another model?");
+    }
+  }
+  calib::CalibrationStatistics merged = calib::merge_statistics(shards, files);
+  require(!method_given || merged.method == co.method,
+          std::string("--cali_method: expected ") + calib::cali_method_name(merged.method) +
+              " (the saved statistics hold what that method needs), got " + calib::cali_method_name(co.method));
+  require(co.tune_num == 0, "--tune_num: tuning runs the model on samples; it is not available with --merge_stats");
+  co.method = merged.method;
+  co.histogram_bins = merged.histogram_bins;
+  co.int4_th = merged.int4_th;
+  co.part_asymmetric = merged.part_asymmetric;
+  if (!save_stats.empty()) {
+    auto bytes = calib::write_statistics(merged);
+    native::write_file_atomic(save_stats, bytes.data(), bytes.size());
+  }
+  (*report)["merged_stats"] = files;
+  calib::CalibrationResult r = calib::thresholds_from_statistics(am, merged, co);
+  for (const auto& w : r.warnings) log_warning(w);
+  return r;
+}
+
 }  // namespace
 
 void add_calibrate_command(CLI::App& app) {
   struct Opts {
     std::string model, dataset, data_list, output, cali_method = "kl", input_shapes, mlir, json, trt_cache, ort_json,
-                                                   check_table;
+                                                   check_table, save_stats, merge_stats;
     int input_num = 0, histogram_bin_num = 2048, tune_num = 0, threads = 0;
+    int64_t shard_total_num = 0;
     std::string resize_dims, mean = "0,0,0", scale = "1,1,1", pixel_format = "bgr", channel_format = "nchw",
                              pad_type = "center";
     int pad_value = 0;
@@ -96,8 +146,20 @@ void add_calibrate_command(CLI::App& app) {
   cmd->add_option("--ort_json", o->ort_json, "also write onnxruntime-style JSON ranges");
   cmd->add_option("--check_table", o->check_table,
                   "check an existing calibration table against MODEL (rows TPU-MLIR drops, unknown names)");
+  cmd->add_option("--save_stats", o->save_stats,
+                  "also write this run's statistics to FILE (for --merge_stats; shards of a dataset "
+                  "computed apart)");
+  auto* merge = cmd->add_option("--merge_stats", o->merge_stats,
+                                "F1,F2,...: the table from saved statistics of disjoint sample shards, in sample "
+                                "order, without running the model");
+  merge->excludes(ds)->excludes(dl);
+  cmd->add_option("--shard_total_num", o->shard_total_num,
+                  "with --save_stats: samples over all shards, so percentile9999 keeps the extremes an exact "
+                  "merge needs")
+      ->check(CLI::NonNegativeNumber);
+  auto* method_opt = cmd->get_option("--cali_method");
   cmd->add_option("--json", o->json, "write the JSON report to FILE ('-' = stdout)");
-  cmd->callback([o] {
+  cmd->callback([o, method_opt] {
     AnalyzedModel am = native::analyze_model_file(o->model, o->input_shapes, o->mlir);
     nlohmann::json report;
     report["model"] = o->model;
@@ -126,12 +188,9 @@ void add_calibrate_command(CLI::App& app) {
       if (!rep.issues.empty() || !rep.layers_without_row.empty()) exit_code = 1;
     }
 
-    if (!o->dataset.empty() || !o->data_list.empty()) {
-      require(!o->output.empty(), "calibrate: -o CALI_TABLE is required with --dataset/--data_list");
-      calib::DataSelection sel =
-          !o->dataset.empty()
-              ? calib::select_dataset(list_dataset(o->dataset), o->input_num, o->dataset)
-              : calib::parse_data_list(native::read_text_file(o->data_list), o->input_num, o->data_list);
+    const bool run_model = !o->dataset.empty() || !o->data_list.empty();
+    if (run_model || !o->merge_stats.empty()) {
+      require(!o->output.empty(), "calibrate: -o CALI_TABLE is required with --dataset/--data_list/--merge_stats");
       calib::CalibrateOptions co;
       co.method = calib::parse_cali_method(o->cali_method);
       co.histogram_bins = o->histogram_bin_num;
@@ -139,6 +198,7 @@ void add_calibrate_command(CLI::App& app) {
       co.threads = o->threads;
       co.int4_th = o->int4_th;
       co.part_asymmetric = o->part_asymmetric;
+      co.shard_total_samples = o->shard_total_num;
       auto& p = co.preprocess;
       if (!o->resize_dims.empty()) p.resize_dims = calib::parse_int_list(o->resize_dims, "--resize_dims");
       p.keep_aspect_ratio = o->keep_aspect_ratio;
@@ -153,17 +213,34 @@ void add_calibrate_command(CLI::App& app) {
       co.progress = [bar](const std::string& stage, size_t done, size_t total) {
         return bar->update(stage, done, total);
       };
-      if (sel.kind == calib::DataKind::Image && o->json != "-") {
-        for (const Layer& l : am.layers.layers)
-          if (l.is_input()) std::fprintf(stderr, "preprocess: %s\n", calib::describe(p, l.shape).c_str());
+      calib::CalibrationResult r;
+      if (run_model) {
+        calib::DataSelection sel =
+            !o->dataset.empty()
+                ? calib::select_dataset(list_dataset(o->dataset), o->input_num, o->dataset)
+                : calib::parse_data_list(native::read_text_file(o->data_list), o->input_num, o->data_list);
+        if (sel.kind == calib::DataKind::Image && o->json != "-") {
+          for (const Layer& l : am.layers.layers)
+            if (l.is_input()) std::fprintf(stderr, "preprocess: %s\n", calib::describe(p, l.shape).c_str());
+        }
+        calib::ReadSampleFile read = [](const std::string& f) { return native::read_file(f); };
+        calib::Calibration run(am, sel, read, co);
+        while (run.step()) {
+          if (!bar->update("inference", run.batches_done(), run.batches_total())) throw Error("calibration cancelled");
+        }
+        if (!o->save_stats.empty()) {
+          auto bytes = calib::write_statistics(run.statistics());
+          native::write_file_atomic(o->save_stats, bytes.data(), bytes.size());
+        }
+        r = run.finish();
+      } else {
+        r = merge_saved_statistics(am, o->merge_stats, co, method_opt->count() > 0, o->save_stats, &report);
       }
-      calib::ReadSampleFile read = [](const std::string& f) { return native::read_file(f); };
-      calib::CalibrationResult r = calib::calibrate(am, sel, read, co);
 
       calib::CaliTableHeader h;
       h.model_name = o->model;
       h.generated_time = native::generated_time_now();
-      h.histogram_bins = o->histogram_bin_num;
+      h.histogram_bins = co.histogram_bins;
       h.sample_number = r.samples;
       h.tune_number = r.tune_samples;
       native::write_file_atomic(o->output, calib::write_cali_table(h, r.table()));
@@ -194,6 +271,7 @@ void add_calibrate_command(CLI::App& app) {
                                {"tune_samples", r.tune_samples},
                                {"samples_per_second", sps},
                                {"seconds_inference", r.seconds_inference},
+                               {"seconds_loading", r.seconds_loading},
                                {"seconds_statistics", r.seconds_statistics},
                                {"seconds_thresholds", r.seconds_thresholds},
                                {"preprocess", r.preprocess_description},
@@ -201,7 +279,8 @@ void add_calibrate_command(CLI::App& app) {
                                {"layers", layers},
                                {"table", o->output}};
     } else {
-      require(!o->check_table.empty(), "calibrate: give --dataset DIR or --data_list FILE (or --check_table FILE)");
+      require(!o->check_table.empty(),
+              "calibrate: give --dataset DIR or --data_list FILE (or --merge_stats FILES, or --check_table FILE)");
     }
     if (!o->json.empty()) write_json_report(o->json, report);
     if (o->json != "-") std::fwrite(text.data(), 1, text.size(), stdout);

@@ -38,4 +38,29 @@ check "reports the ONNX tensor name and the layer to use" "grep -q \"use 'onnx::
 check "missing dataset exits 2" "[ $? = 2 ] && grep -q 'not a directory' '$T/e.log'"
 "$MIXQ" calibrate "$MODEL" --data_list "$T/list.txt" --cali_method foo -o "$T/x.txt" > "$T/e.log" 2>&1
 check "unknown method exits 2 naming it" "[ $? = 2 ] && grep -q \"unknown method 'foo'\" '$T/e.log'"
+# shards: statistics of disjoint sample lists merged = one run over all (exact for max
+# and for percentile9999 sized with --shard_total_num; kl re-bins histograms)
+printf '%s\n' "$SHARED/calib/coco40/000000002923.jpg" "$SHARED/calib/coco40/000000000139.jpg" > "$T/list_b.txt"
+cat "$T/list.txt" "$T/list_b.txt" > "$T/list_ab.txt"
+for m in max percentile9999; do
+  "$MIXQ" calibrate "$MODEL" --data_list "$T/list_ab.txt" "${PRE[@]}" --cali_method $m -o "$T/all_$m.txt" > /dev/null 2>&1
+  for s in list list_b; do
+    "$MIXQ" calibrate "$MODEL" --data_list "$T/$s.txt" "${PRE[@]}" --cali_method $m --shard_total_num 4 \
+      --save_stats "$T/$s.$m.stats" -o "$T/$s.$m.txt" > /dev/null 2>&1
+  done
+  "$MIXQ" calibrate "$MODEL" --merge_stats "$T/list.$m.stats,$T/list_b.$m.stats" -o "$T/merged_$m.txt" > "$T/m.log" 2>&1
+  check "--merge_stats of two shards = one run ($m)" "[ $? = 0 ] && diff <(grep -v '^#' '$T/all_$m.txt') <(grep -v '^#' '$T/merged_$m.txt') && sed -n 5p '$T/merged_$m.txt' | grep -qx '# sample number: 4'"
+done
+"$MIXQ" calibrate "$MODEL" --data_list "$T/list_b.txt" "${PRE[@]}" --save_stats "$T/b.kl.stats" -o "$T/b.kl.txt" > /dev/null 2>&1
+"$MIXQ" calibrate "$MODEL" --merge_stats "$T/b.kl.stats" -o "$T/b.kl.merged.txt" > /dev/null 2>&1
+check "--merge_stats of one kl shard = its own table" "diff <(grep -v '^#' '$T/b.kl.txt') <(grep -v '^#' '$T/b.kl.merged.txt')"
+"$MIXQ" calibrate "$MODEL" --merge_stats "$T/list.max.stats,$T/b.kl.stats" -o "$T/x.txt" > "$T/e.log" 2>&1
+check "--merge_stats of different methods exits 2 naming file and field" "[ $? = 2 ] && grep -q 'b.kl.stats: method: expected max' '$T/e.log'"
+head -c 100 "$T/b.kl.stats" > "$T/cut.stats"
+"$MIXQ" calibrate "$MODEL" --merge_stats "$T/cut.stats" -o "$T/x.txt" > "$T/e.log" 2>&1
+check "a truncated stats file exits 2 naming it" "[ $? = 2 ] && grep -q 'cut.stats: .*the file ends' '$T/e.log' && [ ! -e '$T/x.txt' ]"
+"$MIXQ" calibrate "$MODEL" --merge_stats "$T/list.txt" -o "$T/x.txt" > "$T/e.log" 2>&1
+check "a foreign file exits 2" "[ $? = 2 ] && grep -q 'not a mixq statistics file' '$T/e.log'"
+"$MIXQ" calibrate "$MODEL" --merge_stats "$T/b.kl.stats" --cali_method max -o "$T/x.txt" > "$T/e.log" 2>&1
+check "--cali_method other than the saved one exits 2" "[ $? = 2 ] && grep -q -- '--cali_method: expected kl' '$T/e.log'"
 exit $fail

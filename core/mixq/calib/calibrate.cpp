@@ -9,6 +9,8 @@
 #include <sstream>
 
 #include "mixq/calib/batches.h"
+#include "mixq/calib/prefetch.h"
+#include "mixq/calib/statistics.h"
 #include "mixq/calib/tune.h"
 #include "mixq/error.h"
 #include "mixq/exec/executor.h"
@@ -115,10 +117,12 @@ struct Calibration::State {
   std::vector<std::unique_ptr<TensorStats>> stats;
   std::vector<std::string> layer_tensor;
   int64_t runs_expected = 0;
+  int64_t extremes_runs = 0;  // runs the percentile extremes are sized for (shard_total_samples)
   int runs = 0;
   std::vector<float> scratch;
   double stats_seconds = 0;
   std::unique_ptr<BatchStream> stream;
+  std::unique_ptr<BatchPrefetcher> prefetch;  // after `stream`: destroyed (joined) first
   bool exhausted = false, finished = false;
 };
 
@@ -130,7 +134,7 @@ void Calibration::State::tap(const std::string& tensor, const Tensor& value) {
   if (!stats[li]) {
     int64_t keep = 0;
     if (options.method == CaliMethod::Percentile9999 || asym[li]) {
-      keep = percentile_keep(percentile_for_layer(li, num_layers), runs_expected, value.numel());
+      keep = percentile_keep(percentile_for_layer(li, num_layers), extremes_runs, value.numel());
     }
     StatsConfig cfg = stats_config_for(options.method, options.histogram_bins, keep);
     cfg.percentile_keep = keep;
@@ -168,26 +172,20 @@ Calibration::Calibration(const AnalyzedModel& am, const DataSelection& data, Rea
       s.layer_of_tensor.emplace(l.outputs[0], i);
     }
   }
-  s.asym.assign(s.num_layers, false);
-  if (s.options.part_asymmetric) {
-    for (int i = 0; i < s.num_layers; i++) {
-      const Layer& l = layers[i];
-      if (l.kind != "SiLU" && l.kind != "GELU" && l.op_type != "Gelu") continue;
-      bool all_mm = !l.consumers.empty();
-      for (int c : l.consumers) {
-        const std::string& k = layers[c].kind;
-        all_mm = all_mm && (k == "Conv" || k == "MatMul" || k == "Gemm");
-      }
-      s.asym[i] = all_mm;
-    }
-  }
+  s.asym = s.options.part_asymmetric ? asymmetric_layers(am.layers) : std::vector<bool>(s.num_layers, false);
   s.stats.resize(s.num_layers);
   s.layer_tensor.resize(s.num_layers);
   // Runs known up front: images are single items grouped by the batch size; npy/npz
   // samples are assumed to be whole batches when the batch is 1 (exact) or larger.
   s.runs_expected = s.data.kind == DataKind::Image ? (static_cast<int64_t>(s.data.samples.size()) + batch - 1) / batch
                                                    : static_cast<int64_t>(s.data.samples.size());
+  s.extremes_runs = s.runs_expected;
+  if (s.options.shard_total_samples > 0) {
+    const int64_t n = s.options.shard_total_samples;
+    s.extremes_runs = std::max(s.runs_expected, s.data.kind == DataKind::Image ? (n + batch - 1) / batch : n);
+  }
   s.stream = std::make_unique<BatchStream>(s.inputs, s.data, s.read, s.options.preprocess);
+  s.prefetch = std::make_unique<BatchPrefetcher>(*s.stream);
 }
 
 Calibration::~Calibration() = default;
@@ -204,7 +202,8 @@ bool Calibration::step() {
   if (s.exhausted) return false;
   const double t0 = now_seconds();
   std::map<std::string, Tensor> feed;
-  if (!s.stream->next(&feed)) {
+  const bool more = s.prefetch->next(&feed, &s.result.seconds_loading);
+  if (!more) {
     s.exhausted = true;
     return false;
   }
@@ -214,83 +213,50 @@ bool Calibration::step() {
   return true;
 }
 
+CalibrationStatistics Calibration::statistics() {
+  State& s = *state_;
+  require(!s.finished, "calibration: statistics() after finish()");
+  while (step()) {
+  }
+  CalibrationStatistics st;
+  st.method = s.options.method;
+  st.histogram_bins = s.options.histogram_bins;
+  st.int4_th = s.options.int4_th;
+  st.part_asymmetric = s.options.part_asymmetric;
+  st.kind = s.data.kind;
+  st.preprocess_description = s.result.preprocess_description;
+  st.samples = s.result.samples;
+  st.runs = s.runs;
+  st.planned_runs = s.runs_expected;
+  st.extremes_runs = s.extremes_runs;
+  for (int i = 0; i < s.num_layers; i++) {
+    st.layers.push_back(s.am.layers.layers[i].name);
+    st.tensors.push_back(s.layer_tensor[i]);
+    st.stats.push_back(s.stats[i] ? std::optional<TensorStats>(*s.stats[i]) : std::nullopt);
+  }
+  return st;
+}
+
 CalibrationResult Calibration::finish() {
   State& s = *state_;
   require(!s.finished, "calibration: finish() was already called");
-  while (step()) {
-  }
+  CalibrationStatistics st = statistics();
   s.finished = true;
-  CalibrationResult& result = s.result;
-  const auto& options = s.options;
-  const auto& layers = s.am.layers.layers;
-  const int num_layers = s.num_layers;
-  const int runs = s.runs;
-  auto& stats = s.stats;
-  auto& asym = s.asym;
-  result.batches = runs;
-  result.seconds_statistics = s.stats_seconds;
-
-  // [SECTION] thresholds ---------------------------------------------------------------
+  s.stats.clear();  // the copies in `st` are used from here
   const double t1 = now_seconds();
-  // Per-layer thresholds are independent: computed in parallel, each into its own slot.
-  std::vector<LayerThreshold> computed(num_layers);
-  std::vector<float> kl4(num_layers, 0.f);
-  s.stats_pool.parallel_for(num_layers, [&](int64_t i) {
-    if (!stats[i]) return;
-    ThresholdContext ctx;
-    ctx.is_graph_input = layers[i].is_input();
-    ctx.percentile = percentile_for_layer(static_cast<int>(i), num_layers);
-    ctx.num_samples = runs;
-    computed[i] =
-        compute_threshold(asym[i] ? CaliMethod::Percentile9999 : options.method, *stats[i], ctx, layers[i].name);
-    if (options.int4_th && options.method == CaliMethod::Kl && !asym[i])
-      kl4[i] = kl_threshold(stats[i]->histogram(), 8);
-  });
-  for (int i = 0; i < num_layers; i++) {
-    const Layer& l = layers[i];
-    LayerCalibration lc;
-    lc.layer = l.name;
-    if (!stats[i]) {
-      lc.tensor = l.is_input() ? l.name : (l.outputs.empty() ? "" : l.outputs[0]);
-      lc.threshold = lc.untuned_threshold = 1e-5;
-      lc.max = 1e-5;
-      lc.warning = "layer " + l.name + " produced no values during calibration; threshold set to 1e-5";
-      result.warnings.push_back(lc.warning);
-      result.layers.push_back(lc);
-      continue;
-    }
-    const TensorStats& st = *stats[i];
-    const LayerThreshold& th = computed[i];
-    lc.asymmetric = asym[i];
-    if (options.int4_th) {
-      lc.int4_threshold = th.threshold;
-      const float k4 = kl4[i];
-      if (std::isfinite(k4) && k4 > 1e-5 && k4 < th.threshold) lc.int4_threshold = k4;
-    }
-    lc.tensor = s.layer_tensor[i];
-    lc.threshold = lc.untuned_threshold = th.threshold;
-    lc.min = th.min;
-    lc.max = th.max;
-    lc.absmax = st.absmax();
-    lc.warning = th.warning;
-    if (!th.warning.empty()) result.warnings.push_back(th.warning);
-    if (st.nonfinite() > 0) {
-      result.warnings.push_back("layer " + l.name + ": " + std::to_string(st.nonfinite()) +
-                                " non-finite values (NaN/inf) were skipped");
-    }
-    if (l.is_input()) {
-      std::string w = check_input_range(l.name, st.min(), st.max(), s.data.kind == DataKind::Image, options.preprocess);
-      if (!w.empty()) result.warnings.push_back(w);
-    }
-    result.layers.push_back(lc);
-  }
+  CalibrationResult result = thresholds_from_statistics(s.am, st, s.options);
   result.seconds_thresholds = now_seconds() - t1;
-
-  if (options.tune_num > 0) {
-    result.tune_samples = tune_thresholds(s.am, s.data, s.read, options, &result);
+  result.samples = s.result.samples;
+  result.batches = s.runs;
+  result.preprocess_description = s.result.preprocess_description;
+  result.seconds_inference = s.result.seconds_inference;
+  result.seconds_loading = s.result.seconds_loading;
+  result.seconds_statistics = s.stats_seconds;
+  if (s.options.tune_num > 0) {
+    result.tune_samples = tune_thresholds(s.am, s.data, s.read, s.options, &result);
   }
   for (const auto& w : result.warnings) log_warning(w);
-  return std::move(result);
+  return result;
 }
 
 CalibrationResult calibrate(const AnalyzedModel& am, const DataSelection& data, const ReadSampleFile& read,

@@ -6,7 +6,9 @@
 // tunes them (tune.h), and returns the table rows in layer order.
 //
 // Byte-based: the host hands in the selection (dataset.h) and a reader from a sample's
-// file name to its bytes (CLI: files; web: in-memory uploads). Memory does not grow with
+// file name to its bytes (CLI: files; web: in-memory uploads). Natively the next batch is
+// read and preprocessed on a producer thread while the current one runs (prefetch.h):
+// the reader must be callable from another thread (never concurrently with itself). Memory does not grow with
 // the number of samples (one batch of activations alive at a time; statistics are fixed
 // size except percentile9999's 2*L extremes). Results are identical for any thread count.
 #pragma once
@@ -39,10 +41,15 @@ struct CalibrateOptions {
   // asymmetric quantization (#asym_op section); their min/max/threshold come from the
   // percentile9999 statistics of the signed values.
   bool part_asymmetric = false;
+  // Sharded runs (statistics.h): the total number of samples over all shards, so that
+  // percentile9999 keeps the extremes the merged table needs (0 = this run's samples).
+  int64_t shard_total_samples = 0;
   // Called after each batch (done, total) and during tuning; return false to cancel
   // (calibrate then throws mixq::Error("calibration cancelled")).
   std::function<bool(const std::string& stage, size_t done, size_t total)> progress;
 };
+
+struct CalibrationStatistics;  // statistics.h
 
 struct LayerCalibration {
   std::string layer;   // TPU-MLIR name (table row)
@@ -62,7 +69,8 @@ struct CalibrationResult {
   int tune_samples = 0;
   std::vector<std::string> warnings;   // guards, suspicious input ranges, skipped values
   std::string preprocess_description;  // effective preprocessing per image input
-  double seconds_inference = 0;        // wall time of executor runs incl. statistics
+  double seconds_inference = 0;        // wall time of the runs incl. loading and statistics
+  double seconds_loading = 0;          // part of seconds_inference waiting for reading/decoding/preprocessing
   double seconds_statistics = 0;       // part of seconds_inference spent in the statistics
   double seconds_thresholds = 0;
 
@@ -90,6 +98,9 @@ class Calibration {
   size_t batches_done() const;
   size_t batches_total() const;
   CalibrationResult finish();  // runs any remaining batches first
+  // The statistics collected so far (runs any remaining batches first), for
+  // write_statistics / merge_statistics (statistics.h). finish() may still follow.
+  CalibrationStatistics statistics();
 
  private:
   struct State;

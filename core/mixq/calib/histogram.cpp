@@ -4,6 +4,7 @@
 #include <cassert>
 #include <cmath>
 
+#include "mixq/error.h"
 #include "mixq/exec/thread_pool.h"
 
 namespace mixq::calib {
@@ -24,31 +25,129 @@ void for_chunks(ThreadPool* pool, int64_t n, const std::function<void(int64_t, i
   }
 }
 
-// Interleaved count copies: consecutive values often fall in the same bin, and
-// increments of one counter form a dependency chain; four copies break it (summed after),
-// when a lane bins enough values to pay for clearing and summing them.
-int64_t count_copies(int64_t bins, int64_t lane_values) {
-  return bins <= (1 << 18) && lane_values >= 32 * bins ? 4 : 1;
+// Min, max and non-finite count of a range, as the sequential scan
+// `mn = v < mn ? v : mn; mx = v > mx ? v : mx` gives them when every value is finite
+// (callers discard min/max otherwise): kept in kSlots independent accumulators so the
+// compiler vectorizes the loop; the only tie the slots could resolve differently is
+// -0 vs +0, fixed in finish() by taking the first zero of the range, as the scan does.
+constexpr int kSlots = 16;
+struct MinMax {
+  float mn[kSlots], mx[kSlots];
+  int32_t bad[kSlots];
+  MinMax() {
+    for (int k = 0; k < kSlots; k++) mn[k] = INFINITY, mx[k] = -INFINITY, bad[k] = 0;
+  }
+};
+struct Scan {
+  float mn = INFINITY, mx = -INFINITY;
+  int64_t bad = 0;
+};
+
+Scan finish_scan(const MinMax& acc, int64_t bad_blocks_sum, const float* x, int64_t count) {
+  Scan r;
+  r.bad = bad_blocks_sum;
+  for (int k = 0; k < kSlots; k++) {
+    r.mn = acc.mn[k] < r.mn ? acc.mn[k] : r.mn;
+    r.mx = acc.mx[k] > r.mx ? acc.mx[k] : r.mx;
+  }
+  if (r.bad == 0 && (r.mn == 0.f || r.mx == 0.f)) {
+    for (int64_t i = 0; i < count; i++) {
+      if (x[i] == 0.f) {  // the first zero: its sign is what the sequential scan keeps
+        if (r.mn == 0.f) r.mn = x[i];
+        if (r.mx == 0.f) r.mx = x[i];
+        break;
+      }
+    }
+  }
+  return r;
 }
 
-// Bins |v| of finite values; zeros are dropped, indices past the end ignored.
-// counts: copies x (n+1) slots (copies 1 or 4), summed by sum_copies().
-void bin_range(const float* x, int64_t count, float wf, int64_t n, int64_t copies, int64_t* counts) {
+// Accumulates min/max/non-finite of p[0..m) (m <= 1024) into the slots (local copies:
+// `p` could alias the accumulators as far as the compiler knows, which blocks SIMD).
+inline void scan_block(const float* p, int m, MinMax& acc) {
+  float mn[kSlots], mx[kSlots];
+  int32_t bad[kSlots];
+  for (int k = 0; k < kSlots; k++) mn[k] = acc.mn[k], mx[k] = acc.mx[k], bad[k] = acc.bad[k];
+  int i = 0;
+  for (; i + kSlots <= m; i += kSlots) {
+    for (int k = 0; k < kSlots; k++) {
+      const float v = p[i + k];
+      mn[k] = v < mn[k] ? v : mn[k];
+      mx[k] = v > mx[k] ? v : mx[k];
+      bad[k] += !(std::fabs(v) <= 3.40282347e38f);
+    }
+  }
+  for (int k = 0; i < m; i++, k++) {
+    const float v = p[i];
+    mn[k] = v < mn[k] ? v : mn[k];
+    mx[k] = v > mx[k] ? v : mx[k];
+    bad[k] += !(std::fabs(v) <= 3.40282347e38f);
+  }
+  for (int k = 0; k < kSlots; k++) acc.mn[k] = mn[k], acc.mx[k] = mx[k], acc.bad[k] = bad[k];
+}
+
+int64_t drain_bad(MinMax& acc) {
+  int64_t b = 0;
+  for (int k = 0; k < kSlots; k++) b += acc.bad[k], acc.bad[k] = 0;
+  return b;
+}
+
+Scan scan_range(const float* x, int64_t count) {
+  MinMax acc;
+  int64_t bad = 0;
+  for (int64_t b = 0; b < count; b += 1024) {
+    scan_block(x + b, static_cast<int>(std::min<int64_t>(1024, count - b)), acc);
+    bad += drain_bad(acc);
+  }
+  return finish_scan(acc, bad, x, count);
+}
+
+// Lane count arrays: `copies` interleaved copies of n bins + 1 overflow slot + kZeroSlots
+// slots that zeros rotate through (TPU-MLIR drops zeros; rotating them avoids a chain of
+// increments of one counter). Consecutive values often fall in the same bin, and
+// increments of one counter form a dependency chain; copies break it (summed after), when
+// a lane bins enough values to pay for clearing and summing them.
+constexpr int64_t kZeroSlots = 8;
+int64_t count_copies(int64_t bins, int64_t lane_values) {
+  if (bins > (1 << 18)) return 1;
+  return lane_values >= 32 * bins ? 4 : lane_values >= 8 * bins ? 2 : 1;
+}
+int64_t copy_stride(int64_t n) {
+  return n + 1 + kZeroSlots;
+}
+// Fixed lanes (a function of the size only, never of the thread count). A lane counts at
+// most 2^30 values, so 32-bit lane counts (half the cache footprint) cannot overflow.
+using LaneCount = uint32_t;
+int64_t lanes_for(int64_t values, int64_t bins) {
+  const int64_t needed = (values >> 30) + 1;
+  if (bins > (1 << 18)) return needed;  // huge extended histograms: bound memory
+  return std::max(needed, std::clamp<int64_t>(values / (int64_t{1} << 15), 1, 8));
+}
+
+// Bins |v| of finite values (and, with kScan, accumulates min/max/non-finite of all of
+// them); zeros are dropped, indices past the end ignored. counts: copies x copy_stride(n).
+template <bool kScan>
+void bin_range(const float* x, int64_t count, float wf, int64_t n, int64_t copies, LaneCount* counts, MinMax* acc,
+               int64_t* bad) {
   constexpr int kBlock = 1024;
   int32_t idx[kBlock];
   const float limit = static_cast<float>(n);
-  int64_t zeros = 0;
+  const int32_t zero_base = static_cast<int32_t>(n + 1);
   for (int64_t start = 0; start < count; start += kBlock) {
     const int m = static_cast<int>(std::min<int64_t>(kBlock, count - start));
     const float* p = x + start;
+    if constexpr (kScan) {
+      scan_block(p, m, *acc);  // the block stays in L1 for the binning
+      *bad += drain_bad(*acc);
+    }
     for (int i = 0; i < m; i++) {  // vectorizable: same float32 arithmetic as histogram_bin
       float q = std::fabs(p[i]) / wf + 0.5f;
       q = q < limit ? q : limit;
-      idx[i] = static_cast<int32_t>(q);
-      zeros += p[i] == 0.f;
+      idx[i] = p[i] == 0.f ? zero_base + (i & (kZeroSlots - 1)) : static_cast<int32_t>(q);
     }
+    const int64_t stride = copy_stride(n);
     if (copies == 4) {
-      int64_t *c0 = counts, *c1 = c0 + (n + 1), *c2 = c1 + (n + 1), *c3 = c2 + (n + 1);
+      LaneCount *c0 = counts, *c1 = c0 + stride, *c2 = c1 + stride, *c3 = c2 + stride;
       int i = 0;
       for (; i + 4 <= m; i += 4) {
         c0[idx[i]]++;
@@ -57,18 +156,26 @@ void bin_range(const float* x, int64_t count, float wf, int64_t n, int64_t copie
         c3[idx[i + 3]]++;
       }
       for (; i < m; i++) c0[idx[i]]++;
+    } else if (copies == 2) {
+      LaneCount *c0 = counts, *c1 = c0 + stride;
+      int i = 0;
+      for (; i + 2 <= m; i += 2) {
+        c0[idx[i]]++;
+        c1[idx[i + 1]]++;
+      }
+      for (; i < m; i++) c0[idx[i]]++;
     } else {
       for (int i = 0; i < m; i++) counts[idx[i]]++;
     }
   }
-  counts[0] -= zeros;  // zeros land in bin 0 and are dropped (TPU-MLIR: t[t != 0])
 }
 
-// Adds the copies x (n+1) counts of one lane to `counts` (n bins; slot n is overflow).
-void sum_copies(const std::vector<int64_t>& lane, int64_t copies, std::vector<int64_t>& counts) {
+// Adds the copies of one lane to `counts` (n bins; overflow and zero slots dropped).
+void sum_copies(const std::vector<LaneCount>& lane, int64_t copies, std::vector<int64_t>& counts) {
   const int64_t n = static_cast<int64_t>(counts.size());
+  const int64_t stride = copy_stride(n);
   for (int64_t c = 0; c < copies; c++)
-    for (int64_t i = 0; i < n; i++) counts[i] += lane[c * (n + 1) + i];
+    for (int64_t i = 0; i < n; i++) counts[i] += lane[c * stride + i];
 }
 
 void bin_into(std::span<const float> x, double width, std::vector<int64_t>& counts, ThreadPool* pool) {
@@ -76,15 +183,14 @@ void bin_into(std::span<const float> x, double width, std::vector<int64_t>& coun
   const float wf = static_cast<float>(width);
   const int64_t n = static_cast<int64_t>(counts.size());
   const int64_t total = static_cast<int64_t>(x.size());
-  // Fixed lanes with private counts (integers: any order gives the same sums); one lane
-  // for huge extended histograms to bound memory.
-  const int64_t lanes = n > (1 << 18) || total < 4 * kChunk ? 1 : 8;
+  // Fixed lanes with private counts (integers: any order gives the same sums).
+  const int64_t lanes = lanes_for(total, n);
   const int64_t per = (total + lanes - 1) / lanes;
   const int64_t copies = count_copies(n, per);
-  std::vector<std::vector<int64_t>> lane_counts(lanes, std::vector<int64_t>(copies * (n + 1), 0));
+  std::vector<std::vector<LaneCount>> lane_counts(lanes, std::vector<LaneCount>(copies * copy_stride(n), 0));
   auto lane = [&](int64_t l) {
     int64_t b = l * per, e = std::min(total, b + per);
-    if (b < e) bin_range(x.data() + b, e - b, wf, n, copies, lane_counts[l].data());
+    if (b < e) bin_range<false>(x.data() + b, e - b, wf, n, copies, lane_counts[l].data(), nullptr, nullptr);
   };
   if (pool && lanes > 1) {
     pool->parallel_for(lanes, lane);
@@ -96,26 +202,19 @@ void bin_into(std::span<const float> x, double width, std::vector<int64_t>& coun
 
 }  // namespace
 
-void Histogram::add(std::span<const float> x, float absmax, int default_bins, ThreadPool* pool) {
+double Histogram::prepare_range(float absmax, int default_bins) {
   // A fresh histogram over [0, absmax] with default_bins bins.
   auto start_fresh = [&] {
     counts.assign(default_bins, 0);
     th = absmax;
     th_is_f32 = true;
     width = static_cast<double>(absmax) / (default_bins - 1);
-    bin_into(x, width, counts, pool);
+    return width;
   };
   // An all-zero start (th == 0) would make TPU-MLIR divide by a zero step; start afresh.
-  if (counts.empty() || th == 0) {
-    start_fresh();
-    return;
-  }
-  if (static_cast<double>(absmax) <= th) {
-    // TPU-MLIR re-derives the width from the (unchanged) range: same value.
-    double w = th / (static_cast<double>(counts.size()) - 1);
-    bin_into(x, w, counts, pool);
-    return;
-  }
+  if (counts.empty() || th == 0) return start_fresh();
+  // TPU-MLIR re-derives the width from the (unchanged) range: same value.
+  if (static_cast<double>(absmax) <= th) return th / (static_cast<double>(counts.size()) - 1);
   const double old_n = static_cast<double>(counts.size());
   const double old_step = th / old_n;
   double diff = th_is_f32 ? static_cast<double>(absmax - static_cast<float>(th)) : static_cast<double>(absmax) - th;
@@ -123,14 +222,49 @@ void Histogram::add(std::span<const float> x, float absmax, int default_bins, Th
   int64_t new_n = grow + static_cast<int64_t>(counts.size());
   if (new_n > 8000000) {
     restarted = true;
-    start_fresh();
-    return;
+    return start_fresh();
   }
   th = static_cast<double>(grow) * old_step + th;
   th_is_f32 = false;
   width = th / static_cast<double>(new_n - 1);
   counts.resize(new_n, 0);  // old counts keep indices [0, old_n)
-  bin_into(x, width, counts, pool);
+  return width;
+}
+
+void Histogram::add(std::span<const float> x, float absmax, int default_bins, ThreadPool* pool) {
+  const double w = prepare_range(absmax, default_bins);
+  bin_into(x, w, counts, pool);
+}
+
+void Histogram::merge(const Histogram& other, float absmax, int default_bins) {
+  if (other.counts.size() < 2 || !(other.th > 0)) return;  // no nonzero values to add
+  const double w = prepare_range(absmax, default_bins);
+  if (!(w > 0)) return;
+  const int64_t n = static_cast<int64_t>(counts.size());
+  const int64_t other_n = static_cast<int64_t>(other.counts.size());
+  const double ow = other.th / (static_cast<double>(other_n) - 1);
+  // Source bin j holds values in [(j-0.5)ow, (j+0.5)ow) (bin 0 from 0, the last up to
+  // its th); its count is spread over the target bins [(i-0.5)w, (i+0.5)w) in proportion
+  // to the overlap, rounded cumulatively so that counts are conserved exactly.
+  for (int64_t j = 0; j < other_n; j++) {
+    const int64_t c = other.counts[j];
+    if (c == 0) continue;
+    const double lo = j == 0 ? 0.0 : (static_cast<double>(j) - 0.5) * ow;
+    const double hi = j == other_n - 1 ? other.th : (static_cast<double>(j) + 0.5) * ow;
+    const int64_t i0 = std::min<int64_t>(static_cast<int64_t>(std::floor(lo / w + 0.5)), n - 1);
+    const int64_t i1 = std::min<int64_t>(static_cast<int64_t>(std::floor(hi / w + 0.5)), n - 1);
+    if (i0 == i1 || !(hi > lo)) {
+      counts[i0] += c;
+      continue;
+    }
+    int64_t given = 0;
+    for (int64_t i = i0; i <= i1; i++) {
+      const double end = i == i1 ? hi : std::min(hi, (static_cast<double>(i) + 0.5) * w);
+      const int64_t upto = i == i1 ? c : std::llround(static_cast<double>(c) * ((end - lo) / (hi - lo)));
+      counts[i] += upto - given;
+      given = upto;
+    }
+  }
 }
 
 float TensorStats::absmax() const {
@@ -246,7 +380,7 @@ void keep_extremes(std::vector<float>& kept, std::vector<float> incoming, int64_
 }
 }  // namespace
 
-void TensorStats::add_extremes(std::span<const float> x) {
+void TensorStats::add_extremes(std::span<const float> x, ThreadPool* pool) {
   // TPU-MLIR concatenates each sample's L smallest and L largest values (both whole
   // arrays when the sample is smaller than L) and later sorts everything; only the L
   // extremes of that multiset matter, so they are kept incrementally.
@@ -255,12 +389,56 @@ void TensorStats::add_extremes(std::span<const float> x) {
   if (n >= 2 * L && static_cast<int64_t>(top_.size()) == L && static_cast<int64_t>(bottom_.size()) == L) {
     // The sample's L smallest and L largest are disjoint, so the multiset's L largest are
     // the L largest values seen at all: only values beyond the current L-th extreme can
-    // change the kept values (equal ones leave the values unchanged). One pass.
+    // change the kept values (equal ones leave the values unchanged). One pass in fixed
+    // chunks; a 1024-value block is read value by value only when its min/max crosses a cut.
     const float hi_cut = top_.front(), lo_cut = bottom_.back();
+    const int64_t chunks = (n + kChunk - 1) / kChunk;
+    // Two passes over fixed chunks: count the values beyond the cuts, then copy them to
+    // their offsets (no allocation on the workers: per-thread malloc arenas grew the
+    // peak memory with the number of samples).
+    std::vector<int64_t> hi_at(chunks + 1, 0), lo_at(chunks + 1, 0);
     std::vector<float> hi, lo;
-    for (float v : x) {
-      if (v > hi_cut) hi.push_back(v);
-      if (v < lo_cut) lo.push_back(v);
+    for (int pass = 0; pass < 2; pass++) {
+      for_chunks(pool, n, [&](int64_t c, int64_t b, int64_t e) {
+        int64_t nh = 0, nl = 0;
+        for (int64_t start = b; start < e; start += 1024) {
+          const int m = static_cast<int>(std::min<int64_t>(1024, e - start));
+          const float* p = x.data() + start;
+          float bmn[kSlots], bmx[kSlots];
+          for (int k = 0; k < kSlots; k++) bmn[k] = INFINITY, bmx[k] = -INFINITY;
+          int i = 0;
+          for (; i + kSlots <= m; i += kSlots) {
+            for (int k = 0; k < kSlots; k++) {
+              bmn[k] = p[i + k] < bmn[k] ? p[i + k] : bmn[k];
+              bmx[k] = p[i + k] > bmx[k] ? p[i + k] : bmx[k];
+            }
+          }
+          bool hi_any = false, lo_any = false;
+          for (; i < m; i++) hi_any |= p[i] > hi_cut, lo_any |= p[i] < lo_cut;
+          for (int k = 0; k < kSlots; k++) hi_any |= bmx[k] > hi_cut, lo_any |= bmn[k] < lo_cut;
+          if (hi_any) {
+            for (int j = 0; j < m; j++) {
+              if (!(p[j] > hi_cut)) continue;
+              if (pass == 1) hi[hi_at[c] + nh] = p[j];
+              nh++;
+            }
+          }
+          if (lo_any) {
+            for (int j = 0; j < m; j++) {
+              if (!(p[j] < lo_cut)) continue;
+              if (pass == 1) lo[lo_at[c] + nl] = p[j];
+              nl++;
+            }
+          }
+        }
+        if (pass == 0) hi_at[c + 1] = nh, lo_at[c + 1] = nl;
+      });
+      if (pass == 0) {
+        for (int64_t c = 0; c < chunks; c++) hi_at[c + 1] += hi_at[c], lo_at[c + 1] += lo_at[c];
+        if (hi_at[chunks] == 0 && lo_at[chunks] == 0) return;  // nothing beyond the cuts
+        hi.resize(hi_at[chunks]);
+        lo.resize(lo_at[chunks]);
+      }
     }
     keep_extremes(top_, std::move(hi), L, true);
     keep_extremes(bottom_, std::move(lo), L, false);
@@ -288,36 +466,25 @@ void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
   const int64_t n = static_cast<int64_t>(x.size());
   const bool speculate =
       config_.histogram && !hist_.counts.empty() && hist_.th > 0 && hist_.counts.size() <= (size_t{1} << 18);
-  std::vector<std::vector<int64_t>> lane_counts;
+  std::vector<std::vector<LaneCount>> lane_counts;
   int64_t copies = 1;
   {
-    struct Part {
-      float mn = INFINITY, mx = -INFINITY;
-      int64_t bad = 0;
-    };
-    auto scan = [](const float* p, int64_t count, Part& part) {
-      for (int64_t i = 0; i < count; i++) {
-        const float v = p[i];
-        part.bad += !(std::fabs(v) <= 3.40282347e38f);
-        part.mn = v < part.mn ? v : part.mn;
-        part.mx = v > part.mx ? v : part.mx;
-      }
-    };
-    std::vector<Part> parts;
+    std::vector<Scan> parts;
     if (speculate) {
       const int64_t nb = static_cast<int64_t>(hist_.counts.size());
       const float wf = static_cast<float>(hist_.th / (static_cast<double>(nb) - 1));
-      const int64_t lanes = n < 4 * kChunk ? 1 : 8;
+      const int64_t lanes = lanes_for(n, nb);
       parts.resize(lanes);
       const int64_t per = (n + lanes - 1) / lanes;
       copies = count_copies(nb, per);
-      lane_counts.assign(lanes, std::vector<int64_t>(copies * (nb + 1), 0));
+      lane_counts.assign(lanes, std::vector<LaneCount>(copies * copy_stride(nb), 0));
       auto lane = [&](int64_t l) {
-        for (int64_t b = l * per, e = std::min(n, b + per); b < e; b += 4096) {
-          const int64_t m = std::min<int64_t>(4096, e - b);
-          scan(x.data() + b, m, parts[l]);  // block stays in cache for the binning
-          bin_range(x.data() + b, m, wf, nb, copies, lane_counts[l].data());
-        }
+        const int64_t b = l * per, e = std::min(n, b + per);
+        if (b >= e) return;
+        MinMax acc;
+        int64_t lane_bad = 0;
+        bin_range<true>(x.data() + b, e - b, wf, nb, copies, lane_counts[l].data(), &acc, &lane_bad);
+        parts[l] = finish_scan(acc, lane_bad, x.data() + b, e - b);
       };
       if (pool && lanes > 1) {
         pool->parallel_for(lanes, lane);
@@ -326,9 +493,9 @@ void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
       }
     } else {
       parts.resize((n + kChunk - 1) / kChunk);
-      for_chunks(pool, n, [&](int64_t c, int64_t b, int64_t e) { scan(x.data() + b, e - b, parts[c]); });
+      for_chunks(pool, n, [&](int64_t c, int64_t b, int64_t e) { parts[c] = scan_range(x.data() + b, e - b); });
     }
-    for (const Part& p : parts) {
+    for (const Scan& p : parts) {
       bad += p.bad;
       mn = std::min(mn, p.mn);
       mx = std::max(mx, p.mx);
@@ -377,11 +544,40 @@ void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
   add_others(x, pool);
 }
 
+void TensorStats::merge(const TensorStats& later) {
+  require(later.config_.bins == config_.bins && later.config_.histogram == config_.histogram &&
+              later.config_.octav == config_.octav && later.config_.aciq_gauss == config_.aciq_gauss &&
+              later.config_.aciq_laplace == config_.aciq_laplace &&
+              (later.config_.percentile_keep > 0) == (config_.percentile_keep > 0),
+          "statistics merge: the shards were collected with different settings");
+  if (later.samples_ == 0) return;
+  const bool first = samples_ == 0;
+  min_ = first ? later.min_ : std::min(min_, later.min_);
+  max_ = first ? later.max_ : std::max(max_, later.max_);
+  samples_ += later.samples_;
+  elements_ = later.elements_;
+  nonfinite_ += later.nonfinite_;
+  if (config_.histogram) {
+    if (first) {
+      hist_ = later.hist_;  // exactly the state a single run has after these samples
+    } else {
+      hist_.merge(later.hist_, absmax(), config_.bins);
+    }
+  }
+  octav_sum_ += later.octav_sum_;
+  aciq_gauss_sum_ += later.aciq_gauss_sum_;
+  aciq_laplace_sum_ += later.aciq_laplace_sum_;
+  if (config_.percentile_keep > 0) {
+    keep_extremes(top_, later.top_, config_.percentile_keep, true);
+    keep_extremes(bottom_, later.bottom_, config_.percentile_keep, false);
+  }
+}
+
 void TensorStats::add_others(std::span<const float> x, ThreadPool* pool) {
   if (config_.octav) octav_sum_ += octav_scale(x, 8, pool);
   if (config_.aciq_gauss) aciq_gauss_sum_ += aciq_gauss_clip(x);
   if (config_.aciq_laplace) aciq_laplace_sum_ += aciq_laplace_clip(x);
-  if (config_.percentile_keep > 0) add_extremes(x);
+  if (config_.percentile_keep > 0) add_extremes(x, pool);
 }
 
 }  // namespace mixq::calib

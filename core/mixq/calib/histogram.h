@@ -43,6 +43,13 @@ struct Histogram {
 
   // Adds one sample's |x| with the running absmax `absmax` (float32, >= all |x| so far).
   void add(std::span<const float> x, float absmax, int default_bins, ThreadPool* pool = nullptr);
+  // Adds another histogram's counts, extending this range first by the add() rule with the
+  // running absmax `absmax`: each of its bins is spread over the bins of this grid it
+  // overlaps, in proportion (integer counts, rounded cumulatively: totals conserved).
+  void merge(const Histogram& other, float absmax, int default_bins);
+  // Makes the range cover `absmax` (fresh start, unchanged, extended, or restarted past
+  // 8,000,000 bins) and returns the width to bin with.
+  double prepare_range(float absmax, int default_bins);
 };
 
 // Bin index of |v| for a given width, TPU-MLIR's float32 arithmetic.
@@ -57,6 +64,12 @@ class TensorStats {
   explicit TensorStats(StatsConfig config = {}) : config_(config) {}
   // `pool` (optional) parallelizes over fixed chunks: same result for any thread count.
   void add(std::span<const float> x, ThreadPool* pool = nullptr);
+  // Appends the statistics of a later, disjoint shard of samples (statistics.h states
+  // what is exact): min/max, counts and extremes as if its samples had followed; its
+  // histogram is re-binned by overlap into this one's range (extended first, by the
+  // add() rule, when its absmax is larger); sums added. `later` must have this config's
+  // bins and flags; this config's percentile_keep is kept.
+  void merge(const TensorStats& later);
 
   int64_t samples() const { return samples_; }
   int64_t elements() const { return elements_; }  // per sample (last seen)
@@ -74,7 +87,8 @@ class TensorStats {
   const StatsConfig& config() const { return config_; }
 
  private:
-  void add_extremes(std::span<const float> x);
+  friend class StatisticsAccess;  // statistics.cpp: (de)serialization, extremes trimming
+  void add_extremes(std::span<const float> x, ThreadPool* pool);
   void add_others(std::span<const float> x, ThreadPool* pool);
   StatsConfig config_;
   int64_t samples_ = 0, elements_ = 0, nonfinite_ = 0;

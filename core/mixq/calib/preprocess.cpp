@@ -267,12 +267,14 @@ Tensor preprocess_images(const std::vector<Image>& images, const PreprocessOptio
                     : resize_linear(src, static_cast<int>(rh), static_cast<int>(rw));
     const int64_t y0 = rh / 2 - H / 2, x0 = rw / 2 - W / 2;  // center crop
     float* dst = data.data() + b * C * plane;
-    for (int64_t y = 0; y < H; y++) {
-      for (int64_t x = 0; x < W; x++) {
-        const uint8_t* px = img.pixels.data() + ((y + y0) * rw + (x + x0)) * want_c;
-        for (int64_t c = 0; c < C; c++) {
-          int64_t src_c = (o.pixel_format == "rgb") ? 2 - c : c;
-          float v = (static_cast<float>(px[src_c]) - o.mean[c]) * o.scale[c];
+    const bool rgb = o.pixel_format == "rgb";  // (compared once, not per pixel)
+    for (int64_t c = 0; c < C; c++) {
+      const int64_t src_c = rgb ? 2 - c : c;
+      const float mean = o.mean[c], scale = o.scale[c];
+      for (int64_t y = 0; y < H; y++) {
+        const uint8_t* row = img.pixels.data() + ((y + y0) * rw + x0) * want_c + src_c;
+        for (int64_t x = 0; x < W; x++) {
+          const float v = (static_cast<float>(row[x * want_c]) - mean) * scale;
           if (nhwc) {
             dst[(y * W + x) * C + c] = v;
           } else {
