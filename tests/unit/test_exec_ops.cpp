@@ -125,6 +125,43 @@ TEST_CASE("Conv matches a naive convolution (groups, strides, dilations, pads, 1
   }
 }
 
+TEST_CASE("depthwise Conv matches a naive convolution (3x3, 5x5, 7x7, other kernels; strides, dilations, pads)") {
+  struct DwCase {
+    const char* what;
+    Shape x;
+    int64_t kh, kw, sh, sw, dil, ph, pw;
+  };
+  const DwCase cases[] = {
+      {"5x5 s1 p2", {1, 5, 22, 22}, 5, 5, 1, 1, 1, 2, 2},   {"5x5 s2 p2", {1, 7, 13, 12}, 5, 5, 2, 2, 1, 2, 2},
+      {"7x7 s1 p3", {1, 3, 9, 17}, 7, 7, 1, 1, 1, 3, 3},    {"7x7 s2 p3", {2, 4, 16, 15}, 7, 7, 2, 2, 1, 3, 3},
+      {"3x3 s2 p0", {1, 3, 8, 9}, 3, 3, 2, 2, 1, 0, 0},     {"5x5 dil 2 p4", {1, 2, 12, 11}, 5, 5, 1, 1, 2, 4, 4},
+      {"3x3 s3 p1", {1, 3, 14, 13}, 3, 3, 3, 3, 1, 1, 1},   {"3x5 s(1,2) p(1,2)", {1, 4, 9, 14}, 3, 5, 1, 2, 1, 1, 2},
+      {"3x3 s(2,1) wide", {1, 2, 6, 45}, 3, 3, 2, 1, 1, 1, 1}, {"7x7 pad > map", {1, 2, 3, 4}, 7, 7, 1, 1, 1, 3, 3},
+  };
+  for (const DwCase& c : cases) {
+    SECTION(c.what) {
+      int64_t C = c.x[1];
+      Shape ws{C, 1, c.kh, c.kw};
+      auto x = random_values(shape_numel(c.x), 11);
+      auto w = random_values(shape_numel(ws), 12);
+      auto bias = random_values(C, 13);
+      Shape ys;
+      auto ref = naive_conv(x, c.x, w, ws, bias, C, {c.sh, c.sw}, {c.dil, c.dil}, {c.ph, c.pw}, ys);
+      OnnxBuilder b;
+      b.input("x", c.x).output("y");
+      add_tensor(b, "w", ws, w);
+      add_tensor(b, "b", {C}, bias);
+      auto& n = b.node("Conv", {"x", "w", "b"}, {"y"});
+      OnnxBuilder::attr_ints(n, "strides", {c.sh, c.sw});
+      OnnxBuilder::attr_ints(n, "dilations", {c.dil, c.dil});
+      OnnxBuilder::attr_ints(n, "pads", {c.ph, c.pw, c.ph, c.pw});
+      OnnxBuilder::attr_i(n, "group", C);
+      auto out = run(b, {{"x", Tensor::from_f32(c.x, x)}});
+      require_close(out.at("y"), ref, ys, kTolAccumulate);
+    }
+  }
+}
+
 TEST_CASE("Conv auto_pad SAME_UPPER pads at the end") {
   Shape xs{1, 2, 6, 6}, ws{3, 2, 2, 2};
   auto x = random_values(shape_numel(xs), 4);
@@ -723,4 +760,62 @@ TEST_CASE("Conv epilogue fusion (BatchNormalization + Clip) equals the unfused r
   auto v = fused.at("y").to_f32();
   CHECK(*std::min_element(v.begin(), v.end()) >= 0.f);
   CHECK(*std::max_element(v.begin(), v.end()) <= 0.05f);
+}
+
+TEST_CASE("Conv epilogue fusion of Swish (x * Sigmoid(x)), Sigmoid, HardSwish, HardSigmoid equals the unfused run") {
+  Shape xs{1, 3, 18, 17};
+  auto x = random_values(shape_numel(xs), 50, -2.f, 2.f);
+  auto make = [&](bool sigmoid_is_output) {
+    OnnxBuilder b;
+    b.input("x", xs).output("y");
+    if (sigmoid_is_output) b.output("s");
+    b.conv("x", "c", 3, 8);
+    add_tensor(b, "sc", {8}, random_values(8, 51, 20.f, 60.f));  // wide range for the activations
+    add_tensor(b, "bb", {8}, random_values(8, 52));
+    add_tensor(b, "m", {8}, random_values(8, 53));
+    add_tensor(b, "v", {8}, random_values(8, 54, 0.5f, 2.f));
+    b.node("BatchNormalization", {"c", "sc", "bb", "m", "v"}, {"bn"});
+    b.node("Sigmoid", {"bn"}, {"s"});
+    b.node("Mul", {"s", "bn"}, {"silu"});  // Sigmoid output first: both orders are Swish
+    b.conv("silu", "dw", 8, 8, 5, 2, 8).node("HardSwish", {"dw"}, {"hs"});
+    b.conv("hs", "c3", 8, 6, 1);
+    OnnxBuilder::attr_f(b.node("HardSigmoid", {"c3"}, {"hg"}), "alpha", 0.3f);
+    b.conv("hg", "c4", 6, 4, 3).node("Sigmoid", {"c4"}, {"y"});
+    return b;
+  };
+  AnalyzedModel am = analyze_model(make(false).bytes(), {});
+  Executor ex(am);
+  CHECK(ex.fused_nodes() == 6);  // BN + Sigmoid + Mul, HardSwish, HardSigmoid, Sigmoid
+  Tensor xt = Tensor::from_f32(xs, x);
+  auto fused = ex.run({{"x", xt}});
+  std::map<std::string, Tensor> all;
+  auto tapped = ex.run({{"x", xt}}, [&](const std::string& n, const Tensor& t) { all[n] = t; });
+  CHECK(all.count("s") == 1);
+  CHECK(all.count("hs") == 1);
+  require_close(fused.at("y"), tapped.at("y").to_f32(), {1, 4, 9, 9}, kTolAccumulate);
+  SECTION("the activations were really exercised: Sigmoid saturates, HardSwish has both signs") {
+    auto s = all.at("s").to_f32();
+    CHECK(*std::min_element(s.begin(), s.end()) < 0.01f);
+    CHECK(*std::max_element(s.begin(), s.end()) > 0.99f);
+  }
+  SECTION("the Swish intermediate observed: that group runs unfused, the others stay fused") {
+    ExecOptions o;
+    o.observe = std::set<std::string>{"s", "y"};
+    Executor obs(am, o);
+    std::vector<std::string> seen;
+    auto out = obs.run({{"x", xt}}, [&](const std::string& n, const Tensor& t) {
+      seen.push_back(n);
+      if (n == "s") require_close(t, all.at("s").to_f32(), {1, 8, 18, 17}, kTolExact);
+    });
+    CHECK(seen == std::vector<std::string>{"s", "y"});
+    require_close(out.at("y"), fused.at("y").to_f32(), {1, 4, 9, 9}, kTolAccumulate);
+  }
+  SECTION("a Sigmoid output that is also a graph output keeps Swish unfused") {
+    AnalyzedModel am2 = analyze_model(make(true).bytes(), {});
+    Executor ex2(am2);
+    CHECK(ex2.fused_nodes() == 4);  // BN, HardSwish, HardSigmoid, Sigmoid: "s" and the Mul run on their own
+    auto out = ex2.run({{"x", xt}});
+    require_close(out.at("y"), fused.at("y").to_f32(), {1, 4, 9, 9}, kTolAccumulate);
+    require_close(out.at("s"), all.at("s").to_f32(), {1, 8, 18, 17}, kTolAccumulate);
+  }
 }

@@ -213,25 +213,56 @@ Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::ma
     p.steps.push_back(std::move(step));
     p.inits.push_back(std::move(init));
   }
-  // Epilogue fusion (runs without a tap only): a kernel absorbs the single consumer of its
-  // output 0 (and then that consumer's single consumer, ...) when it can.
+  // Epilogue fusion (runs without a tap, or under a tap that observes none of the hidden
+  // tensors): a kernel absorbs the single consumer of its output 0 (and then that
+  // consumer's single consumer, ...) when it can; a value whose only readers are
+  // s = Sigmoid(v) and Mul(v, s) (Swish / SiLU) is absorbed as one pair.
   {
     std::vector<int> readers(p.slots.size(), 0), reader_step(p.slots.size(), -1);
+    std::vector<std::vector<int>> reader_steps(p.slots.size());
     for (size_t s = 0; s < p.steps.size(); ++s)
       for (int v : p.steps[s].inputs)
-        if (v >= 0) ++readers[v], reader_step[v] = int(s);
+        if (v >= 0) ++readers[v], reader_step[v] = int(s), reader_steps[v].push_back(int(s));
+    auto same_value_kind = [&](int a, int b) {
+      return p.slots[a].dtype == p.slots[b].dtype && p.slots[a].shape == p.slots[b].shape;
+    };
+    // Swish: the (Sigmoid, Mul) steps reading v as described above, or {-1, -1}.
+    auto swish_pair = [&](int v) -> std::pair<int, int> {
+      if (readers[v] != 2 || reader_steps[v][0] == reader_steps[v][1]) return {-1, -1};
+      int sg = reader_steps[v][0], mul = reader_steps[v][1];
+      const Plan::Step& a = p.steps[sg];
+      const Plan::Step& b = p.steps[mul];
+      if (a.node->op_type != "Sigmoid" || b.node->op_type != "Mul") return {-1, -1};
+      if (a.outputs.size() != 1 || a.outputs[0] < 0 || b.outputs.size() != 1 || b.outputs[0] < 0) return {-1, -1};
+      int s = a.outputs[0];
+      if (p.slots[s].is_output || readers[s] != 1 || reader_step[s] != mul) return {-1, -1};
+      if (b.inputs.size() != 2 || !((b.inputs[0] == v && b.inputs[1] == s) || (b.inputs[0] == s && b.inputs[1] == v)))
+        return {-1, -1};
+      if (!same_value_kind(s, v) || !same_value_kind(b.outputs[0], v)) return {-1, -1};
+      return {sg, mul};
+    };
     std::vector<bool> absorbed(p.steps.size(), false);
     for (size_t s = 0; s < p.steps.size(); ++s) {
       Plan::Step& step = p.steps[s];
       if (absorbed[s] || step.kernel->is_view() || step.outputs.size() != 1 || step.outputs[0] < 0) continue;
       int cur = step.outputs[0];
-      while (!p.slots[cur].is_output && readers[cur] == 1) {
+      while (!p.slots[cur].is_output) {
+        if (readers[cur] == 2) {
+          auto [sg, mul] = swish_pair(cur);
+          if (sg < 0 || !step.kernel->absorb_swish()) break;
+          for (int t : {sg, mul}) {
+            absorbed[t] = true;
+            p.steps[t].head = int(s);
+            step.fused.push_back(t);
+          }
+          cur = p.steps[mul].outputs[0];
+          continue;
+        }
+        if (readers[cur] != 1) break;
         int t = reader_step[cur];
         Plan::Step& next = p.steps[t];
         if (next.inputs.empty() || next.inputs[0] != cur || next.outputs.empty() || next.outputs[0] < 0) break;
-        if (p.slots[next.outputs[0]].dtype != p.slots[cur].dtype ||
-            p.slots[next.outputs[0]].shape != p.slots[cur].shape)
-          break;
+        if (!same_value_kind(next.outputs[0], cur)) break;
         if (!step.kernel->absorb(p.inits[t])) break;
         absorbed[t] = true;
         p.steps[t].head = int(s);

@@ -41,10 +41,14 @@ class Kernel {
   // element i of that input): when such an input dies at this node and has the output's
   // dtype and size, the executor passes the same tensor as input and output.
   virtual std::vector<int> inplace_inputs() const { return {}; }
-  // Epilogue fusion (used only when run without a tap): offers the single consumer of
-  // output 0 (e.g. BatchNormalization, Relu, Clip, LeakyRelu). Returns true when the
+  // Epilogue fusion (used when no tap observes the hidden tensors): offers the single
+  // consumer of output 0 (e.g. BatchNormalization, Relu, Clip, LeakyRelu, Sigmoid,
+  // HardSigmoid, HardSwish). Returns true when the
   // kernel absorbed it; run_fused() then writes the consumer's output instead.
   virtual bool absorb(const KernelInit& consumer) { return false; }
+  // Swish fusion: the only readers of output 0 (after what was absorbed so far), v, are
+  // s = Sigmoid(v) and Mul(v, s); returns true when run_fused() then writes v * sigmoid(v).
+  virtual bool absorb_swish() { return false; }
   virtual void run_fused(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
     run(in, out, pool);
   }
@@ -86,6 +90,12 @@ void register_norm_kernels(KernelRegistry& r);
 std::unique_ptr<Kernel> make_view_kernel();
 
 // --- helpers shared by kernels ---
+// y[i] = sigmoid(x[i]) (Eigen's float logistic), or x[i] * sigmoid(x[i]) with `times_x`
+// (Swish); y may equal x. Always evaluated one SIMD packet at a time (the tail padded),
+// so a value's result never depends on its position or the buffer's alignment: the
+// stand-alone Sigmoid kernel and a fused Conv epilogue agree bit for bit.
+void logistic(const float* x, float* y, int64_t n, bool times_x = false);
+
 [[noreturn]] inline void fail(const Node& n, const std::string& msg) {
   throw Error(n.describe() + ": " + msg);
 }

@@ -126,10 +126,18 @@ void im2col_block(const ConvGeometry& g, const float* in, int64_t p0, int64_t nb
               if (hi > lo) std::memcpy(dst + (lo - ow0), src + lo + off, (hi - lo) * sizeof(float));
               for (int64_t ow = hi; ow < ow0 + run; ++ow) dst[ow - ow0] = 0;
             } else {
-              for (int64_t j = 0; j < run; ++j) {
-                int64_t iw = (ow0 + j) * g.SW + off;
-                dst[j] = (iw >= 0 && iw < g.W) ? src[iw] : 0.f;
+              // valid ow: 0 <= ow * SW + off < W, a strided copy between zero edges
+              const int64_t S = g.SW;
+              int64_t lo = off >= 0 ? 0 : (-off + S - 1) / S, hi = g.W - off <= 0 ? 0 : (g.W - off + S - 1) / S;
+              lo = std::clamp<int64_t>(lo, ow0, ow0 + run);
+              hi = std::clamp<int64_t>(hi, lo, ow0 + run);
+              for (int64_t ow = ow0; ow < lo; ++ow) dst[ow - ow0] = 0;
+              if (S == 2) {
+                for (int64_t ow = lo; ow < hi; ++ow) dst[ow - ow0] = src[2 * ow + off];
+              } else {
+                for (int64_t ow = lo; ow < hi; ++ow) dst[ow - ow0] = src[ow * S + off];
               }
+              for (int64_t ow = hi; ow < ow0 + run; ++ow) dst[ow - ow0] = 0;
             }
           }
           dst += run;
@@ -140,77 +148,122 @@ void im2col_block(const ConvGeometry& g, const float* in, int64_t p0, int64_t nb
   }
 }
 
-// Depthwise (one input and one output channel per group): direct loops over one plane.
-// Each input row contributes KW taps; for KW == 3 the three taps are fused in one pass
-// over the columns where all of them are inside the row (edges: per-tap ranges).
-void depthwise_plane(const ConvGeometry& g, const float* in, const float* w, float bias, float* out) {
-  const int64_t S = g.SW;
-  // Column range valid for tap kw (0 <= ow*S + off < W), the same for every row.
-  std::vector<int64_t> off(g.KW), lo(g.KW), hi(g.KW);
-  for (int64_t kw = 0; kw < g.KW; ++kw) {
-    off[kw] = kw * g.DW - g.PL;
-    lo[kw] = off[kw] >= 0 ? 0 : (-off[kw] + S - 1) / S;
-    hi[kw] = g.W - off[kw] <= 0 ? 0 : std::min<int64_t>(g.OW, (g.W - off[kw] + S - 1) / S);
-    if (hi[kw] < lo[kw]) hi[kw] = lo[kw];
-  }
-  int64_t all_lo = 0, all_hi = g.OW;  // columns where every tap is inside the row
-  for (int64_t kw = 0; kw < g.KW; ++kw) all_lo = std::max(all_lo, lo[kw]), all_hi = std::min(all_hi, hi[kw]);
-  if (all_hi < all_lo) all_hi = all_lo;
-  for (int64_t oh = 0; oh < g.OH; ++oh) {
-    float* __restrict orow = out + oh * g.OW;
-    for (int64_t ow = 0; ow < g.OW; ++ow) orow[ow] = bias;
-    for (int64_t kh = 0; kh < g.KH; ++kh) {
-      int64_t ih = oh * g.SH - g.PT + kh * g.DH;
-      if (ih < 0 || ih >= g.H) continue;
-      const float* __restrict irow = in + ih * g.W;
-      const float* wk = w + kh * g.KW;
-      // edges, tap by tap
-      for (int64_t kw = 0; kw < g.KW; ++kw) {
-        float wv = wk[kw];
-        const float* src = irow + off[kw];
-        for (int64_t ow = lo[kw]; ow < std::min(all_lo, hi[kw]); ++ow) orow[ow] += wv * src[ow * S];
-        for (int64_t ow = std::max(all_hi, lo[kw]); ow < hi[kw]; ++ow) orow[ow] += wv * src[ow * S];
-      }
-      // interior: KW == 3 in one pass, else tap by tap
-      if (g.KW == 3) {
-        const float* __restrict a = irow + off[0];
-        const float* __restrict b = irow + off[1];
-        const float* __restrict c = irow + off[2];
-        float w0 = wk[0], w1 = wk[1], w2 = wk[2];
-        if (S == 1) {
-          for (int64_t ow = all_lo; ow < all_hi; ++ow) orow[ow] += w0 * a[ow] + w1 * b[ow] + w2 * c[ow];
-        } else if (S == 2) {
-          for (int64_t ow = all_lo; ow < all_hi; ++ow) orow[ow] += w0 * a[2 * ow] + w1 * b[2 * ow] + w2 * c[2 * ow];
-        } else {
-          for (int64_t ow = all_lo; ow < all_hi; ++ow) orow[ow] += w0 * a[ow * S] + w1 * b[ow * S] + w2 * c[ow * S];
-        }
+// Depthwise (one input and one output channel per group). Each plane is first copied into
+// a zero-padded buffer (rows and columns that some tap reads, pads included) whose
+// columns are split into SW phases (column c -> phase c % SW, index c / SW), so that every
+// tap (kh, kw) reads a unit-stride run at a fixed offset from the output row's base:
+//   out[oh][ow] = bias + sum_k w[k] * buf[base(oh) + off[k] + ow].
+// Rows are computed with all taps in registers (specialised for 3x3, 5x5, 7x7: any
+// stride and dilation), then the epilogue runs on the plane while it is in cache.
+struct DepthwisePlan {
+  int64_t S = 1;            // column stride = number of phases
+  int64_t Hp = 0, Wq = 0;   // padded rows; columns per phase row
+  int64_t row_step = 0;     // buffer elements from output row oh to oh+1
+  std::vector<int64_t> off; // per tap (kh, kw), row-major over the kernel
+};
+
+DepthwisePlan depthwise_plan(const ConvGeometry& g) {
+  DepthwisePlan d;
+  d.S = g.SW;
+  d.Hp = (g.OH - 1) * g.SH + (g.KH - 1) * g.DH + 1;
+  int64_t Wp = (g.OW - 1) * g.SW + (g.KW - 1) * g.DW + 1;
+  d.Wq = (Wp + d.S - 1) / d.S;
+  d.row_step = g.SH * d.S * d.Wq;
+  for (int64_t kh = 0; kh < g.KH; ++kh)
+    for (int64_t kw = 0; kw < g.KW; ++kw) {
+      int64_t c = kw * g.DW;
+      d.off.push_back((kh * g.DH * d.S + c % d.S) * d.Wq + c / d.S);
+    }
+  return d;
+}
+
+// Copies one input plane into buf (d.Hp * d.S * d.Wq floats), zeros outside the input.
+void depthwise_pad(const ConvGeometry& g, const DepthwisePlan& d, const float* in, float* buf) {
+  const int64_t S = d.S, Wq = d.Wq;
+  for (int64_t r = 0; r < d.Hp; ++r) {
+    int64_t ih = r - g.PT;
+    float* dst = buf + r * S * Wq;
+    if (ih < 0 || ih >= g.H) {
+      std::memset(dst, 0, S * Wq * sizeof(float));
+      continue;
+    }
+    const float* src = in + ih * g.W;
+    for (int64_t ph = 0; ph < S; ++ph) {
+      float* row = dst + ph * Wq;
+      // column c = q*S + ph reads iw = c - PL; valid for lo <= q < hi
+      int64_t first = ph - g.PL;  // iw at q = 0
+      int64_t lo = first >= 0 ? 0 : (-first + S - 1) / S;
+      int64_t hi = g.W - first <= 0 ? 0 : (g.W - first + S - 1) / S;
+      lo = std::min(lo, Wq);
+      hi = std::clamp(hi, lo, Wq);
+      for (int64_t q = 0; q < lo; ++q) row[q] = 0.f;
+      if (S == 1) {
+        if (hi > lo) std::memcpy(row + lo, src + lo + first, (hi - lo) * sizeof(float));
       } else {
-        for (int64_t kw = 0; kw < g.KW; ++kw) {
-          float wv = wk[kw];
-          const float* __restrict src = irow + off[kw];
-          if (S == 1) {
-            for (int64_t ow = all_lo; ow < all_hi; ++ow) orow[ow] += wv * src[ow];
-          } else {
-            for (int64_t ow = all_lo; ow < all_hi; ++ow) orow[ow] += wv * src[ow * S];
-          }
-        }
+        for (int64_t q = lo; q < hi; ++q) row[q] = src[q * S + first];
       }
+      for (int64_t q = hi; q < Wq; ++q) row[q] = 0.f;
     }
   }
 }
 
-// Per-output-channel affine (folded BatchNormalization) then clamp / leaky slope.
+// One output row, all KK taps in registers.
+template <int KK>
+inline void depthwise_row(const float* __restrict base, const int64_t* offs, const float* wts, float bias,
+                          float* __restrict orow, int64_t OW) {
+  int64_t off[KK];
+  float w[KK];
+  for (int k = 0; k < KK; ++k) off[k] = offs[k], w[k] = wts[k];
+  for (int64_t ow = 0; ow < OW; ++ow) {
+    float acc = bias;
+    for (int k = 0; k < KK; ++k) acc += w[k] * base[off[k] + ow];
+    orow[ow] = acc;
+  }
+}
+
+void depthwise_plane(const ConvGeometry& g, const DepthwisePlan& d, const float* in, const float* w, float bias,
+                     float* out) {
+  thread_local std::vector<float> padded;
+  size_t need = size_t(d.Hp * d.S * d.Wq);
+  if (padded.size() < need) padded.resize(need);
+  depthwise_pad(g, d, in, padded.data());
+  const int64_t KK = int64_t(d.off.size());
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    const float* base = padded.data() + oh * d.row_step;
+    float* orow = out + oh * g.OW;
+    switch (KK) {
+      case 9: depthwise_row<9>(base, d.off.data(), w, bias, orow, g.OW); break;
+      case 25: depthwise_row<25>(base, d.off.data(), w, bias, orow, g.OW); break;
+      case 49: depthwise_row<49>(base, d.off.data(), w, bias, orow, g.OW); break;
+      default:
+        for (int64_t ow = 0; ow < g.OW; ++ow) orow[ow] = bias;
+        for (int64_t k = 0; k < KK; ++k) {
+          const float* src = base + d.off[k];
+          float wv = w[k];
+          for (int64_t ow = 0; ow < g.OW; ++ow) orow[ow] += wv * src[ow];
+        }
+    }
+  }
+}
+
+// Per-output-channel affine (folded BatchNormalization), then clamp / leaky slope, then
+// one closing activation (Sigmoid, HardSigmoid, HardSwish, or Swish = v * sigmoid(v)).
 struct Epilogue {
+  enum class Post { None, Sigmoid, HardSigmoid, HardSwish, Swish };
   bool active = false;
   std::vector<float> scale, shift;  // empty: identity
   float lo = -INFINITY, hi = INFINITY, leaky = 1.f;
+  Post post = Post::None;
+  float hs_alpha = 0.2f, hs_beta = 0.5f;  // HardSigmoid
 };
 
-// Absorbs BatchNormalization (constant params), Relu, Clip (constant bounds), LeakyRelu
-// into `e` (which may already hold a BatchNormalization). Returns false otherwise.
+// Absorbs BatchNormalization (constant params), Relu, Clip (constant bounds), LeakyRelu,
+// Sigmoid, HardSigmoid, HardSwish into `e` in that order (BatchNormalization first, the
+// closing activation last). Returns false otherwise.
 bool absorb_into(Epilogue& e, const KernelInit& c, int64_t channels) {
   const Node& n = c.node;
   bool has_act = e.lo != -INFINITY || e.hi != INFINITY || e.leaky != 1.f;
+  if (e.post != Epilogue::Post::None) return false;
   if (n.op_type == "BatchNormalization") {
     if (has_act || !e.scale.empty() || (c.outputs.size() > 1 && c.outputs[1])) return false;
     for (size_t i = 1; i < 5; ++i)
@@ -224,6 +277,14 @@ bool absorb_into(Epilogue& e, const KernelInit& c, int64_t channels) {
       e.scale[m] = sc[m] / std::sqrt(var[m] + eps);
       e.shift[m] = bi[m] - mean[m] * e.scale[m];
     }
+  } else if (n.op_type == "Sigmoid") {
+    e.post = Epilogue::Post::Sigmoid;
+  } else if (n.op_type == "HardSigmoid") {
+    e.post = Epilogue::Post::HardSigmoid;
+    e.hs_alpha = n.attr_float("alpha", 0.2f);
+    e.hs_beta = n.attr_float("beta", 0.5f);
+  } else if (n.op_type == "HardSwish") {
+    e.post = Epilogue::Post::HardSwish;
   } else if (has_act) {
     return false;
   } else if (n.op_type == "Relu") {
@@ -247,7 +308,8 @@ bool absorb_into(Epilogue& e, const KernelInit& c, int64_t channels) {
   return true;
 }
 
-// v = act(scale[m] * (v + bias) + shift[m]) over n values of channel m.
+// v = post(act(scale[m] * (v + bias) + shift[m])) over n values of channel m. The closing
+// activations use the same formulas as their stand-alone kernels (kernels_elementwise.cpp).
 void apply_epilogue(const Epilogue& ep, int64_t m, float bias, float* v, int64_t n) {
   float a = ep.scale.empty() ? 1.f : ep.scale[m];
   float c0 = ep.scale.empty() ? bias : bias * a + ep.shift[m];
@@ -260,6 +322,19 @@ void apply_epilogue(const Epilogue& ep, int64_t m, float bias, float* v, int64_t
       v[j] = std::min(std::max(x < 0 ? x * leaky : x, lo), hi);
     }
   }
+  switch (ep.post) {
+    case Epilogue::Post::None: break;
+    case Epilogue::Post::Sigmoid: logistic(v, v, n); break;
+    case Epilogue::Post::Swish: logistic(v, v, n, true); break;
+    case Epilogue::Post::HardSigmoid: {
+      float ha = ep.hs_alpha, hb = ep.hs_beta;
+      for (int64_t j = 0; j < n; ++j) v[j] = std::max(0.f, std::min(1.f, ha * v[j] + hb));
+      break;
+    }
+    case Epilogue::Post::HardSwish:
+      for (int64_t j = 0; j < n; ++j) v[j] = v[j] * std::max(0.f, std::min(1.f, v[j] * (1.f / 6.f) + 0.5f));
+      break;
+  }
 }
 
 class ConvKernel : public Kernel {
@@ -271,6 +346,7 @@ class ConvKernel : public Kernel {
     check(w[0] == g_.M && w[1] == g_.Cg, n, "weight shape " + shape_str(w) + " does not match the input channels");
     K_ = g_.Cg * g_.KH * g_.KW;
     depthwise_ = g_.Cg == 1 && g_.Mg == 1;
+    if (depthwise_) dw_ = depthwise_plan(g_);
     pointwise_ = g_.KH == 1 && g_.KW == 1 && g_.SH == 1 && g_.SW == 1 && g_.PT == 0 && g_.PL == 0 && g_.OH == g_.H &&
                  g_.OW == g_.W;
     int64_t P = g_.OH * g_.OW;
@@ -289,6 +365,12 @@ class ConvKernel : public Kernel {
   }
   int64_t macs() const override { return g_.N * g_.M * g_.OH * g_.OW * K_; }
   bool absorb(const KernelInit& consumer) override { return absorb_into(epilogue_, consumer, g_.M); }
+  bool absorb_swish() override {
+    if (epilogue_.post != Epilogue::Post::None) return false;
+    epilogue_.post = Epilogue::Post::Swish;
+    epilogue_.active = true;
+    return true;
+  }
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
     execute(in, out, pool, nullptr);
   }
@@ -310,7 +392,7 @@ class ConvKernel : public Kernel {
       parallel_range(pool, g.N * g.C, std::max<int64_t>(1, 65536 / per_plane), [&](int64_t b0, int64_t b1) {
         for (int64_t i = b0; i < b1; ++i) {
           int64_t c = i % g.C;
-          depthwise_plane(g, x + i * HW, w + c * g.KH * g.KW, b ? b[c] : 0.f, y + i * P);
+          depthwise_plane(g, dw_, x + i * HW, w + c * g.KH * g.KW, b ? b[c] : 0.f, y + i * P);
           if (ep) apply_epilogue(*ep, c, 0.f, y + i * P, P);
         }
       });
@@ -356,6 +438,7 @@ class ConvKernel : public Kernel {
 
  private:
   ConvGeometry g_;
+  DepthwisePlan dw_;
   Epilogue epilogue_;
   int64_t K_ = 0, nb_ = 0, col_blocks_ = 0, mb_ = 0, m_blocks_ = 0;
   bool depthwise_ = false, pointwise_ = false;

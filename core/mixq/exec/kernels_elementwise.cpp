@@ -141,6 +141,30 @@ std::unique_ptr<Kernel> unary_eigen(const KernelInit& k, G g) {
       0, {0});
 }
 
+}  // namespace
+
+void logistic(const float* x, float* y, int64_t n, bool times_x) {
+  using Packet = Eigen::internal::packet_traits<float>::type;
+  constexpr int64_t L = Eigen::internal::packet_traits<float>::size;
+  const Eigen::internal::scalar_logistic_op<float> op;
+  int64_t i = 0;
+  for (; i + L <= n; i += L) {
+    Packet v = Eigen::internal::ploadu<Packet>(x + i);
+    Packet s = op.packetOp(v);
+    Eigen::internal::pstoreu(y + i, times_x ? Eigen::internal::pmul(v, s) : s);
+  }
+  if (i < n) {
+    float tmp[L] = {};
+    std::memcpy(tmp, x + i, (n - i) * sizeof(float));
+    Packet v = Eigen::internal::ploadu<Packet>(tmp);
+    Packet s = op.packetOp(v);
+    Eigen::internal::pstoreu(tmp, times_x ? Eigen::internal::pmul(v, s) : s);
+    std::memcpy(y + i, tmp, (n - i) * sizeof(float));
+  }
+}
+
+namespace {
+
 float erf_f(float x) {
   return std::erf(x);
 }
@@ -459,7 +483,16 @@ void register_elementwise_kernels(KernelRegistry& r) {
           g = k.node.attr_float("gamma", 1.05070102214813232421875f);
     return unary_scalar(k, [a, g](float x) { return x > 0.f ? g * x : g * (a * std::exp(x) - a); });
   };
-  r["Sigmoid"] = [](const KernelInit& k) { return unary_eigen(k, [](const ConstArrMap& x) { return x.logistic(); }); };
+  r["Sigmoid"] = [](const KernelInit& k) {
+    check(k.inputs[0]->dtype == DType::Float32, k.node, "only float32 inputs are supported");
+    return make_fn(
+        [](const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
+          const float* x = in[0]->f32().data();
+          float* y = out[0]->f32().data();
+          parallel_range(pool, in[0]->numel(), 16384, [&](int64_t b, int64_t e) { logistic(x + b, y + b, e - b); });
+        },
+        0, {0});
+  };
   r["HardSigmoid"] = [](const KernelInit& k) {
     float a = k.node.attr_float("alpha", 0.2f), b = k.node.attr_float("beta", 0.5f);
     return unary_scalar(k, [a, b](float x) { return std::max(0.f, std::min(1.f, a * x + b)); });
