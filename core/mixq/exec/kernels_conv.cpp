@@ -149,99 +149,85 @@ void im2col_block(const ConvGeometry& g, const float* in, int64_t p0, int64_t nb
 }
 
 // Depthwise (one input and one output channel per group). Each plane is first copied into
-// a zero-padded buffer (rows and columns that some tap reads, pads included) whose
-// columns are split into SW phases (column c -> phase c % SW, index c / SW), so that every
-// tap (kh, kw) reads a unit-stride run at a fixed offset from the output row's base:
-//   out[oh][ow] = bias + sum_k w[k] * buf[base(oh) + off[k] + ow].
-// Rows are computed with all taps in registers (specialised for 3x3, 5x5, 7x7: any
-// stride and dilation), then the epilogue runs on the plane while it is in cache.
+// a zero-padded buffer holding the rows and columns the taps read (pads included), split
+// into SW column phases and SH row phases: padded (row r, column c) is stored at
+//   [c % SW][r % SH][r / SH][c / SW]   (dims [SW][SH][Hq][Wq]).
+// Then tap (kh, kw) of output (oh, ow) is buf[off[k] + oh * Wq + ow] for a per-tap
+// constant off[k], for any stride and dilation: the whole plane is computed as flat
+// unit-stride multiply-adds over p = oh * Wq + ow (columns ow >= OW are computed and
+// dropped), one tap at a time, in blocks that stay in L1.
 struct DepthwisePlan {
-  int64_t S = 1;            // column stride = number of phases
-  int64_t Hp = 0, Wq = 0;   // padded rows; columns per phase row
-  int64_t row_step = 0;     // buffer elements from output row oh to oh+1
-  std::vector<int64_t> off; // per tap (kh, kw), row-major over the kernel
+  int64_t Hq = 0, Wq = 0;    // rows per row phase; columns per column phase
+  int64_t buf_size = 0;      // floats, slack for the dropped columns included
+  std::vector<int64_t> off;  // per tap (kh, kw), row-major over the kernel
 };
 
 DepthwisePlan depthwise_plan(const ConvGeometry& g) {
   DepthwisePlan d;
-  d.S = g.SW;
-  d.Hp = (g.OH - 1) * g.SH + (g.KH - 1) * g.DH + 1;
+  int64_t Hp = (g.OH - 1) * g.SH + (g.KH - 1) * g.DH + 1;
   int64_t Wp = (g.OW - 1) * g.SW + (g.KW - 1) * g.DW + 1;
-  d.Wq = (Wp + d.S - 1) / d.S;
-  d.row_step = g.SH * d.S * d.Wq;
+  d.Hq = (Hp + g.SH - 1) / g.SH;
+  d.Wq = (Wp + g.SW - 1) / g.SW;
+  int64_t max_off = 0;
   for (int64_t kh = 0; kh < g.KH; ++kh)
     for (int64_t kw = 0; kw < g.KW; ++kw) {
-      int64_t c = kw * g.DW;
-      d.off.push_back((kh * g.DH * d.S + c % d.S) * d.Wq + c / d.S);
+      int64_t r = kh * g.DH, c = kw * g.DW;
+      d.off.push_back(((c % g.SW * g.SH + r % g.SH) * d.Hq + r / g.SH) * d.Wq + c / g.SW);
+      max_off = std::max(max_off, d.off.back());
     }
+  d.buf_size = std::max(g.SW * g.SH * d.Hq * d.Wq, max_off + g.OH * d.Wq);
   return d;
 }
 
-// Copies one input plane into buf (d.Hp * d.S * d.Wq floats), zeros outside the input.
+// Copies one input plane into buf (d.buf_size floats), zeros everywhere else.
 void depthwise_pad(const ConvGeometry& g, const DepthwisePlan& d, const float* in, float* buf) {
-  const int64_t S = d.S, Wq = d.Wq;
-  for (int64_t r = 0; r < d.Hp; ++r) {
-    int64_t ih = r - g.PT;
-    float* dst = buf + r * S * Wq;
-    if (ih < 0 || ih >= g.H) {
-      std::memset(dst, 0, S * Wq * sizeof(float));
-      continue;
-    }
+  const int64_t S = g.SW, Wq = d.Wq;
+  std::memset(buf, 0, d.buf_size * sizeof(float));
+  for (int64_t ih = 0; ih < g.H; ++ih) {
+    int64_t r = ih + g.PT;
+    if (r >= d.Hq * g.SH) break;
     const float* src = in + ih * g.W;
     for (int64_t ph = 0; ph < S; ++ph) {
-      float* row = dst + ph * Wq;
-      // column c = q*S + ph reads iw = c - PL; valid for lo <= q < hi
+      float* row = buf + ((ph * g.SH + r % g.SH) * d.Hq + r / g.SH) * Wq;
+      // column c = q * S + ph reads iw = c - PL; valid for lo <= q < hi
       int64_t first = ph - g.PL;  // iw at q = 0
       int64_t lo = first >= 0 ? 0 : (-first + S - 1) / S;
       int64_t hi = g.W - first <= 0 ? 0 : (g.W - first + S - 1) / S;
       lo = std::min(lo, Wq);
       hi = std::clamp(hi, lo, Wq);
-      for (int64_t q = 0; q < lo; ++q) row[q] = 0.f;
       if (S == 1) {
         if (hi > lo) std::memcpy(row + lo, src + lo + first, (hi - lo) * sizeof(float));
       } else {
         for (int64_t q = lo; q < hi; ++q) row[q] = src[q * S + first];
       }
-      for (int64_t q = hi; q < Wq; ++q) row[q] = 0.f;
     }
-  }
-}
-
-// One output row, all KK taps in registers.
-template <int KK>
-inline void depthwise_row(const float* __restrict base, const int64_t* offs, const float* wts, float bias,
-                          float* __restrict orow, int64_t OW) {
-  int64_t off[KK];
-  float w[KK];
-  for (int k = 0; k < KK; ++k) off[k] = offs[k], w[k] = wts[k];
-  for (int64_t ow = 0; ow < OW; ++ow) {
-    float acc = bias;
-    for (int k = 0; k < KK; ++k) acc += w[k] * base[off[k] + ow];
-    orow[ow] = acc;
   }
 }
 
 void depthwise_plane(const ConvGeometry& g, const DepthwisePlan& d, const float* in, const float* w, float bias,
                      float* out) {
-  thread_local std::vector<float> padded;
-  size_t need = size_t(d.Hp * d.S * d.Wq);
-  if (padded.size() < need) padded.resize(need);
+  thread_local std::vector<float> padded, acc;
+  if (padded.size() < size_t(d.buf_size)) padded.resize(d.buf_size);
+  constexpr int64_t kBlock = 1024;  // accumulator block (4 KB)
+  if (acc.size() < size_t(kBlock)) acc.resize(kBlock);
   depthwise_pad(g, d, in, padded.data());
-  const int64_t KK = int64_t(d.off.size());
-  for (int64_t oh = 0; oh < g.OH; ++oh) {
-    const float* base = padded.data() + oh * d.row_step;
-    float* orow = out + oh * g.OW;
-    switch (KK) {
-      case 9: depthwise_row<9>(base, d.off.data(), w, bias, orow, g.OW); break;
-      case 25: depthwise_row<25>(base, d.off.data(), w, bias, orow, g.OW); break;
-      case 49: depthwise_row<49>(base, d.off.data(), w, bias, orow, g.OW); break;
-      default:
-        for (int64_t ow = 0; ow < g.OW; ++ow) orow[ow] = bias;
-        for (int64_t k = 0; k < KK; ++k) {
-          const float* src = base + d.off[k];
-          float wv = w[k];
-          for (int64_t ow = 0; ow < g.OW; ++ow) orow[ow] += wv * src[ow];
-        }
+  const int64_t L = g.OH * d.Wq, KK = int64_t(d.off.size());
+  for (int64_t p0 = 0; p0 < L; p0 += kBlock) {
+    const int64_t n = std::min(kBlock, L - p0);
+    float* __restrict a = acc.data();
+    const float* base = padded.data() + p0;
+    for (int64_t j = 0; j < n; ++j) a[j] = bias;
+    for (int64_t k = 0; k < KK; ++k) {
+      const float* __restrict src = base + d.off[k];
+      const float wv = w[k];
+      for (int64_t j = 0; j < n; ++j) a[j] += wv * src[j];
+    }
+    // scatter the block's valid columns to the output rows
+    for (int64_t p = p0; p < p0 + n;) {
+      int64_t oh = p / d.Wq, ow = p % d.Wq;
+      int64_t run = std::min(p0 + n, (oh + 1) * d.Wq) - p;
+      if (ow < g.OW) std::memcpy(out + oh * g.OW + ow, a + (p - p0), std::min(run, g.OW - ow) * sizeof(float));
+      p += run;
     }
   }
 }
