@@ -81,6 +81,8 @@ std::unique_ptr<Kernel> make_maxpool(const KernelInit& k) {
               const float* src = irow + off;
               if (g.SW == 1) {
                 for (int64_t ow = lo; ow < hi; ++ow) orow[ow] = std::max(orow[ow], src[ow]);
+              } else if (g.SW == 2) {  // constant stride: vectorised with permutes
+                for (int64_t ow = lo; ow < hi; ++ow) orow[ow] = std::max(orow[ow], src[2 * ow]);
               } else {
                 for (int64_t ow = lo; ow < hi; ++ow) orow[ow] = std::max(orow[ow], src[ow * g.SW]);
               }
