@@ -819,3 +819,44 @@ TEST_CASE("Conv epilogue fusion of Swish (x * Sigmoid(x)), Sigmoid, HardSwish, H
     require_close(out.at("s"), all.at("s").to_f32(), {1, 8, 18, 17}, kTolAccumulate);
   }
 }
+
+TEST_CASE("Conv epilogue fusion of constant Mul/Add/Sub/Div and a decomposed HardSwish is bit-exact") {
+  // PP-OCR style: conv, per-channel Mul, scalar Add (conv value as input 1), then
+  // x * Clip(x + 3, 0, 6) / 6, then Sub of a scalar.
+  Shape xs{1, 3, 11, 13};
+  auto x = random_values(shape_numel(xs), 60, -3.f, 3.f);
+  OnnxBuilder b;
+  b.input("x", xs).output("y");
+  b.conv("x", "c", 3, 5);
+  add_tensor(b, "k", {5, 1, 1}, random_values(5, 61, 5.f, 40.f));
+  b.node("Mul", {"c", "k"}, {"m"});
+  b.scalar("half", -0.5f).scalar("three", 3.f).scalar("zero", 0.f).scalar("six", 6.f).scalar("tenth", 0.1f);
+  b.node("Add", {"half", "m"}, {"a"});
+  b.node("Add", {"a", "three"}, {"a3"});
+  b.node("Clip", {"a3", "zero", "six"}, {"cl"});
+  b.node("Mul", {"a", "cl"}, {"hs"});
+  b.node("Div", {"hs", "six"}, {"d"});
+  b.node("Sub", {"d", "tenth"}, {"y"});
+  AnalyzedModel am = analyze_model(b.bytes(), {});
+  Executor ex(am);
+  CHECK(ex.fused_nodes() == 7);  // Mul, Add, (Add, Clip, Mul), Div, Sub
+  Tensor xt = Tensor::from_f32(xs, x);
+  auto fused = ex.run({{"x", xt}});
+  std::map<std::string, Tensor> all;
+  auto tapped = ex.run({{"x", xt}}, [&](const std::string& n, const Tensor& t) { all[n] = t; });
+  CHECK(all.size() == 9);  // x and every node's output
+  require_close(fused.at("y"), tapped.at("y").to_f32(), {1, 5, 11, 13}, kTolExact);
+  auto cl = all.at("cl").to_f32();  // both Clip bounds were reached
+  CHECK(*std::min_element(cl.begin(), cl.end()) == 0.f);
+  CHECK(*std::max_element(cl.begin(), cl.end()) == 6.f);
+  SECTION("Sub with the Conv value as its second input, or Add of two computed tensors, stay unfused") {
+    OnnxBuilder b2;
+    b2.input("x", xs).output("y").output("z");
+    b2.conv("x", "c", 3, 5).scalar("one", 1.f);
+    b2.node("Sub", {"one", "c"}, {"y"});
+    b2.conv("x", "c2", 3, 5).conv("x", "c3", 3, 5);
+    b2.node("Add", {"c2", "c3"}, {"z"});
+    AnalyzedModel am2 = analyze_model(b2.bytes(), {});
+    CHECK(Executor(am2).fused_nodes() == 0);
+  }
+}

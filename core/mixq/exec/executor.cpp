@@ -215,8 +215,9 @@ Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::ma
   }
   // Epilogue fusion (runs without a tap, or under a tap that observes none of the hidden
   // tensors): a kernel absorbs the single consumer of its output 0 (and then that
-  // consumer's single consumer, ...) when it can; a value whose only readers are
-  // s = Sigmoid(v) and Mul(v, s) (Swish / SiLU) is absorbed as one pair.
+  // consumer's single consumer, ...) when it can; a value v whose only readers are a
+  // chain of single-reader steps computing u = f(v) and Mul(v, u) (Swish / SiLU:
+  // f = Sigmoid; a decomposed HardSwish: f = Add 3, Clip) is absorbed as one gate.
   {
     std::vector<int> readers(p.slots.size(), 0), reader_step(p.slots.size(), -1);
     std::vector<std::vector<int>> reader_steps(p.slots.size());
@@ -226,31 +227,54 @@ Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::ma
     auto same_value_kind = [&](int a, int b) {
       return p.slots[a].dtype == p.slots[b].dtype && p.slots[a].shape == p.slots[b].shape;
     };
-    // Swish: the (Sigmoid, Mul) steps reading v as described above, or {-1, -1}.
-    auto swish_pair = [&](int v) -> std::pair<int, int> {
-      if (readers[v] != 2 || reader_steps[v][0] == reader_steps[v][1]) return {-1, -1};
-      int sg = reader_steps[v][0], mul = reader_steps[v][1];
-      const Plan::Step& a = p.steps[sg];
-      const Plan::Step& b = p.steps[mul];
-      if (a.node->op_type != "Sigmoid" || b.node->op_type != "Mul") return {-1, -1};
-      if (a.outputs.size() != 1 || a.outputs[0] < 0 || b.outputs.size() != 1 || b.outputs[0] < 0) return {-1, -1};
-      int s = a.outputs[0];
-      if (p.slots[s].is_output || readers[s] != 1 || reader_step[s] != mul) return {-1, -1};
-      if (b.inputs.size() != 2 || !((b.inputs[0] == v && b.inputs[1] == s) || (b.inputs[0] == s && b.inputs[1] == v)))
-        return {-1, -1};
-      if (!same_value_kind(s, v) || !same_value_kind(b.outputs[0], v)) return {-1, -1};
-      return {sg, mul};
+    // The input through which step t reads v (exactly once), or -1.
+    auto via_input = [&](int t, int v) -> int {
+      const std::vector<int>& ins = p.steps[t].inputs;
+      if (std::count(ins.begin(), ins.end(), v) != 1) return -1;
+      return int(std::find(ins.begin(), ins.end(), v) - ins.begin());
+    };
+    // Gate: fills `chain` (steps of f with their via inputs) and returns the Mul step, or -1.
+    constexpr int kMaxGateChain = 4;
+    auto gate_of = [&](int v, std::vector<std::pair<int, size_t>>& chain) -> int {
+      if (readers[v] != 2 || reader_steps[v][0] == reader_steps[v][1]) return -1;
+      for (int first = 0; first < 2; ++first) {
+        int t = reader_steps[v][first], mul = reader_steps[v][1 - first];
+        const Plan::Step& b = p.steps[mul];
+        if (b.node->op_type != "Mul" || b.inputs.size() != 2 || b.outputs.size() != 1 || b.outputs[0] < 0) continue;
+        int vi = via_input(mul, v);
+        if (vi < 0 || !same_value_kind(b.outputs[0], v)) continue;
+        int u = b.inputs[1 - vi];
+        chain.clear();
+        for (int len = 0; len < kMaxGateChain && t != mul; ++len) {
+          const Plan::Step& st = p.steps[t];
+          int via = via_input(t, chain.empty() ? v : p.steps[chain.back().first].outputs[0]);
+          if (via < 0 || st.outputs.size() != 1 || st.outputs[0] < 0) break;
+          int o = st.outputs[0];
+          if (p.slots[o].is_output || readers[o] != 1 || !same_value_kind(o, v)) break;
+          chain.push_back({t, size_t(via)});
+          if (o == u) return reader_step[o] == mul ? mul : -1;
+          t = reader_step[o];
+        }
+      }
+      chain.clear();
+      return -1;
     };
     std::vector<bool> absorbed(p.steps.size(), false);
+    std::vector<std::pair<int, size_t>> chain;
+    std::vector<std::pair<const exec::KernelInit*, size_t>> chain_inits;
     for (size_t s = 0; s < p.steps.size(); ++s) {
       Plan::Step& step = p.steps[s];
       if (absorbed[s] || step.kernel->is_view() || step.outputs.size() != 1 || step.outputs[0] < 0) continue;
       int cur = step.outputs[0];
       while (!p.slots[cur].is_output) {
         if (readers[cur] == 2) {
-          auto [sg, mul] = swish_pair(cur);
-          if (sg < 0 || !step.kernel->absorb_swish()) break;
-          for (int t : {sg, mul}) {
+          int mul = gate_of(cur, chain);
+          if (mul < 0) break;
+          chain_inits.clear();
+          for (auto [t, via] : chain) chain_inits.push_back({&p.inits[t], via});
+          if (!step.kernel->absorb_gate(chain_inits)) break;
+          chain.push_back({mul, 0});
+          for (auto [t, via] : chain) {
             absorbed[t] = true;
             p.steps[t].head = int(s);
             step.fused.push_back(t);
@@ -261,9 +285,10 @@ Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::ma
         if (readers[cur] != 1) break;
         int t = reader_step[cur];
         Plan::Step& next = p.steps[t];
-        if (next.inputs.empty() || next.inputs[0] != cur || next.outputs.empty() || next.outputs[0] < 0) break;
+        int via = via_input(t, cur);
+        if (via < 0 || next.outputs.empty() || next.outputs[0] < 0) break;
         if (!same_value_kind(next.outputs[0], cur)) break;
-        if (!step.kernel->absorb(p.inits[t])) break;
+        if (!step.kernel->absorb(p.inits[t], size_t(via))) break;
         absorbed[t] = true;
         p.steps[t].head = int(s);
         step.fused.push_back(t);

@@ -42,13 +42,17 @@ class Kernel {
   // dtype and size, the executor passes the same tensor as input and output.
   virtual std::vector<int> inplace_inputs() const { return {}; }
   // Epilogue fusion (used when no tap observes the hidden tensors): offers the single
-  // consumer of output 0 (e.g. BatchNormalization, Relu, Clip, LeakyRelu, Sigmoid,
-  // HardSigmoid, HardSwish). Returns true when the
-  // kernel absorbed it; run_fused() then writes the consumer's output instead.
-  virtual bool absorb(const KernelInit& consumer) { return false; }
-  // Swish fusion: the only readers of output 0 (after what was absorbed so far), v, are
-  // s = Sigmoid(v) and Mul(v, s); returns true when run_fused() then writes v * sigmoid(v).
-  virtual bool absorb_swish() { return false; }
+  // consumer of output 0 (reading it through its input `via`), e.g. BatchNormalization,
+  // Relu, Clip, LeakyRelu, Sigmoid, HardSigmoid, HardSwish, or Add/Sub/Mul/Div by a
+  // constant. Returns true when the kernel absorbed it; run_fused() then writes the
+  // consumer's output instead.
+  virtual bool absorb(const KernelInit& consumer, size_t via) { return false; }
+  // Gate fusion: the only readers of output 0 (after what was absorbed so far), v, are a
+  // chain of single-reader steps computing u = f(v) and Mul(v, u) (e.g. Swish:
+  // f = Sigmoid; a decomposed HardSwish: f = Add 3, Clip 0..6). `chain` lists f's steps
+  // in order with the input each reads the running value through. Returns true when
+  // run_fused() then writes v * f(v).
+  virtual bool absorb_gate(const std::vector<std::pair<const KernelInit*, size_t>>& chain) { return false; }
   virtual void run_fused(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
     run(in, out, pool);
   }

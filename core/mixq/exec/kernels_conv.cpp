@@ -261,95 +261,186 @@ void depthwise_plane(const ConvGeometry& g, const DepthwisePlan& d, const float*
   }
 }
 
-// Per-output-channel affine (folded BatchNormalization), then clamp / leaky slope, then
-// one closing activation (Sigmoid, HardSigmoid, HardSwish, or Swish = v * sigmoid(v)).
-struct Epilogue {
-  enum class Post { None, Sigmoid, HardSigmoid, HardSwish, Swish };
-  bool active = false;
-  std::vector<float> scale, shift;  // empty: identity
-  float lo = -INFINITY, hi = INFINITY, leaky = 1.f;
-  Post post = Post::None;
-  float hs_alpha = 0.2f, hs_beta = 0.5f;  // HardSigmoid
+// The Conv epilogue: bias and a folded BatchNormalization (v * scale + shift, when the
+// BatchNormalization comes first), then a list of element-wise stages applied in order
+// to each channel's values while they are in cache. Each stage computes exactly what the
+// stand-alone kernel computes (same formula, same operand order where it matters), so a
+// fused run gives the bytes of the unfused one (the folded BatchNormalization aside).
+struct Stage {
+  enum class Kind { Add, Sub, Mul, Div, Clamp, Leaky, Sigmoid, HardSigmoid, HardSwish, Affine, Gate };
+  Kind kind = Kind::Add;
+  std::vector<float> c;   // Add/Sub/Mul/Div: per channel (size channels) or one value; Affine: scale
+  std::vector<float> c2;  // Affine: shift
+  float lo = -INFINITY, hi = INFINITY, alpha = 0.f, beta = 0.f;
+  std::vector<Stage> gate;  // Gate: v = v * (the gate stages applied to a copy of v)
+  float at(const std::vector<float>& v, int64_t m) const { return v.size() == 1 ? v[0] : v[size_t(m)]; }
 };
 
-// Absorbs BatchNormalization (constant params), Relu, Clip (constant bounds), LeakyRelu,
-// Sigmoid, HardSigmoid, HardSwish into `e` in that order (BatchNormalization first, the
-// closing activation last). Returns false otherwise.
-bool absorb_into(Epilogue& e, const KernelInit& c, int64_t channels) {
+struct Epilogue {
+  bool active = false;
+  std::vector<float> scale, shift;  // leading folded BatchNormalization; empty: none
+  std::vector<Stage> stages;
+};
+
+// True when `cs` broadcasts to `out` ([N, C, ...]) varying at most along the channel axis.
+bool per_channel_shape(const Shape& cs, const Shape& out) {
+  if (cs.size() > out.size()) return false;
+  size_t lead = out.size() - cs.size();
+  for (size_t i = 0; i < cs.size(); ++i) {
+    size_t d = lead + i;
+    if (cs[i] != 1 && !(d == 1 && cs[i] == out[1])) return false;
+  }
+  return true;
+}
+
+// The stage for `c` reading the running value through input `via`, or false.
+bool make_stage(const KernelInit& c, size_t via, const Shape& out, Stage& st) {
   const Node& n = c.node;
-  bool has_act = e.lo != -INFINITY || e.hi != INFINITY || e.leaky != 1.f;
-  if (e.post != Epilogue::Post::None) return false;
-  if (n.op_type == "BatchNormalization") {
-    if (has_act || !e.scale.empty() || (c.outputs.size() > 1 && c.outputs[1])) return false;
+  const std::string& op = n.op_type;
+  for (const ValueState* o : c.outputs)
+    if (o && o != c.outputs[0]) return false;  // extra outputs (e.g. BatchNormalization training)
+  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
+    if (c.inputs.size() != 2 || via > 1) return false;
+    bool commutes = op == "Add" || op == "Mul";
+    if (via != 0 && !commutes) return false;
+    const Tensor* k = c.constant(1 - via);
+    if (!k || k->dtype() != DType::Float32 || !per_channel_shape(k->shape(), out)) return false;
+    st.kind = op == "Add" ? Stage::Kind::Add : op == "Sub" ? Stage::Kind::Sub : op == "Mul" ? Stage::Kind::Mul
+                                                                                             : Stage::Kind::Div;
+    st.c = k->to_f32();
+    return true;
+  }
+  if (via != 0) return false;
+  if (op == "Relu") {
+    st.kind = Stage::Kind::Clamp;
+    st.lo = 0.f;
+  } else if (op == "Clip") {
+    st.kind = Stage::Kind::Clamp;
+    if (c.opset < 11) {
+      st.lo = n.attr_float("min", -INFINITY);
+      st.hi = n.attr_float("max", INFINITY);
+    } else {
+      if ((c.has_input(1) && !c.constant(1)) || (c.has_input(2) && !c.constant(2))) return false;
+      st.lo = c.has_input(1) ? c.constant(1)->to_f32().at(0) : -INFINITY;
+      st.hi = c.has_input(2) ? c.constant(2)->to_f32().at(0) : INFINITY;
+    }
+  } else if (op == "LeakyRelu") {
+    st.kind = Stage::Kind::Leaky;
+    st.alpha = n.attr_float("alpha", 0.01f);
+  } else if (op == "Sigmoid") {
+    st.kind = Stage::Kind::Sigmoid;
+  } else if (op == "HardSigmoid") {
+    st.kind = Stage::Kind::HardSigmoid;
+    st.alpha = n.attr_float("alpha", 0.2f);
+    st.beta = n.attr_float("beta", 0.5f);
+  } else if (op == "HardSwish") {
+    st.kind = Stage::Kind::HardSwish;
+  } else if (op == "BatchNormalization") {
+    int64_t channels = out.size() > 1 ? out[1] : 1;
     for (size_t i = 1; i < 5; ++i)
       if (!c.constant(i) || c.constant(i)->numel() != channels) return false;
     auto sc = c.constant(1)->to_f32(), bi = c.constant(2)->to_f32(), mean = c.constant(3)->to_f32(),
          var = c.constant(4)->to_f32();
     float eps = n.attr_float("epsilon", 1e-5f);
-    e.scale.resize(channels);
-    e.shift.resize(channels);
+    st.kind = Stage::Kind::Affine;
+    st.c.resize(channels);
+    st.c2.resize(channels);
     for (int64_t m = 0; m < channels; ++m) {
-      e.scale[m] = sc[m] / std::sqrt(var[m] + eps);
-      e.shift[m] = bi[m] - mean[m] * e.scale[m];
-    }
-  } else if (n.op_type == "Sigmoid") {
-    e.post = Epilogue::Post::Sigmoid;
-  } else if (n.op_type == "HardSigmoid") {
-    e.post = Epilogue::Post::HardSigmoid;
-    e.hs_alpha = n.attr_float("alpha", 0.2f);
-    e.hs_beta = n.attr_float("beta", 0.5f);
-  } else if (n.op_type == "HardSwish") {
-    e.post = Epilogue::Post::HardSwish;
-  } else if (has_act) {
-    return false;
-  } else if (n.op_type == "Relu") {
-    e.lo = 0.f;
-  } else if (n.op_type == "LeakyRelu") {
-    e.leaky = n.attr_float("alpha", 0.01f);
-    if (!(e.leaky >= 0.f && e.leaky <= 1.f)) return false;
-  } else if (n.op_type == "Clip") {
-    if (c.opset < 11) {
-      e.lo = n.attr_float("min", -INFINITY);
-      e.hi = n.attr_float("max", INFINITY);
-    } else {
-      if ((c.has_input(1) && !c.constant(1)) || (c.has_input(2) && !c.constant(2))) return false;
-      e.lo = c.has_input(1) ? c.constant(1)->to_f32().at(0) : -INFINITY;
-      e.hi = c.has_input(2) ? c.constant(2)->to_f32().at(0) : INFINITY;
+      st.c[m] = sc[m] / std::sqrt(var[m] + eps);
+      st.c2[m] = bi[m] - mean[m] * st.c[m];
     }
   } else {
     return false;
+  }
+  return true;
+}
+
+// Absorbs consumer `c` (reading the running value through input `via`) into `e`.
+bool absorb_into(Epilogue& e, const KernelInit& c, size_t via, const Shape& out) {
+  Stage st;
+  if (!make_stage(c, via, out, st)) return false;
+  if (st.kind == Stage::Kind::Affine && e.stages.empty() && e.scale.empty()) {
+    e.scale = std::move(st.c);  // leading BatchNormalization: folded with the bias
+    e.shift = std::move(st.c2);
+  } else {
+    e.stages.push_back(std::move(st));
   }
   e.active = true;
   return true;
 }
 
-// v = post(act(scale[m] * (v + bias) + shift[m])) over n values of channel m. The closing
-// activations use the same formulas as their stand-alone kernels (kernels_elementwise.cpp).
+void apply_stages(const std::vector<Stage>& stages, int64_t m, float* v, int64_t n) {
+  for (const Stage& st : stages) {
+    switch (st.kind) {
+      case Stage::Kind::Add: {
+        float k = st.at(st.c, m);
+        for (int64_t j = 0; j < n; ++j) v[j] = v[j] + k;
+        break;
+      }
+      case Stage::Kind::Sub: {
+        float k = st.at(st.c, m);
+        for (int64_t j = 0; j < n; ++j) v[j] = v[j] - k;
+        break;
+      }
+      case Stage::Kind::Mul: {
+        float k = st.at(st.c, m);
+        for (int64_t j = 0; j < n; ++j) v[j] = v[j] * k;
+        break;
+      }
+      case Stage::Kind::Div: {
+        float k = st.at(st.c, m);
+        for (int64_t j = 0; j < n; ++j) v[j] = v[j] / k;
+        break;
+      }
+      case Stage::Kind::Clamp: {
+        float lo = st.lo, hi = st.hi;
+        for (int64_t j = 0; j < n; ++j) v[j] = std::min(std::max(v[j], lo), hi);
+        break;
+      }
+      case Stage::Kind::Leaky: {
+        float a = st.alpha;
+        for (int64_t j = 0; j < n; ++j) v[j] = v[j] >= 0.f ? v[j] : v[j] * a;
+        break;
+      }
+      case Stage::Kind::Sigmoid: logistic(v, v, n); break;
+      case Stage::Kind::HardSigmoid: {
+        float a = st.alpha, b = st.beta;
+        for (int64_t j = 0; j < n; ++j) v[j] = std::max(0.f, std::min(1.f, a * v[j] + b));
+        break;
+      }
+      case Stage::Kind::HardSwish:
+        for (int64_t j = 0; j < n; ++j) v[j] = v[j] * std::max(0.f, std::min(1.f, v[j] * (1.f / 6.f) + 0.5f));
+        break;
+      case Stage::Kind::Affine: {
+        float a = st.c[size_t(m)], b = st.c2[size_t(m)];
+        for (int64_t j = 0; j < n; ++j) v[j] = v[j] * a + b;
+        break;
+      }
+      case Stage::Kind::Gate: {
+        if (st.gate.size() == 1 && st.gate[0].kind == Stage::Kind::Sigmoid) {
+          logistic(v, v, n, true);  // Swish
+          break;
+        }
+        thread_local std::vector<float> g;
+        if (g.size() < size_t(n)) g.resize(size_t(n));
+        std::memcpy(g.data(), v, size_t(n) * sizeof(float));
+        apply_stages(st.gate, m, g.data(), n);
+        for (int64_t j = 0; j < n; ++j) v[j] = v[j] * g[j];
+        break;
+      }
+    }
+  }
+}
+
+// v = stages(scale[m] * (v + bias) + shift[m]) over n values of channel m.
 void apply_epilogue(const Epilogue& ep, int64_t m, float bias, float* v, int64_t n) {
-  float a = ep.scale.empty() ? 1.f : ep.scale[m];
-  float c0 = ep.scale.empty() ? bias : bias * a + ep.shift[m];
-  float lo = ep.lo, hi = ep.hi, leaky = ep.leaky;
-  if (leaky == 1.f) {
-    for (int64_t j = 0; j < n; ++j) v[j] = std::min(std::max(v[j] * a + c0, lo), hi);
-  } else {
-    for (int64_t j = 0; j < n; ++j) {
-      float x = v[j] * a + c0;
-      v[j] = std::min(std::max(x < 0 ? x * leaky : x, lo), hi);
-    }
+  if (!ep.scale.empty()) {
+    float a = ep.scale[m], c0 = bias * a + ep.shift[m];
+    for (int64_t j = 0; j < n; ++j) v[j] = v[j] * a + c0;
+  } else if (bias != 0.f) {
+    for (int64_t j = 0; j < n; ++j) v[j] = v[j] + bias;
   }
-  switch (ep.post) {
-    case Epilogue::Post::None: break;
-    case Epilogue::Post::Sigmoid: logistic(v, v, n); break;
-    case Epilogue::Post::Swish: logistic(v, v, n, true); break;
-    case Epilogue::Post::HardSigmoid: {
-      float ha = ep.hs_alpha, hb = ep.hs_beta;
-      for (int64_t j = 0; j < n; ++j) v[j] = std::max(0.f, std::min(1.f, ha * v[j] + hb));
-      break;
-    }
-    case Epilogue::Post::HardSwish:
-      for (int64_t j = 0; j < n; ++j) v[j] = v[j] * std::max(0.f, std::min(1.f, v[j] * (1.f / 6.f) + 0.5f));
-      break;
-  }
+  apply_stages(ep.stages, m, v, n);
 }
 
 class ConvKernel : public Kernel {
@@ -379,10 +470,18 @@ class ConvKernel : public Kernel {
     m_blocks_ = (g_.Mg + mb_ - 1) / mb_;
   }
   int64_t macs() const override { return g_.N * g_.M * g_.OH * g_.OW * K_; }
-  bool absorb(const KernelInit& consumer) override { return absorb_into(epilogue_, consumer, g_.M); }
-  bool absorb_swish() override {
-    if (epilogue_.post != Epilogue::Post::None) return false;
-    epilogue_.post = Epilogue::Post::Swish;
+  bool absorb(const KernelInit& consumer, size_t via) override {
+    return absorb_into(epilogue_, consumer, via, consumer.out_shape(0));
+  }
+  bool absorb_gate(const std::vector<std::pair<const KernelInit*, size_t>>& chain) override {
+    Stage gate;
+    gate.kind = Stage::Kind::Gate;
+    for (const auto& [c, via] : chain) {
+      Stage st;
+      if (!make_stage(*c, via, c->out_shape(0), st)) return false;
+      gate.gate.push_back(std::move(st));
+    }
+    epilogue_.stages.push_back(std::move(gate));
     epilogue_.active = true;
     return true;
   }
