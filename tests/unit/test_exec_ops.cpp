@@ -849,6 +849,21 @@ TEST_CASE("Conv epilogue fusion of constant Mul/Add/Sub/Div and a decomposed Har
   auto cl = all.at("cl").to_f32();  // both Clip bounds were reached
   CHECK(*std::min_element(cl.begin(), cl.end()) == 0.f);
   CHECK(*std::max_element(cl.begin(), cl.end()) == 6.f);
+  SECTION("a tap observing a tensor inside the group keeps the prefix before it fused, never half a gate") {
+    for (const char* name : {"a", "cl", "hs"}) {
+      ExecOptions o;
+      o.observe = std::set<std::string>{name, "y"};
+      Executor obs(am, o);
+      std::vector<std::string> seen;
+      auto out = obs.run({{"x", xt}}, [&](const std::string& n, const Tensor& t) {
+        seen.push_back(n);
+        INFO("tensor " << n);
+        require_close(t, all.at(n).to_f32(), all.at(n).shape(), kTolExact);
+      });
+      CHECK(seen == std::vector<std::string>{name, "y"});
+      require_close(out.at("y"), fused.at("y").to_f32(), {1, 5, 11, 13}, kTolExact);
+    }
+  }
   SECTION("Sub with the Conv value as its second input, or Add of two computed tensors, stay unfused") {
     OnnxBuilder b2;
     b2.input("x", xs).output("y").output("z");

@@ -100,9 +100,11 @@ struct Executor::Plan {
     std::vector<int> outputs;    // value slots, -1 = omitted
     std::vector<int> release;    // runtime slots dead after this step
     std::vector<int> fused;      // later steps whose work this kernel's run_fused() does
+    std::vector<bool> cut_ok;    // per fused step: a group may end after it (not inside a gate)
     bool absorbed = false;       // done by an earlier step's run_fused() (no tap)
     int head = -1;               // absorbed: the step whose run_fused() does this one
-    bool fuse_with_tap = false;  // fused head: fusion hides no observed tensor
+    size_t pos = 0;              // absorbed: index in the head's `fused`
+    size_t fused_with_tap = 0;   // fused head: how many of `fused` stay fused under the tap
   };
   struct Slot {
     std::string name;
@@ -277,7 +279,9 @@ Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::ma
           for (auto [t, via] : chain) {
             absorbed[t] = true;
             p.steps[t].head = int(s);
+            p.steps[t].pos = step.fused.size();
             step.fused.push_back(t);
+            step.cut_ok.push_back(t == mul);
           }
           cur = p.steps[mul].outputs[0];
           continue;
@@ -291,22 +295,26 @@ Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::ma
         if (!step.kernel->absorb(p.inits[t], size_t(via))) break;
         absorbed[t] = true;
         p.steps[t].head = int(s);
+        p.steps[t].pos = step.fused.size();
         step.fused.push_back(t);
+        step.cut_ok.push_back(true);
         cur = next.outputs[0];
       }
     }
     for (size_t s = 0; s < p.steps.size(); ++s) p.steps[s].absorbed = absorbed[s];
   }
-  // Tap filter: only the named tensors are observed; a fused group stays fused under a
-  // tap when none of its intermediate tensors (all but the group's final output) is.
+  // Tap filter: only the named tensors are observed; under the tap a fused group keeps
+  // its longest prefix (ending at a step boundary, not inside a gate) that hides no
+  // observed tensor: the head's output and the outputs of all but the prefix's last step.
   if (options.observe) {
     for (Plan::Slot& sl : p.slots) sl.observed = options.observe->count(sl.name) > 0;
     for (Plan::Step& step : p.steps) {
       if (step.fused.empty()) continue;
       bool hidden = p.slots[step.outputs[0]].observed;
-      for (size_t k = 0; k + 1 < step.fused.size(); ++k)
-        hidden = hidden || p.slots[p.steps[step.fused[k]].outputs[0]].observed;
-      step.fuse_with_tap = !hidden;
+      for (size_t n = 1; n <= step.fused.size() && !hidden; ++n) {
+        if (step.cut_ok[n - 1]) step.fused_with_tap = n;
+        hidden = p.slots[p.steps[step.fused[n - 1]].outputs[0]].observed;
+      }
     }
   }
   // Liveness: a runtime slot is released after the last step reading it.
@@ -397,9 +405,10 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
   std::vector<const Tensor*> in;
   std::vector<Tensor*> out;
   const bool tapped = bool(tap);
-  auto fuses = [&](const Plan::Step& head) { return !head.fused.empty() && (!tapped || head.fuse_with_tap); };
+  // Fused steps of a head in this run: all without a tap, the observe-safe prefix with one.
+  auto fused_count = [&](const Plan::Step& head) { return tapped ? head.fused_with_tap : head.fused.size(); };
   for (Plan::Step& step : p.steps) {
-    if (step.absorbed && fuses(p.steps[step.head])) {
+    if (step.absorbed && step.pos < fused_count(p.steps[step.head])) {
       for (int v : step.release) {
         if (ptr[v] == &values[v]) release(values[v]);
         values[v] = Tensor();
@@ -407,7 +416,8 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
       }
       continue;
     }
-    const bool fused = fuses(step);
+    const size_t nfused = fused_count(step);
+    const bool fused = nfused > 0;
     in.clear();
     out.clear();
     for (int v : step.inputs) {
@@ -448,7 +458,7 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
       }
       // Fused: output 0 is the last absorbed step's output.
       std::vector<int> outs = step.outputs;
-      if (fused) outs[0] = p.steps[step.fused.back()].outputs[0];
+      if (fused) outs[0] = p.steps[step.fused[nfused - 1]].outputs[0];
       for (size_t j = 0; j < outs.size(); ++j) {
         int v = outs[j];
         if (v < 0) {
@@ -468,7 +478,7 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
         out.push_back(&values[v]);
       }
       if (fused)
-        step.kernel->run_fused(in, out, *p.pool);
+        step.kernel->run_fused(in, out, *p.pool, nfused);
       else
         step.kernel->run(in, out, *p.pool);
       for (int v : outs)
@@ -476,7 +486,7 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
     }
     if (tapped) {
       for (size_t j = 0; j < step.outputs.size(); ++j) {
-        int v = fused && j == 0 ? p.steps[step.fused.back()].outputs[0] : step.outputs[j];
+        int v = fused && j == 0 ? p.steps[step.fused[nfused - 1]].outputs[0] : step.outputs[j];
         if (v >= 0 && p.slots[v].observed) tap(p.slots[v].name, values[v]);
       }
     }

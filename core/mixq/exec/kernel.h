@@ -53,7 +53,10 @@ class Kernel {
   // in order with the input each reads the running value through. Returns true when
   // run_fused() then writes v * f(v).
   virtual bool absorb_gate(const std::vector<std::pair<const KernelInit*, size_t>>& chain) { return false; }
-  virtual void run_fused(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
+  // Runs with the first `steps` absorbed consumers (1 .. all absorbed; the executor cuts
+  // only at step boundaries, never inside a gate) and writes the last one's output.
+  virtual void run_fused(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool,
+                         size_t steps) {
     run(in, out, pool);
   }
 };

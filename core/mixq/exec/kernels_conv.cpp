@@ -471,7 +471,9 @@ class ConvKernel : public Kernel {
   }
   int64_t macs() const override { return g_.N * g_.M * g_.OH * g_.OW * K_; }
   bool absorb(const KernelInit& consumer, size_t via) override {
-    return absorb_into(epilogue_, consumer, via, consumer.out_shape(0));
+    if (!absorb_into(epilogue_, consumer, via, consumer.out_shape(0))) return false;
+    stages_after_.push_back(epilogue_.stages.size());
+    return true;
   }
   bool absorb_gate(const std::vector<std::pair<const KernelInit*, size_t>>& chain) override {
     Stage gate;
@@ -483,13 +485,23 @@ class ConvKernel : public Kernel {
     }
     epilogue_.stages.push_back(std::move(gate));
     epilogue_.active = true;
+    stages_after_.insert(stages_after_.end(), chain.size() + 1, epilogue_.stages.size());  // f's steps and the Mul
     return true;
   }
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
     execute(in, out, pool, nullptr);
   }
-  void run_fused(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
-    execute(in, out, pool, epilogue_.active ? &epilogue_ : nullptr);
+  void run_fused(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool,
+                 size_t steps) override {
+    size_t stages = steps == 0 ? 0 : stages_after_.at(std::min(steps, stages_after_.size()) - 1);
+    if (steps == 0 || !epilogue_.active) return execute(in, out, pool, nullptr);
+    if (stages == epilogue_.stages.size()) return execute(in, out, pool, &epilogue_);
+    Epilogue prefix;  // a tap observes a tensor inside the group: the first `steps` only
+    prefix.active = true;
+    prefix.scale = epilogue_.scale;
+    prefix.shift = epilogue_.shift;
+    prefix.stages.assign(epilogue_.stages.begin(), epilogue_.stages.begin() + stages);
+    execute(in, out, pool, &prefix);
   }
 
   void execute(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool,
@@ -554,6 +566,7 @@ class ConvKernel : public Kernel {
   ConvGeometry g_;
   DepthwisePlan dw_;
   Epilogue epilogue_;
+  std::vector<size_t> stages_after_;  // per absorbed step: epilogue stages once it is absorbed
   int64_t K_ = 0, nb_ = 0, col_blocks_ = 0, mb_ = 0, m_blocks_ = 0;
   bool depthwise_ = false, pointwise_ = false;
 };
