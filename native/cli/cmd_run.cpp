@@ -53,7 +53,8 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--input_shapes", opts->input_shapes,
                   "fix input shapes, e.g. [[1,3,640,640]] (default: from the inputs)");
   cmd->add_option("--mlir", opts->mlir, "top .mlir from model_transform.py: the authority for layer names");
-  cmd->add_flag("--profile", opts->profile, "print the time spent per op type (two extra tapped runs, the second is reported)");
+  cmd->add_flag("--profile", opts->profile,
+                "print the time spent per op type (two extra tapped runs, the second is reported)");
   cmd->add_flag("--compress", opts->compress, "deflate-compress the output npz");
   cmd->add_option("--json", opts->json, "write the JSON report to FILE ('-' = stdout)");
   cmd->callback([opts] {

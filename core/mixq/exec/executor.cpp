@@ -96,15 +96,15 @@ struct Executor::Plan {
   struct Step {
     const Node* node = nullptr;
     std::unique_ptr<exec::Kernel> kernel;
-    std::vector<int> inputs;     // value slots, -1 = omitted
-    std::vector<int> outputs;    // value slots, -1 = omitted
-    std::vector<int> release;    // runtime slots dead after this step
-    std::vector<int> fused;      // later steps whose work this kernel's run_fused() does
-    std::vector<bool> cut_ok;    // per fused step: a group may end after it (not inside a gate)
-    bool absorbed = false;       // done by an earlier step's run_fused() (no tap)
-    int head = -1;               // absorbed: the step whose run_fused() does this one
-    size_t pos = 0;              // absorbed: index in the head's `fused`
-    size_t fused_with_tap = 0;   // fused head: how many of `fused` stay fused under the tap
+    std::vector<int> inputs;    // value slots, -1 = omitted
+    std::vector<int> outputs;   // value slots, -1 = omitted
+    std::vector<int> release;   // runtime slots dead after this step
+    std::vector<int> fused;     // later steps whose work this kernel's run_fused() does
+    std::vector<bool> cut_ok;   // per fused step: a group may end after it (not inside a gate)
+    bool absorbed = false;      // done by an earlier step's run_fused() (no tap)
+    int head = -1;              // absorbed: the step whose run_fused() does this one
+    size_t pos = 0;             // absorbed: index in the head's `fused`
+    size_t fused_with_tap = 0;  // fused head: how many of `fused` stay fused under the tap
   };
   struct Slot {
     std::string name;

@@ -2,9 +2,12 @@
 //
 // [SECTIONS]
 //   ConvGeometry        attributes -> sizes and pads
-//   Conv                depthwise direct path; GEMM path (1x1 = direct GEMM, else im2col
-//                       per column block) with bias fused; tasks = (batch, group, column
-//                       block, channel block), fixed by shape only (deterministic)
+//   Conv                im2col rows; depthwise direct path (padded, phase-split planes,
+//                       flat unit-stride sums); epilogue stages (BatchNormalization,
+//                       activations, constant Add/Sub/Mul/Div, gates v * f(v)); GEMM path
+//                       (1x1 = direct GEMM, else im2col per column block) with the
+//                       epilogue fused; tasks = (batch, group, column block, channel
+//                       block), fixed by shape only (deterministic)
 //   ConvTranspose       GEMM (W^T X) then col2im per output channel
 #include <Eigen/Core>
 #include <algorithm>
@@ -305,8 +308,10 @@ bool make_stage(const KernelInit& c, size_t via, const Shape& out, Stage& st) {
     if (via != 0 && !commutes) return false;
     const Tensor* k = c.constant(1 - via);
     if (!k || k->dtype() != DType::Float32 || !per_channel_shape(k->shape(), out)) return false;
-    st.kind = op == "Add" ? Stage::Kind::Add : op == "Sub" ? Stage::Kind::Sub : op == "Mul" ? Stage::Kind::Mul
-                                                                                             : Stage::Kind::Div;
+    st.kind = op == "Add"   ? Stage::Kind::Add
+              : op == "Sub" ? Stage::Kind::Sub
+              : op == "Mul" ? Stage::Kind::Mul
+                            : Stage::Kind::Div;
     st.c = k->to_f32();
     return true;
   }
@@ -402,7 +407,9 @@ void apply_stages(const std::vector<Stage>& stages, int64_t m, float* v, int64_t
         for (int64_t j = 0; j < n; ++j) v[j] = v[j] >= 0.f ? v[j] : v[j] * a;
         break;
       }
-      case Stage::Kind::Sigmoid: logistic(v, v, n); break;
+      case Stage::Kind::Sigmoid:
+        logistic(v, v, n);
+        break;
       case Stage::Kind::HardSigmoid: {
         float a = st.alpha, b = st.beta;
         for (int64_t j = 0; j < n; ++j) v[j] = std::max(0.f, std::min(1.f, a * v[j] + b));
