@@ -54,38 +54,43 @@ PoolGeometry pool_geometry(const KernelInit& k) {
   return g;
 }
 
+// Runs fn(input plane, output plane) over all N*C planes, ~64K window reads per task
+// (task boundaries depend on the shape only).
+template <typename Fn>
+void for_each_plane(const PoolGeometry& g, const Tensor& in, Tensor& out, ThreadPool& pool, Fn&& fn) {
+  const float* x = in.f32().data();
+  float* y = out.f32().data();
+  int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, g.OH * g.OW * g.KH * g.KW));
+  parallel_range(pool, g.planes, grain, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) fn(x + p * g.H * g.W, y + p * g.OH * g.OW);
+  });
+}
+
 std::unique_ptr<Kernel> make_maxpool(const KernelInit& k) {
   check(k.outputs.size() < 2 || !k.outputs[1], k.node, "MaxPool's Indices output is not supported");
   check(k.inputs[0]->dtype == DType::Float32, k.node, "only float32 MaxPool is supported");
   PoolGeometry g = pool_geometry(k);
   return make_fn([g](const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
-    const float* x = in[0]->f32().data();
-    float* y = out[0]->f32().data();
-    int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, g.OH * g.OW * g.KH * g.KW));
-    parallel_range(pool, g.planes, grain, [&](int64_t p0, int64_t p1) {
-      for (int64_t p = p0; p < p1; ++p) {
-        const float* xp = x + p * g.H * g.W;
-        float* yp = y + p * g.OH * g.OW;
-        // Row-wise: for each window offset (kh, kw), max into the valid output range.
-        for (int64_t oh = 0; oh < g.OH; ++oh) {
-          float* orow = yp + oh * g.OW;
-          for (int64_t ow = 0; ow < g.OW; ++ow) orow[ow] = -INFINITY;
-          for (int64_t kh = 0; kh < g.KH; ++kh) {
-            int64_t ih = oh * g.SH - g.PT + kh * g.DH;
-            if (ih < 0 || ih >= g.H) continue;
-            const float* irow = xp + ih * g.W;
-            for (int64_t kw = 0; kw < g.KW; ++kw) {
-              int64_t off = kw * g.DW - g.PL;
-              int64_t lo = off >= 0 ? 0 : (-off + g.SW - 1) / g.SW;
-              int64_t hi = g.W - off <= 0 ? 0 : std::min<int64_t>(g.OW, (g.W - off + g.SW - 1) / g.SW);
-              const float* src = irow + off;
-              if (g.SW == 1) {
-                for (int64_t ow = lo; ow < hi; ++ow) orow[ow] = std::max(orow[ow], src[ow]);
-              } else if (g.SW == 2) {  // constant stride: vectorised with permutes
-                for (int64_t ow = lo; ow < hi; ++ow) orow[ow] = std::max(orow[ow], src[2 * ow]);
-              } else {
-                for (int64_t ow = lo; ow < hi; ++ow) orow[ow] = std::max(orow[ow], src[ow * g.SW]);
-              }
+    for_each_plane(g, *in[0], *out[0], pool, [&](const float* xp, float* yp) {
+      // Row-wise: for each window offset (kh, kw), max into the valid output range.
+      for (int64_t oh = 0; oh < g.OH; ++oh) {
+        float* orow = yp + oh * g.OW;
+        for (int64_t ow = 0; ow < g.OW; ++ow) orow[ow] = -INFINITY;
+        for (int64_t kh = 0; kh < g.KH; ++kh) {
+          int64_t ih = oh * g.SH - g.PT + kh * g.DH;
+          if (ih < 0 || ih >= g.H) continue;
+          const float* irow = xp + ih * g.W;
+          for (int64_t kw = 0; kw < g.KW; ++kw) {
+            int64_t off = kw * g.DW - g.PL;
+            int64_t lo = off >= 0 ? 0 : (-off + g.SW - 1) / g.SW;
+            int64_t hi = g.W - off <= 0 ? 0 : std::min<int64_t>(g.OW, (g.W - off + g.SW - 1) / g.SW);
+            const float* src = irow + off;
+            if (g.SW == 1) {
+              for (int64_t ow = lo; ow < hi; ++ow) orow[ow] = std::max(orow[ow], src[ow]);
+            } else if (g.SW == 2) {  // constant stride: vectorised with permutes
+              for (int64_t ow = lo; ow < hi; ++ow) orow[ow] = std::max(orow[ow], src[2 * ow]);
+            } else {
+              for (int64_t ow = lo; ow < hi; ++ow) orow[ow] = std::max(orow[ow], src[ow * g.SW]);
             }
           }
         }
@@ -100,30 +105,23 @@ std::unique_ptr<Kernel> make_avgpool(const KernelInit& k) {
   bool include_pad = k.node.attr_int("count_include_pad", 0) != 0;
   return make_fn(
       [g, include_pad](const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
-        const float* x = in[0]->f32().data();
-        float* y = out[0]->f32().data();
-        int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, g.OH * g.OW * g.KH * g.KW));
-        parallel_range(pool, g.planes, grain, [&](int64_t p0, int64_t p1) {
-          for (int64_t p = p0; p < p1; ++p) {
-            const float* xp = x + p * g.H * g.W;
-            float* yp = y + p * g.OH * g.OW;
-            for (int64_t oh = 0; oh < g.OH; ++oh) {
-              int64_t hs = oh * g.SH - g.PT, he = std::min(hs + (g.KH - 1) * g.DH + 1, g.H + g.PB);
-              for (int64_t ow = 0; ow < g.OW; ++ow) {
-                int64_t ws = ow * g.SW - g.PL, we = std::min(ws + (g.KW - 1) * g.DW + 1, g.W + g.PR);
-                double s = 0;
-                int64_t count = 0;
-                for (int64_t ih = hs; ih < he; ih += g.DH) {
-                  if (ih < 0 || ih >= g.H) continue;
-                  for (int64_t iw = ws; iw < we; iw += g.DW) {
-                    if (iw < 0 || iw >= g.W) continue;
-                    s += xp[ih * g.W + iw];
-                    ++count;
-                  }
+        for_each_plane(g, *in[0], *out[0], pool, [&](const float* xp, float* yp) {
+          for (int64_t oh = 0; oh < g.OH; ++oh) {
+            int64_t hs = oh * g.SH - g.PT, he = std::min(hs + (g.KH - 1) * g.DH + 1, g.H + g.PB);
+            for (int64_t ow = 0; ow < g.OW; ++ow) {
+              int64_t ws = ow * g.SW - g.PL, we = std::min(ws + (g.KW - 1) * g.DW + 1, g.W + g.PR);
+              double s = 0;
+              int64_t count = 0;
+              for (int64_t ih = hs; ih < he; ih += g.DH) {
+                if (ih < 0 || ih >= g.H) continue;
+                for (int64_t iw = ws; iw < we; iw += g.DW) {
+                  if (iw < 0 || iw >= g.W) continue;
+                  s += xp[ih * g.W + iw];
+                  ++count;
                 }
-                int64_t div = include_pad ? ((he - hs + g.DH - 1) / g.DH) * ((we - ws + g.DW - 1) / g.DW) : count;
-                yp[oh * g.OW + ow] = div > 0 ? float(s / double(div)) : 0.f;
               }
+              int64_t div = include_pad ? ((he - hs + g.DH - 1) / g.DH) * ((we - ws + g.DW - 1) / g.DW) : count;
+              yp[oh * g.OW + ow] = div > 0 ? float(s / double(div)) : 0.f;
             }
           }
         });
