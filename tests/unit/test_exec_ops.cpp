@@ -292,6 +292,35 @@ TEST_CASE("element-wise ops broadcast like numpy") {
       require_close(out.at("y"), ref, as, std::string(op) == "Pow" ? kTolTranscend : kTolExact);
     }
   }
+  SECTION("variadic Sum/Mean/Max of three inputs, float and int64 (through Cast)") {
+    OnnxBuilder b;
+    b.input("a", as).input("b", bs).output("sum").output("mean").output("imax").output("imean");
+    b.node("Sum", {"a", "b", "a"}, {"sum"});
+    b.node("Mean", {"a", "b", "a"}, {"mean"});
+    b.scalar("ten", 10.f);
+    b.node("Mul", {"a", "ten"}, {"a10"});
+    b.node("Mul", {"b", "ten"}, {"b10"});
+    OnnxBuilder::attr_i(b.node("Cast", {"a10"}, {"ai"}), "to", 7);  // int64, truncates
+    OnnxBuilder::attr_i(b.node("Cast", {"b10"}, {"bi"}), "to", 7);
+    b.node("Max", {"ai", "bi", "ai"}, {"mi"});
+    b.node("Mean", {"ai", "bi", "bi"}, {"ei"});
+    OnnxBuilder::attr_i(b.node("Cast", {"mi"}, {"imax"}), "to", 1);
+    OnnxBuilder::attr_i(b.node("Cast", {"ei"}, {"imean"}), "to", 1);
+    auto out = run(b, {{"a", Tensor::from_f32(as, a)}, {"b", Tensor::from_f32(bs, bv)}});
+    std::vector<float> sum(a.size()), mean(a.size()), imax(a.size()), imean(a.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      float x = a[i], y = bv[bidx(i)];
+      sum[i] = x + y + x;
+      mean[i] = (x + y + x) / 3.f;
+      auto xi = int64_t(x * 10.f), yi = int64_t(y * 10.f);
+      imax[i] = float(std::max(xi, yi));
+      imean[i] = float((xi + yi + yi) / 3);  // integer division (all values are positive here)
+    }
+    require_close(out.at("sum"), sum, as, kTolExact);
+    require_close(out.at("mean"), mean, as, kTolAccumulate);
+    require_close(out.at("imax"), imax, as, 0.0);
+    require_close(out.at("imean"), imean, as, 0.0);
+  }
   SECTION("Less gives bool, Where selects") {
     OnnxBuilder b;
     b.input("a", as).input("b", bs).output("y");

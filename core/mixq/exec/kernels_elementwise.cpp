@@ -344,29 +344,24 @@ std::unique_ptr<Kernel> make_binary(const KernelInit& k, Bin op, bool variadic) 
           }
           return;
         }
-        if (dtype_is_integer(in_type)) {
-          std::vector<int64_t> acc(y.numel());
-          auto a = in[0]->to_i64(), b = in[1]->to_i64();
-          apply_bin<int64_t>(op, a.data(), shapes[0], b.data(), shapes[1], acc.data(), oshape, pool);
+        // Integers fold in int64, other types in double; inputs 2.. fold into the accumulator.
+        auto fold = [&](auto widen) {
+          using T = typename decltype(widen(in[0]))::value_type;
+          std::vector<T> acc(y.numel());
+          auto a = widen(in[0]), b = widen(in[1]);
+          apply_bin<T>(op, a.data(), shapes[0], b.data(), shapes[1], acc.data(), oshape, pool);
           for (size_t i = 2; i < count; ++i) {
-            auto c = in[i]->to_i64();
-            apply_bin<int64_t>(op, acc.data(), oshape, c.data(), shapes[i], acc.data(), oshape, pool);
+            auto c = widen(in[i]);
+            apply_bin<T>(op, acc.data(), oshape, c.data(), shapes[i], acc.data(), oshape, pool);
           }
           if (mean)
-            for (auto& v : acc) v /= int64_t(count);
+            for (auto& v : acc) v /= T(count);
           store(y, acc);
-        } else {
-          std::vector<double> acc(y.numel());
-          auto a = in[0]->to_f64(), b = in[1]->to_f64();
-          apply_bin<double>(op, a.data(), shapes[0], b.data(), shapes[1], acc.data(), oshape, pool);
-          for (size_t i = 2; i < count; ++i) {
-            auto c = in[i]->to_f64();
-            apply_bin<double>(op, acc.data(), oshape, c.data(), shapes[i], acc.data(), oshape, pool);
-          }
-          if (mean)
-            for (auto& v : acc) v /= double(count);
-          store(y, acc);
-        }
+        };
+        if (dtype_is_integer(in_type))
+          fold([](const Tensor* t) { return t->to_i64(); });
+        else
+          fold([](const Tensor* t) { return t->to_f64(); });
       },
       0, inplace);
 }
