@@ -467,11 +467,14 @@ class ConvKernel : public Kernel {
     nb_ = std::clamp<int64_t>((131072 / std::max<int64_t>(K_, 1)) / 16 * 16, 64, 4096);
     if (pointwise_) nb_ = std::max<int64_t>(nb_, 256);
     nb_ = std::min(nb_, P);
+    // Small maps fit one column block: split them into up to 4 (>= 64 columns, multiple of
+    // 16) unless the conv is tiny, so that the thread pool has work to share. Shape-only.
+    if (g_.N * g_.G * ((P + nb_ - 1) / nb_) < 4 && g_.Mg * P * K_ >= (int64_t(1) << 18))
+      nb_ = std::min(nb_, std::max<int64_t>(64, ((P + 3) / 4 + 15) / 16 * 16));
     col_blocks_ = (P + nb_ - 1) / nb_;
-    // Split output channels when there are few column blocks (small maps, many channels).
     mb_ = g_.Mg;
     int64_t tasks = g_.N * g_.G * col_blocks_;
-    // Split output channels when there are few column blocks, unless the conv is tiny.
+    // Split output channels when there are still few tasks, unless the conv is tiny.
     if (tasks < 8 && g_.Mg >= 64 && g_.Mg * P * K_ >= (int64_t(1) << 20))
       mb_ = std::max<int64_t>(32, ((g_.Mg + 3) / 4 + 15) / 16 * 16);
     m_blocks_ = (g_.Mg + mb_ - 1) / mb_;
