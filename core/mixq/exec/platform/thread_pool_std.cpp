@@ -2,8 +2,8 @@
 // indices of the current job from one atomic counter. The caller never waits for a
 // worker that has not joined the job yet (under machine load a sleeping worker may take
 // milliseconds to be scheduled): it runs the remaining tasks itself and then waits only
-// for workers still inside a task. Between jobs an idle worker spins for a short while
-// (kSpin) before it sleeps: an inference is a stream of sub-millisecond parallel_for
+// for workers still inside a task. Between jobs an idle worker spins (yielding) for a
+// short while (kSpin) before it sleeps: an inference is a stream of sub-millisecond parallel_for
 // calls, and a futex wake-up per call costs as much as the work it would share.
 // See thread_pool.h for the determinism contract.
 #include <atomic>
@@ -20,14 +20,6 @@ namespace mixq {
 namespace {
 thread_local bool t_inside_task = false;
 constexpr auto kSpin = std::chrono::microseconds(200);
-
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#else
-  std::this_thread::yield();
-#endif
-}
 
 struct Job {
   const std::function<void(int64_t)>* task = nullptr;
@@ -69,7 +61,7 @@ struct ThreadPool::Impl {
       // Spin briefly for the next job before sleeping on the condition variable.
       auto until = std::chrono::steady_clock::now() + kSpin;
       while (generation.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < until)
-        for (int k = 0; k < 64; ++k) cpu_relax();
+        std::this_thread::yield();  // other runnable threads (a data loader) keep the core
       Job* j;
       {
         std::unique_lock<std::mutex> lock(mu);
