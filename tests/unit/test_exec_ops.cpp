@@ -542,6 +542,19 @@ TEST_CASE("data movement: Transpose, Slice, Concat, Pad, Gather, Expand are exac
   require_close(out.at("e"), e, {2, 2, 3, 4}, kTolExact);
 }
 
+namespace {
+// x -> Conv+Relu (c1, r1) -> depthwise Conv (c2) -> Swish (s2 = Sigmoid, m2 = Mul) -> 1x1 Conv y.
+AnalyzedModel conv_relu_swish_model() {
+  OnnxBuilder b;
+  b.input("x", {1, 3, 16, 16}).output("y");
+  b.conv("x", "c1", 3, 8).node("Relu", {"c1"}, {"r1"});
+  b.conv("r1", "c2", 8, 8, 3, 1, 8).node("Sigmoid", {"c2"}, {"s2"});
+  b.node("Mul", {"c2", "s2"}, {"m2"});
+  b.conv("m2", "y", 8, 4, 1);
+  return analyze_model(b.bytes(), {});
+}
+}  // namespace
+
 TEST_CASE("executor contracts: errors, tap, determinism, memory reuse") {
   SECTION("unsupported op names op and node") {
     OnnxBuilder b;
@@ -550,13 +563,7 @@ TEST_CASE("executor contracts: errors, tap, determinism, memory reuse") {
     AnalyzedModel am = analyze_model(b.bytes(), {});
     REQUIRE_THROWS_WITH(Executor(am), Catch::Contains("NonMaxSuppression") && Catch::Contains("nms_1"));
   }
-  OnnxBuilder b;
-  b.input("x", {1, 3, 16, 16}).output("y");
-  b.conv("x", "c1", 3, 8).node("Relu", {"c1"}, {"r1"});
-  b.conv("r1", "c2", 8, 8, 3, 1, 8).node("Sigmoid", {"c2"}, {"s2"});
-  b.node("Mul", {"c2", "s2"}, {"m2"});
-  b.conv("m2", "y", 8, 4, 1);
-  AnalyzedModel am = analyze_model(b.bytes(), {});
+  AnalyzedModel am = conv_relu_swish_model();
   Tensor x = Tensor::from_f32({1, 3, 16, 16}, random_values(768, 22));
   SECTION("input shape mismatch names the input and both shapes") {
     Executor ex(am);
@@ -586,13 +593,7 @@ TEST_CASE("executor contracts: errors, tap, determinism, memory reuse") {
 }
 
 TEST_CASE("tap filter: only observed tensors are tapped, fusion stays on where it hides none") {
-  OnnxBuilder b;
-  b.input("x", {1, 3, 16, 16}).output("y");
-  b.conv("x", "c1", 3, 8).node("Relu", {"c1"}, {"r1"});
-  b.conv("r1", "c2", 8, 8, 3, 1, 8).node("Sigmoid", {"c2"}, {"s2"});
-  b.node("Mul", {"c2", "s2"}, {"m2"});
-  b.conv("m2", "y", 8, 4, 1);
-  AnalyzedModel am = analyze_model(b.bytes(), {});
+  AnalyzedModel am = conv_relu_swish_model();
   Tensor x = Tensor::from_f32({1, 3, 16, 16}, random_values(768, 24));
   Executor plain(am);
   REQUIRE(plain.fused_nodes() >= 1);  // Relu into the first Conv
