@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "mixq/exec/kernel.h"
+#include "mixq/exec/sgemm.h"
 
 namespace mixq::exec {
 namespace {
@@ -543,18 +544,15 @@ class ConvKernel : public Kernel {
       int64_t p0 = cb * nb_, nb = std::min(nb_, P - p0);
       int64_t m0 = mblk * mb_, mc = std::min(mb_, g.Mg - m0);
       const float* xin = x + (n * g.C + gi * g.Cg) * HW;
-      MapC wmat(w + (gi * g.Mg + m0) * K_, K_, mc, Eigen::OuterStride<>(K_));
+      const float* wblock = w + (gi * g.Mg + m0) * K_;
       float* ybase = y + (n * g.M + gi * g.Mg + m0) * P + p0;
-      MapM ymat(ybase, nb, mc, Eigen::OuterStride<>(P));
       if (pointwise_) {
-        MapC xmat(xin + p0, nb, K_, Eigen::OuterStride<>(HW));
-        ymat.noalias() = xmat * wmat;
+        sgemm(mc, nb, K_, wblock, K_, xin + p0, HW, ybase, P);
       } else {
         thread_local std::vector<float> buf;
         if (buf.size() < size_t(K_ * nb)) buf.resize(K_ * nb);
         im2col_block(g, xin, p0, nb, buf.data());
-        MapC cmat(buf.data(), nb, K_, Eigen::OuterStride<>(nb));
-        ymat.noalias() = cmat * wmat;
+        sgemm(mc, nb, K_, wblock, K_, buf.data(), nb, ybase, P);
       }
       if (ep) {
         for (int64_t m = 0; m < mc; ++m) {

@@ -1,9 +1,11 @@
 // Gemm and MatMul (numpy batch broadcasting; 1-D operands promoted as numpy does).
-// Row-major C = A B is computed as the column-major product C^T = B^T A^T with Eigen;
-// large products are split into fixed row blocks of A (deterministic for any threads).
+// MatMul runs exec::sgemm; Gemm (optionally transposed operands) computes row-major
+// C = A B as the column-major product C^T = B^T A^T with Eigen. Large products are split
+// into fixed row blocks of A (deterministic for any thread count).
 #include <Eigen/Core>
 
 #include "mixq/exec/kernel.h"
+#include "mixq/exec/sgemm.h"
 
 namespace mixq::exec {
 namespace {
@@ -15,10 +17,7 @@ using MapM = Eigen::Map<MatCM, 0, Eigen::OuterStride<>>;
 // C[M,N] (row-major, ldc) = A[M,K] (row-major, lda) * B[K,N] (row-major, ldb), rows [r0, r1).
 void gemm_rows(const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc, int64_t r0, int64_t r1,
                int64_t K, int64_t N) {
-  MapC bm(B, N, K, Eigen::OuterStride<>(ldb));
-  MapC am(A + r0 * lda, K, r1 - r0, Eigen::OuterStride<>(lda));
-  MapM cm(C + r0 * ldc, N, r1 - r0, Eigen::OuterStride<>(ldc));
-  cm.noalias() = bm * am;
+  sgemm(r1 - r0, N, K, A + r0 * lda, lda, B, ldb, C + r0 * ldc, ldc);
 }
 
 constexpr int64_t kRowBlock = 64;
