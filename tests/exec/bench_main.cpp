@@ -1,6 +1,8 @@
 // mixq_exec_bench — the executor benchmark runner used by tools/bench, built natively and
 // for wasm (run under node with NODERAWFS), so both report the same way.
 //   mixq_exec_bench MODEL INPUT.npz REPEAT [THREADS]  -> "latency_ms median=M min=m macs=N"
+//   mixq_exec_bench MODEL INPUT.npz REPEAT THREADS profile
+//                                                      -> also ms per op type (tapped, unfused run)
 //   mixq_exec_bench --peak [THREADS]                   -> "peak_gflops G" (exec::sgemm 1024^3,
 //                                                         one product per thread)
 #include <Eigen/Core>
@@ -47,6 +49,30 @@ double peak(int threads) {
   (void)t0;
   return threads * 2.0 * n * n * n / (*std::max_element(ms.begin(), ms.end()) * 1e6);
 }
+// Time between consecutive tap calls of a tapped (unfused) run, per producing op type.
+void print_profile(mixq::Executor& ex, const mixq::AnalyzedModel& am, const std::map<std::string, mixq::Tensor>& feed) {
+  std::map<std::string, double> per_op;
+  std::vector<std::pair<double, std::string>> per_node;
+  auto noop = [](const std::string&, const mixq::Tensor&) {};
+  ex.run(feed, noop);  // first tapped run allocates the tapped path's buffers
+  double last = now_ms(), t0 = last;
+  ex.run(feed, [&](const std::string& name, const mixq::Tensor&) {
+    int p = am.model.graph.producer(name);
+    double ms = now_ms() - last;
+    per_op[p >= 0 ? am.model.graph.nodes[p].op_type : "Input"] += ms;
+    if (p >= 0) per_node.push_back({ms, am.model.graph.nodes[p].describe() + " " + mixq::shape_str(am.shapes.find(name)->shape)});
+    last = now_ms();
+  });
+  std::vector<std::pair<double, std::string>> rows;
+  for (auto& [op, ms] : per_op) rows.push_back({ms, op});
+  std::sort(rows.rbegin(), rows.rend());
+  std::printf("profile (tapped run, %.3f ms):\n", now_ms() - t0);
+  for (auto& [ms, op] : rows) std::printf("  %-24s %9.3f ms\n", op.c_str(), ms);
+  std::sort(per_node.rbegin(), per_node.rend());
+  for (size_t i = 0; i < per_node.size() && i < 10; ++i)
+    std::printf("  %9.3f ms  %s\n", per_node[i].first, per_node[i].second.substr(0, 110).c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -57,7 +83,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (argc < 4) {
-      std::fprintf(stderr, "usage: mixq_exec_bench MODEL INPUT.npz REPEAT [THREADS] | --peak [THREADS]\n");
+      std::fprintf(stderr, "usage: mixq_exec_bench MODEL INPUT.npz REPEAT [THREADS [profile]] | --peak [THREADS]\n");
       return 2;
     }
     std::string model = argv[1];
@@ -82,6 +108,7 @@ int main(int argc, char** argv) {
     double median = ms.size() % 2 ? ms[ms.size() / 2] : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]);
     std::printf("latency_ms median=%.3f min=%.3f macs=%lld threads=%d\n", median, ms[0], (long long)ex.macs(),
                 ex.threads());
+    if (argc > 5 && std::string(argv[5]) == "profile") print_profile(ex, am, feed);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mixq_exec_bench: %s\n", e.what());

@@ -120,6 +120,17 @@ inline std::vector<int64_t> row_strides(const Shape& s) {
   for (int i = int(s.size()) - 2; i >= 0; --i) st[i] = st[i + 1] * s[i + 1];
   return st;
 }
+// y[i] = f(x[i]) for i in [0, n); y may equal x. The in-place case runs as its own loop
+// over one pointer: given two pointers, clang (wasm) guards its vectorised loop with an
+// overlap check that x == y fails, and the scalar fallback was ~30x slower (Clip).
+template <class F>
+inline void map_values(const float* x, float* y, int64_t n, F f) {
+  if (x == y) {
+    for (int64_t i = 0; i < n; ++i) y[i] = f(y[i]);
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] = f(x[i]);
+  }
+}
 // Splits [0, n) into fixed chunks of `grain` (independent of thread count) and runs
 // fn(begin, end) for each chunk on the pool.
 inline void parallel_range(ThreadPool& pool, int64_t n, int64_t grain,

@@ -117,9 +117,8 @@ std::unique_ptr<Kernel> unary_scalar(const KernelInit& k, F f) {
       [f](const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
         const float* x = in[0]->f32().data();
         float* y = out[0]->f32().data();
-        parallel_range(pool, in[0]->numel(), 16384, [&](int64_t b, int64_t e) {
-          for (int64_t i = b; i < e; ++i) y[i] = f(x[i]);
-        });
+        parallel_range(pool, in[0]->numel(), 16384,
+                       [&](int64_t b, int64_t e) { map_values(x + b, y + b, e - b, f); });
       },
       0, {0});
 }
@@ -442,9 +441,9 @@ std::unique_ptr<Kernel> make_clip(const KernelInit& k) {
         }
         const float* x = in[0]->f32().data();
         float* y = out[0]->f32().data();
-        parallel_range(pool, in[0]->numel(), 16384, [&](int64_t b, int64_t e) {
-          for (int64_t i = b; i < e; ++i) y[i] = std::min(std::max(x[i], lo), hi);
-        });
+        auto clamp = [lo, hi](float v) { return std::min(std::max(v, lo), hi); };
+        parallel_range(pool, in[0]->numel(), 16384,
+                       [&](int64_t b, int64_t e) { map_values(x + b, y + b, e - b, clamp); });
       },
       0, {0});
 }
