@@ -9,7 +9,6 @@
 //                       epilogue fused; tasks = (batch, group, column block, channel
 //                       block), fixed by shape only (deterministic)
 //   ConvTranspose       GEMM (W^T X) then col2im per output channel
-#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -20,9 +19,6 @@
 namespace mixq::exec {
 namespace {
 
-using MatCM = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
-using MapC = Eigen::Map<const MatCM, 0, Eigen::OuterStride<>>;
-using MapM = Eigen::Map<MatCM, 0, Eigen::OuterStride<>>;
 
 // ---------------------------------------------------------------------------------------
 // [ConvGeometry]
@@ -605,13 +601,14 @@ class ConvTransposeKernel : public Kernel {
       for (int64_t gi = 0; gi < g.G; ++gi) {
         const float* xg = x + (n * g.C + gi * g.Cg) * HW;
         const float* wg = w + gi * g.Cg * R;
-        // col (row-major [R, HW]) = col-major [HW x R] = X^T (HW x Cg) * Wg (Cg x R)
+        // col [R, HW] = Wg^T [R, Cg] * Xg [Cg, HW], with Wg [Cg, R] transposed first
+        std::vector<float>& wt = wt_;
+        wt.resize(size_t(R * g.Cg));
+        for (int64_t c = 0; c < g.Cg; ++c)
+          for (int64_t r = 0; r < R; ++r) wt[size_t(r * g.Cg + c)] = wg[c * R + r];
         constexpr int64_t kRB = 64;
         parallel_range(pool, R, kRB, [&](int64_t r0, int64_t r1) {
-          MapC xm(xg, HW, g.Cg, Eigen::OuterStride<>(HW));
-          MapC wm(wg + r0, r1 - r0, g.Cg, Eigen::OuterStride<>(R));
-          MapM cm(col.data() + r0 * HW, HW, r1 - r0, Eigen::OuterStride<>(HW));
-          cm.noalias() = xm * wm.transpose();
+          sgemm(r1 - r0, HW, g.Cg, wt.data() + r0 * g.Cg, g.Cg, xg, HW, col.data() + r0 * HW, HW);
         });
         pool.parallel_for(g.Mg, [&](int64_t m) {
           float* plane = y + (n * g.M + gi * g.Mg + m) * P;
@@ -640,6 +637,7 @@ class ConvTransposeKernel : public Kernel {
  private:
   ConvGeometry g_;
   std::vector<float> col_;  // W^T X buffer
+  std::vector<float> wt_;   // the group's weights transposed to [R, Cg]
 };
 
 }  // namespace

@@ -497,7 +497,9 @@ void register_elementwise_kernels(KernelRegistry& r) {
   r["Tanh"] = [](const KernelInit& k) { return unary_eigen(k, [](const ConstArrMap& x) { return x.tanh(); }); };
   r["Exp"] = [](const KernelInit& k) { return unary_eigen(k, [](const ConstArrMap& x) { return x.exp(); }); };
   r["Log"] = [](const KernelInit& k) { return unary_eigen(k, [](const ConstArrMap& x) { return x.log(); }); };
-  r["Sqrt"] = [](const KernelInit& k) { return unary_eigen(k, [](const ConstArrMap& x) { return x.sqrt(); }); };
+  // std::sqrt, not Eigen's: with EIGEN_FAST_MATH its SSE sqrt is _mm_rsqrt_ps plus a Newton
+  // step, whose result depends on the CPU (and differs from the exact wasm f32x4.sqrt).
+  r["Sqrt"] = [](const KernelInit& k) { return unary_scalar(k, [](float x) { return std::sqrt(x); }); };
   r["Abs"] = [](const KernelInit& k) { return unary_scalar(k, [](float x) { return std::fabs(x); }); };
   r["Neg"] = [](const KernelInit& k) { return unary_scalar(k, [](float x) { return -x; }); };
   r["Reciprocal"] = [](const KernelInit& k) { return unary_scalar(k, [](float x) { return 1.f / x; }); };

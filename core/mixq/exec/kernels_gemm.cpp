@@ -1,18 +1,15 @@
 // Gemm and MatMul (numpy batch broadcasting; 1-D operands promoted as numpy does).
-// MatMul runs exec::sgemm; Gemm (optionally transposed operands) computes row-major
-// C = A B as the column-major product C^T = B^T A^T with Eigen. Large products are split
-// into fixed row blocks of A (deterministic for any thread count).
-#include <Eigen/Core>
+// Both run exec::sgemm (Gemm copies transposed operands first; a constant transposed B
+// once, at plan time). Large products are split into fixed row blocks of A
+// (deterministic for any thread count).
+#include <memory>
+#include <vector>
 
 #include "mixq/exec/kernel.h"
 #include "mixq/exec/sgemm.h"
 
 namespace mixq::exec {
 namespace {
-
-using MatCM = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
-using MapC = Eigen::Map<const MatCM, 0, Eigen::OuterStride<>>;
-using MapM = Eigen::Map<MatCM, 0, Eigen::OuterStride<>>;
 
 // C[M,N] (row-major, ldc) = A[M,K] (row-major, lda) * B[K,N] (row-major, ldb), rows [r0, r1).
 void gemm_rows(const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc, int64_t r0, int64_t r1,
@@ -68,6 +65,14 @@ std::unique_ptr<Kernel> make_matmul(const KernelInit& k) {
       batches * M * N * K);
 }
 
+// [rows, cols] row-major -> [cols, rows] row-major.
+std::vector<float> transposed(const float* x, int64_t rows, int64_t cols) {
+  std::vector<float> t(size_t(rows * cols));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) t[size_t(c * rows + r)] = x[r * cols + c];
+  return t;
+}
+
 std::unique_ptr<Kernel> make_gemm(const KernelInit& k) {
   const Node& n = k.node;
   check(k.inputs[0]->dtype == DType::Float32, n, "only float32 Gemm is supported");
@@ -79,31 +84,25 @@ std::unique_ptr<Kernel> make_gemm(const KernelInit& k) {
   check((tb ? b[1] : b[0]) == K, n, "inner dimensions differ");
   Shape cshape = k.has_input(2) ? k.in_shape(2) : Shape{};
   bool has_c = k.has_input(2);
+  // A constant transposed B (a fully connected layer's weights) is transposed once here.
+  std::shared_ptr<const std::vector<float>> b_const;
+  if (tb && k.constant(1)) b_const = std::make_shared<const std::vector<float>>(transposed(k.constant(1)->f32().data(), N, K));
   return make_fn(
       [=](const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
+        // sgemm wants row-major A [M,K] and B [K,N]: transposed operands are copied.
+        std::vector<float> a_t, b_t;
         const float* A = in[0]->f32().data();
+        if (ta) A = (a_t = transposed(A, K, M)).data();
         const float* B = in[1]->f32().data();
+        if (b_const) B = b_const->data();
+        else if (tb) B = (b_t = transposed(B, N, K)).data();
         float* Y = out[0]->f32().data();
         int64_t row_blocks = (M + kRowBlock - 1) / kRowBlock;
         pool.parallel_for(row_blocks, [&](int64_t rb) {
           int64_t r0 = rb * kRowBlock, r1 = std::min(M, r0 + kRowBlock);
-          // column-major views: A^T is [K x M] when A row-major [M,K]
-          MapM ym(Y + r0 * N, N, r1 - r0, Eigen::OuterStride<>(N));
-          Eigen::Map<const MatCM> bmat(B, tb ? K : N, tb ? N : K);  // row-major B = col-major B^T
-          if (!ta) {
-            MapC amat(A + r0 * K, K, r1 - r0, Eigen::OuterStride<>(K));
-            if (tb)
-              ym.noalias() = bmat.transpose() * amat;
-            else
-              ym.noalias() = bmat * amat;
-          } else {
-            MapC amat(A + r0, r1 - r0, K, Eigen::OuterStride<>(M));  // A is [K,M] row-major
-            if (tb)
-              ym.noalias() = bmat.transpose() * amat.transpose();
-            else
-              ym.noalias() = bmat * amat.transpose();
-          }
-          if (alpha != 1.f) ym *= alpha;
+          sgemm(r1 - r0, N, K, A + r0 * K, K, B, N, Y + r0 * N, N);
+          if (alpha != 1.f)
+            for (int64_t i = r0 * N; i < r1 * N; ++i) Y[i] *= alpha;
         });
         if (has_c && in[2]) {
           std::vector<float> c = in[2]->to_f32();

@@ -6,7 +6,7 @@
 //   can change its summation order (Eigen's edge rows), so block boundaries must not
 //   depend on anything but shapes.
 // Natively (platform/sgemm_eigen.cpp): Eigen's GEBP, with AVX-512/FMA under -march=native.
-// wasm (platform/sgemm_wasm.cpp): a packed 4x8 micro-kernel on wasm SIMD128.
+// wasm (platform/sgemm_portable.cpp): a packed 4x8 micro-kernel in 4-float vectors.
 #pragma once
 #include <cstdint>
 

@@ -1,12 +1,13 @@
-// sgemm in wasm: wasm SIMD128 has no FMA and V8 gives a function 16 vector registers, so
-// the micro-kernel keeps a 4x8 tile of C in 8 registers (two f32x4 per row) and, per k,
-// loads 8 floats of packed B and splats 4 floats of A: 8 multiplies + 8 adds. B is packed
-// per (kKC x kNC) block into panels of 8 columns (zero-padded), so the micro-kernel reads
-// it as one unit-stride stream; A is read in place (4 row streams). Every C[i,j] is summed
-// over k in order within each kKC block, blocks added in order: the order depends on K only.
-#include <wasm_simd128.h>
-
+// sgemm without Eigen, in GCC/Clang vector types (wasm SIMD128 in the browser). wasm has no
+// FMA and V8 gives a function 16 vector registers, so the micro-kernel keeps a 4x8 tile
+// of C in 8 registers (two 4-float vectors per row) and, per k, loads 8 floats of packed B
+// and splats 4 floats of A: 8 multiplies + 8 adds. B is packed per (kKC x kNC) block into
+// panels of 8 columns (zero-padded), so the micro-kernel reads it as one unit-stride
+// stream; A is read in place (4 row streams). Every C[i,j] is summed over k in order
+// within each kKC block and the blocks are added in order: the summation order depends on
+// K only, and with -ffp-contract=off each step is a rounded multiply then a rounded add.
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "mixq/exec/sgemm.h"
@@ -15,8 +16,17 @@ namespace mixq::exec {
 namespace {
 
 constexpr int64_t kMR = 4, kNR = 8, kKC = 512, kNC = 256;
+constexpr int kNV = kNR / 4;  // 4-float vectors per tile row
+typedef float Vec4 __attribute__((vector_size(16)));
 
-constexpr int kNV = kNR / 4;  // f32x4 vectors per tile row
+inline Vec4 load4(const float* p) {
+  Vec4 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store4(float* p, Vec4 v) {
+  std::memcpy(p, &v, sizeof v);
+}
 
 // Packs rows [0, kc) and columns [0, nc) of B into panels of kNR columns, kc x kNR each.
 void pack_b(const float* B, int64_t ldb, int64_t kc, int64_t nc, float* dst) {
@@ -24,8 +34,7 @@ void pack_b(const float* B, int64_t ldb, int64_t kc, int64_t nc, float* dst) {
     int64_t w = std::min(kNR, nc - p);
     const float* src = B + p;
     if (w == kNR) {
-      for (int64_t k = 0; k < kc; ++k)
-        for (int v = 0; v < kNV; ++v) wasm_v128_store(dst + k * kNR + 4 * v, wasm_v128_load(src + k * ldb + 4 * v));
+      for (int64_t k = 0; k < kc; ++k) std::memcpy(dst + k * kNR, src + k * ldb, kNR * sizeof(float));
     } else {
       for (int64_t k = 0; k < kc; ++k)
         for (int64_t j = 0; j < kNR; ++j) dst[k * kNR + j] = j < w ? src[k * ldb + j] : 0.f;
@@ -37,27 +46,23 @@ void pack_b(const float* B, int64_t ldb, int64_t kc, int64_t nc, float* dst) {
 template <int MR>
 void micro_kernel(const float* A, int64_t lda, const float* panel, int64_t kc, float* C, int64_t ldc, int64_t nr,
                   bool accumulate) {
-  v128_t acc[MR][kNV];
-  for (int r = 0; r < MR; ++r)
-    for (int v = 0; v < kNV; ++v) acc[r][v] = wasm_f32x4_splat(0.f);
+  Vec4 acc[MR][kNV] = {};
   for (int64_t k = 0; k < kc; ++k) {
-    v128_t b[kNV];
-    for (int v = 0; v < kNV; ++v) b[v] = wasm_v128_load(panel + k * kNR + 4 * v);
+    Vec4 b[kNV];
+    for (int v = 0; v < kNV; ++v) b[v] = load4(panel + k * kNR + 4 * v);
     for (int r = 0; r < MR; ++r) {
-      v128_t a = wasm_v128_load32_splat(A + r * lda + k);
-      for (int v = 0; v < kNV; ++v) acc[r][v] = wasm_f32x4_add(acc[r][v], wasm_f32x4_mul(a, b[v]));
+      const float x = A[r * lda + k];
+      const Vec4 a = {x, x, x, x};
+      for (int v = 0; v < kNV; ++v) acc[r][v] = acc[r][v] + a * b[v];
     }
   }
   for (int r = 0; r < MR; ++r) {
     float* c = C + r * ldc;
     if (nr == kNR) {
-      for (int v = 0; v < kNV; ++v) {
-        v128_t sum = accumulate ? wasm_f32x4_add(wasm_v128_load(c + 4 * v), acc[r][v]) : acc[r][v];
-        wasm_v128_store(c + 4 * v, sum);
-      }
+      for (int v = 0; v < kNV; ++v) store4(c + 4 * v, accumulate ? load4(c + 4 * v) + acc[r][v] : acc[r][v]);
     } else {
-      alignas(16) float tile[kNR];
-      for (int v = 0; v < kNV; ++v) wasm_v128_store(tile + 4 * v, acc[r][v]);
+      float tile[kNR];
+      for (int v = 0; v < kNV; ++v) store4(tile + 4 * v, acc[r][v]);
       for (int64_t j = 0; j < nr; ++j) c[j] = accumulate ? c[j] + tile[j] : tile[j];
     }
   }
