@@ -10,6 +10,7 @@
 #include <Eigen/Core>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "mixq/exec/kernel.h"
 
@@ -55,6 +56,31 @@ Bcast make_bcast(Shape a, Shape b, const Shape& out) {
 
 template <class T, class U, class Op>
 inline void bcast_row(const T* a, int64_t sa, const T* b, int64_t sb, U* o, int64_t n, Op op) {
+  // In place (o == a or o == b): loops that read the output pointer itself, so that clang's
+  // vectoriser does not fall back to scalar code on its overlap check (see map_values).
+  if constexpr (std::is_same_v<T, U>) {
+    if (o == a && sa == 1) {
+      if (sb == 0) {
+        T bv = b[0];
+        for (int64_t i = 0; i < n; ++i) o[i] = op(o[i], bv);
+        return;
+      }
+      if (sb == 1 && o != b) {
+        for (int64_t i = 0; i < n; ++i) o[i] = op(o[i], b[i]);
+        return;
+      }
+    } else if (o == b && sb == 1) {
+      if (sa == 0) {
+        T av = a[0];
+        for (int64_t i = 0; i < n; ++i) o[i] = op(av, o[i]);
+        return;
+      }
+      if (sa == 1) {
+        for (int64_t i = 0; i < n; ++i) o[i] = op(a[i], o[i]);
+        return;
+      }
+    }
+  }
   if (sa == 1 && sb == 1) {
     for (int64_t i = 0; i < n; ++i) o[i] = op(a[i], b[i]);
   } else if (sa == 1 && sb == 0) {
