@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
-#include <filesystem>
 
 #include "mixq/analysis.h"
 #include "mixq/calib/calibrate.h"
 #include "mixq/exec/executor.h"
 #include "mixq/npz.h"
+#include "support/calib_data.h"
 #include "support/onnx_builder.h"
 
 using namespace mixq;
@@ -108,20 +108,13 @@ TEST_CASE("calibrate: tune step moves thresholds only towards absmax") {
 TEST_CASE("calibrate: fastestdet on coco40 images, deterministic for any thread count") {
   MIXQ_REQUIRE_SHARED(model, "models/fastestdet.onnx");
   AnalyzedModel am = analyze_model(model, {});
-  std::vector<std::string> paths;
-  const std::string dir = test::shared_path("calib/coco40");
-  for (const auto& e : std::filesystem::directory_iterator(dir)) paths.push_back(e.path().generic_string());
-  DataSelection sel = select_dataset(paths, 3, dir);
+  DataSelection sel = test::coco40_selection(3);
   // CPython: sorted coco40 names, random.seed(1684), random.shuffle -> 2149, 3501, 2923, ...
   REQUIRE(sel.samples.size() == 3);
   CHECK(sel.samples[0].files[0].find("000000002149.jpg") != std::string::npos);
   CHECK(sel.samples[1].files[0].find("000000003501.jpg") != std::string::npos);
   CHECK(sel.samples[2].files[0].find("000000002923.jpg") != std::string::npos);
-  ReadSampleFile read = [](const std::string& f) {
-    std::vector<uint8_t> b;
-    REQUIRE(test::read_bytes(f, b));
-    return b;
-  };
+  ReadSampleFile read = test::read_sample_file;
   CalibrateOptions o;
   o.preprocess.scale = {1 / 255.f, 1 / 255.f, 1 / 255.f};
   o.threads = 1;
@@ -164,11 +157,7 @@ TEST_CASE("calibrate: yolov5n-face letterboxed, percentile9999 on two images") {
   sel.kind = DataKind::Image;
   sel.samples = {{{test::shared_path("calib/coco40/000000000139.jpg")}},
                  {{test::shared_path("calib/coco40/000000000285.jpg")}}};
-  ReadSampleFile read = [](const std::string& f) {
-    std::vector<uint8_t> b;
-    REQUIRE(test::read_bytes(f, b));
-    return b;
-  };
+  ReadSampleFile read = test::read_sample_file;
   CalibrateOptions o;
   o.method = CaliMethod::Percentile9999;
   o.preprocess.keep_aspect_ratio = true;

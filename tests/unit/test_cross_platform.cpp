@@ -2,7 +2,7 @@
 // the MIXQ_PORTABLE_FP native build, then tests/cross/compare.sh requires the files of the
 // two to be byte-identical. Each case writes MIXQ_CROSS_DIR/<case>.<MIXQ_PLATFORM_LABEL>:
 //   fastestdet_kl.cali        kl table: 3 coco40 images picked like run_calibration, 1/255
-//   yolov5n_face_p9999.cali   percentile9999 table: 2 letterboxed images (pad 114)
+//   yolov5n_face_p9999.cali   percentile9999 table: 2 coco40 images letterboxed (pad 114)
 //   fastestdet_fp32.npz       FP32 graph outputs (fused run) on an input computed from its index
 //   <model>_fp32.npz          FP32 graph outputs of every model of the exec_ort fixture
 //                             (shared + PaddleOCR det/rec/cls, tests/exec/make_ort_refs.sh)
@@ -10,12 +10,13 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "mixq/analysis.h"
 #include "mixq/calib/calibrate.h"
 #include "mixq/exec/executor.h"
 #include "mixq/npz.h"
+#include "support/calib_data.h"
+#include "support/exec_refs.h"
 #include "support/onnx_builder.h"
 
 using namespace mixq;
@@ -33,15 +34,10 @@ void write_case(const std::string& name, const std::string& bytes) {
 }
 
 std::string table_bytes(const AnalyzedModel& am, const DataSelection& sel, CalibrateOptions o) {
-  ReadSampleFile read = [](const std::string& f) {
-    std::vector<uint8_t> b;
-    REQUIRE(test::read_bytes(f, b));
-    return b;
-  };
   o.threads = 2;
   CaliTableHeader h;
   h.generated_time = "cross-platform";
-  auto r = calibrate(am, sel, read, o);
+  auto r = calibrate(am, sel, test::read_sample_file, o);
   REQUIRE(r.layers.size() == am.layers.layers.size());
   return write_cali_table(h, r.table());
 }
@@ -51,10 +47,7 @@ std::string table_bytes(const AnalyzedModel& am, const DataSelection& sel, Calib
 TEST_CASE("cross-platform: fastestdet kl table and FP32 outputs", "[.cross_platform]") {
   MIXQ_REQUIRE_SHARED(model, "models/fastestdet.onnx");
   AnalyzedModel am = analyze_model(model, {});
-  std::vector<std::string> paths;
-  const std::string dir = test::shared_path("calib/coco40");
-  for (const auto& e : std::filesystem::directory_iterator(dir)) paths.push_back(e.path().generic_string());
-  DataSelection sel = select_dataset(paths, 3, dir);
+  DataSelection sel = test::coco40_selection(3);
   CalibrateOptions o;
   o.preprocess.scale = {1 / 255.f, 1 / 255.f, 1 / 255.f};
   write_case("fastestdet_kl.cali", table_bytes(am, sel, o));
@@ -72,41 +65,19 @@ TEST_CASE("cross-platform: fastestdet kl table and FP32 outputs", "[.cross_platf
 
 TEST_CASE("cross-platform: yolov5n-face percentile9999 table", "[.cross_platform]") {
   MIXQ_REQUIRE_SHARED(model, "models/yolov5n-0.5-face.onnx");
-  AnalyzedModel am = analyze_model(model, {});
-  DataSelection sel;
-  sel.kind = DataKind::Image;
-  sel.samples = {{{test::shared_path("calib/coco40/000000000139.jpg")}},
-                 {{test::shared_path("calib/coco40/000000000285.jpg")}}};
-  CalibrateOptions o;
-  o.method = CaliMethod::Percentile9999;
-  o.preprocess.keep_aspect_ratio = true;
-  o.preprocess.pad_value = 114;
-  o.preprocess.pixel_format = "rgb";
-  o.preprocess.scale = {1 / 255.f, 1 / 255.f, 1 / 255.f};
-  write_case("yolov5n_face_p9999.cali", table_bytes(am, sel, o));
+  CalibrateOptions letterboxed;
+  letterboxed.method = CaliMethod::Percentile9999;
+  letterboxed.preprocess.keep_aspect_ratio = true;
+  letterboxed.preprocess.pad_value = 114;
+  letterboxed.preprocess.pixel_format = "rgb";
+  letterboxed.preprocess.scale = {1 / 255.f, 1 / 255.f, 1 / 255.f};
+  write_case("yolov5n_face_p9999.cali", table_bytes(analyze_model(model, {}), test::coco40_selection(2), letterboxed));
 }
 
 TEST_CASE("cross-platform: FP32 outputs of every exec_ort model", "[.cross_platform]") {
-  std::string dir = MIXQ_EXEC_REF_DIR;
-  std::ifstream manifest(dir + "/manifest.txt");
-  INFO(dir + "/manifest.txt is missing: run ctest (fixture exec_ort_refs)");
-  REQUIRE(manifest.good());
-  std::string line;
-  while (std::getline(manifest, line)) {
-    auto tab = line.find('\t');
-    REQUIRE(tab != std::string::npos);
-    std::string name = line.substr(0, tab), path = line.substr(tab + 1);
-    std::vector<uint8_t> model_bytes, in_bytes;
-    REQUIRE(test::read_bytes(path, model_bytes));
-    REQUIRE(test::read_bytes(dir + "/" + name + ".input.npz", in_bytes));
-    NpzArrays inputs = read_npz(in_bytes, name + ".input.npz");
-    AnalyzeOptions ao;
-    ao.load.source_name = path;
-    Model probe = load_onnx(model_bytes, ao.load);
-    for (const ValueInfo& vi : probe.graph.inputs) ao.input_shapes.push_back(inputs.at(vi.name).shape());
-    AnalyzedModel am = analyze_model(model_bytes, ao);
-    Executor ex(am, ExecOptions{2});
-    std::vector<uint8_t> npz = write_npz(ex.run(inputs));
-    write_case(name + "_fp32.npz", std::string(npz.begin(), npz.end()));
-  }
+  test::for_each_exec_ref_model([](test::ExecRefModel& m) {
+    Executor ex(m.am, ExecOptions{2});
+    std::vector<uint8_t> npz = write_npz(ex.run(m.inputs));
+    write_case(m.name + "_fp32.npz", std::string(npz.begin(), npz.end()));
+  });
 }

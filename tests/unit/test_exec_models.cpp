@@ -12,6 +12,7 @@
 #include "mixq/analysis.h"
 #include "mixq/exec/executor.h"
 #include "mixq/npz.h"
+#include "support/exec_refs.h"
 #include "support/onnx_builder.h"
 
 using namespace mixq;
@@ -40,44 +41,21 @@ Similarity similarity(const Tensor& got, const Tensor& ref) {
 }  // namespace
 
 TEST_CASE("executor equals onnxruntime on every shared and PaddleOCR model", "[.exec_ort]") {
-  std::string dir = MIXQ_EXEC_REF_DIR;
-  std::ifstream manifest(dir + "/manifest.txt");
-  INFO(dir + "/manifest.txt is missing: run ctest (fixture exec_ort_refs)");
-  REQUIRE(manifest.good());
-  std::string line;
-  int models = 0;
-  while (std::getline(manifest, line)) {
-    auto tab = line.find('\t');
-    REQUIRE(tab != std::string::npos);
-    std::string name = line.substr(0, tab), path = line.substr(tab + 1);
-    INFO("model " << name);
-    std::vector<uint8_t> model_bytes, in_bytes, ref_bytes;
-    REQUIRE(test::read_bytes(path, model_bytes));
-    REQUIRE(test::read_bytes(dir + "/" + name + ".input.npz", in_bytes));
-    REQUIRE(test::read_bytes(dir + "/" + name + ".ref.npz", ref_bytes));
-    NpzArrays inputs = read_npz(in_bytes, name + ".input.npz");
-    NpzArrays refs = read_npz(ref_bytes, name + ".ref.npz");
-    AnalyzeOptions ao;
-    ao.load.source_name = path;
-    Model probe = load_onnx(model_bytes, ao.load);
-    for (const ValueInfo& vi : probe.graph.inputs) ao.input_shapes.push_back(inputs.at(vi.name).shape());
-    AnalyzedModel am = analyze_model(model_bytes, ao);
-    Executor ex(am);
-    std::map<std::string, Tensor> feed(inputs.begin(), inputs.end());
-    auto outputs = ex.run(feed);
-    REQUIRE(refs.size() == outputs.size());
-    for (const auto& [key, ref] : refs) {
+  int models = test::for_each_exec_ref_model([](test::ExecRefModel& m) {
+    Executor ex(m.am);
+    auto outputs = ex.run(m.inputs);
+    REQUIRE(m.refs.size() == outputs.size());
+    for (const auto& [key, ref] : m.refs) {
       INFO("output " << key);
       REQUIRE(outputs.count(key) == 1);
       REQUIRE(outputs.at(key).shape() == ref.shape());
       Similarity s = similarity(outputs.at(key), ref);
-      std::printf("exec-vs-ort %-36s %-24s cosine=%.9f max_diff=%.3e max_ref=%.3e\n", name.c_str(), key.c_str(),
+      std::printf("exec-vs-ort %-36s %-24s cosine=%.9f max_diff=%.3e max_ref=%.3e\n", m.name.c_str(), key.c_str(),
                   s.cosine, s.max_diff, s.max_ref);
       CHECK(s.cosine >= kMinCosine);
       CHECK(s.max_diff <= kMaxDiffOfMaxRef * s.max_ref);
     }
-    ++models;
-  }
+  });
   CHECK(models >= 3);
 }
 
