@@ -167,6 +167,68 @@ TEST_CASE("depthwise Conv matches a naive convolution (3x3, 5x5, 7x7, other kern
   }
 }
 
+TEST_CASE("direct Conv path (KxK kernels, row blocks) matches a naive convolution") {
+  // KxK convs on maps of >= 4 rows and >= 64 pixels take the direct path (kernels_conv.cpp):
+  // channel tiles of 8 (Mg not a multiple of 8 here), row blocks with a partial last block
+  // (many input channels make the blocks short), strides 1-3, dilations, groups, batches.
+  struct DirectCase {
+    const char* what;
+    Shape x;
+    int64_t cout, kh, kw, group, sh, sw, dil, ph, pw;
+  };
+  const DirectCase cases[] = {
+      {"stem 3 -> 13, 3x3 s2", {1, 3, 33, 35}, 13, 3, 3, 1, 2, 2, 1, 1, 1},
+      {"40 -> 12, partial row block", {1, 40, 37, 41}, 12, 3, 3, 1, 1, 1, 1, 1, 1},
+      {"24 -> 17, s2 odd map, many blocks", {2, 24, 45, 47}, 17, 3, 3, 1, 2, 2, 1, 1, 1},
+      {"5x5 dil 2", {1, 6, 20, 19}, 9, 5, 5, 1, 1, 1, 2, 4, 4},
+      {"groups 3", {1, 9, 16, 18}, 6, 3, 3, 3, 1, 1, 1, 1, 1},
+      {"3x5 s(1,2) p(0,2)", {1, 5, 14, 31}, 8, 3, 5, 1, 1, 2, 1, 0, 2},
+      {"3x3 s3 no pad", {1, 4, 31, 29}, 3, 3, 3, 1, 3, 3, 1, 0, 0},
+      {"7x7 pad > map rows", {1, 2, 4, 30}, 5, 7, 7, 1, 1, 1, 1, 3, 3},
+  };
+  for (const DirectCase& c : cases) {
+    SECTION(c.what) {
+      Shape ws{c.cout, c.x[1] / c.group, c.kh, c.kw};
+      auto x = random_values(shape_numel(c.x), 21);
+      auto w = random_values(shape_numel(ws), 22);
+      auto bias = random_values(c.cout, 23);
+      Shape ys;
+      auto ref = naive_conv(x, c.x, w, ws, bias, c.group, {c.sh, c.sw}, {c.dil, c.dil}, {c.ph, c.pw}, ys);
+      OnnxBuilder b;
+      b.input("x", c.x).output("y");
+      add_tensor(b, "w", ws, w);
+      add_tensor(b, "b", {c.cout}, bias);
+      auto& n = b.node("Conv", {"x", "w", "b"}, {"y"});
+      OnnxBuilder::attr_ints(n, "strides", {c.sh, c.sw});
+      OnnxBuilder::attr_ints(n, "dilations", {c.dil, c.dil});
+      OnnxBuilder::attr_ints(n, "pads", {c.ph, c.pw, c.ph, c.pw});
+      OnnxBuilder::attr_i(n, "group", c.group);
+      Tensor xt = Tensor::from_f32(c.x, x);
+      auto out = run(b, {{"x", xt}});
+      require_close(out.at("y"), ref, ys, kTolAccumulate);
+      require_close(run(b, {{"x", xt}}, 3).at("y"), out.at("y").to_f32(), ys, kTolExact);  // any thread count
+    }
+  }
+  SECTION("asymmetric pads and weights computed at run time") {
+    Shape xs{1, 6, 12, 14}, ws{10, 6, 3, 3};
+    auto x = random_values(shape_numel(xs), 24);
+    auto w = random_values(shape_numel(ws), 25);
+    // pads (top 2, left 0, bottom 1, right 2) = the naive conv of the explicitly padded input
+    Shape big{1, 6, 15, 16};
+    std::vector<float> xp(shape_numel(big), 0.f);
+    for (int c = 0; c < 6; ++c)
+      for (int h = 0; h < 12; ++h)
+        for (int ww = 0; ww < 14; ++ww) xp[(c * 15 + h + 2) * 16 + ww] = x[(c * 12 + h) * 14 + ww];
+    Shape ys;
+    auto ref = naive_conv(xp, big, w, ws, {}, 1, {1, 1}, {1, 1}, {0, 0}, ys);
+    OnnxBuilder b;
+    b.input("x", xs).input("w", ws).output("y");
+    OnnxBuilder::attr_ints(b.node("Conv", {"x", "w"}, {"y"}), "pads", {2, 0, 1, 2});
+    auto out = run(b, {{"x", Tensor::from_f32(xs, x)}, {"w", Tensor::from_f32(ws, w)}});
+    require_close(out.at("y"), ref, ys, kTolAccumulate);
+  }
+}
+
 TEST_CASE("Conv auto_pad SAME_UPPER pads at the end") {
   Shape xs{1, 2, 6, 6}, ws{3, 2, 2, 2};
   auto x = random_values(shape_numel(xs), 4);
