@@ -972,3 +972,59 @@ TEST_CASE("Conv epilogue fusion of constant Mul/Add/Sub/Div and a decomposed Har
     CHECK(Executor(am2).fused_nodes() == 0);
   }
 }
+
+TEST_CASE("a zero Pad before a Conv is folded into the Conv's pads, bit-exact, unless a tap observes it") {
+  // TF exports: Pad (bottom/right, or all sides) then a Conv without pads. Three paths:
+  // depthwise stride 2, the direct KxK path, and im2col + GEMM (a small map).
+  Shape xs{1, 6, 17, 16};
+  auto x = random_values(shape_numel(xs), 70, -2.f, 2.f);
+  OnnxBuilder b;
+  b.input("x", xs).output("y").output("z").output("u");
+  b.weight_i64("p_br", {0, 0, 0, 0, 0, 0, 1, 1}).weight_i64("p_all", {0, 0, 2, 1, 0, 0, 1, 2});
+  b.scalar("zero", 0.f).scalar("one", 1.f).scalar("six", 6.f);
+  b.node("Pad", {"x", "p_br"}, {"xp"});  // folded into the depthwise conv
+  add_tensor(b, "wd", {6, 1, 3, 3}, random_values(54, 71));
+  auto& dw = b.node("Conv", {"xp", "wd"}, {"d"});
+  OnnxBuilder::attr_ints(dw, "strides", {2, 2});
+  OnnxBuilder::attr_i(dw, "group", 6);
+  b.node("Clip", {"d", "zero", "six"}, {"y"});
+  b.node("Pad", {"x", "p_all", "zero"}, {"xq"});  // explicit zero value: folded into a direct 3x3 conv
+  add_tensor(b, "wc", {5, 6, 3, 3}, random_values(270, 72));
+  OnnxBuilder::attr_ints(b.node("Conv", {"xq", "wc"}, {"c"}), "pads", {1, 0, 0, 1});
+  b.node("Relu", {"c"}, {"z"});
+  b.node("Pad", {"d", "p_br"}, {"dp"});  // small map [1,6,8,8] + pad: im2col + GEMM
+  add_tensor(b, "wg", {4, 6, 3, 3}, random_values(216, 73));
+  OnnxBuilder::attr_ints(b.node("Conv", {"dp", "wg"}, {"g"}), "strides", {2, 2});
+  b.node("Pad", {"x", "p_br", "one"}, {"xo"});  // value 1: not folded
+  add_tensor(b, "w1", {2, 6, 3, 3}, random_values(108, 74));
+  b.node("Conv", {"xo", "w1"}, {"o"});
+  b.node("Add", {"g", "g"}, {"gg"});  // keep the shapes apart from "o"
+  b.node("ReduceMean", {"o"}, {"om"});
+  b.node("Add", {"gg", "om"}, {"u"});
+  AnalyzedModel am = analyze_model(b.bytes(), {});
+  Executor ex(am);
+  CHECK(ex.fused_nodes() == 4);  // three Pads and the Relu ("d" has two readers: its Clip stays)
+  Tensor xt = Tensor::from_f32(xs, x);
+  auto folded = ex.run({{"x", xt}});
+  std::map<std::string, Tensor> all;
+  auto plain = ex.run({{"x", xt}}, [&](const std::string& n, const Tensor& t) { all[n] = t; });
+  CHECK(all.count("xp") == 1);  // with a tap every Pad runs
+  for (const char* o : {"y", "z", "u"}) {
+    INFO("output " << o);
+    require_close(folded.at(o), plain.at(o).to_f32(), plain.at(o).shape(), kTolExact);
+  }
+  CHECK(all.at("c").shape() == Shape{1, 5, 19, 18});  // the Conv's pads on top of the Pad's
+  SECTION("a tap observing a Pad output runs that Pad; the others stay folded") {
+    ExecOptions o;
+    o.observe = std::set<std::string>{"xq", "y", "z", "u"};
+    Executor obs(am, o);
+    std::vector<std::string> seen;
+    auto out = obs.run({{"x", xt}}, [&](const std::string& n, const Tensor& t) {
+      seen.push_back(n);
+      if (n == "xq") require_close(t, all.at("xq").to_f32(), all.at("xq").shape(), kTolExact);
+    });
+    CHECK(std::count(seen.begin(), seen.end(), "xq") == 1);
+    for (const char* name : {"y", "z", "u"})
+      require_close(out.at(name), plain.at(name).to_f32(), plain.at(name).shape(), kTolExact);
+  }
+}
