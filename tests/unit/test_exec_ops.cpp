@@ -496,6 +496,35 @@ TEST_CASE("MaxPool and AveragePool match naive windows (pads, strides, ceil_mode
   auto out = run(b, {{"x", Tensor::from_f32(xs, x)}});
   require_close(out.at("m"), mref, {1, 2, OH, OW}, kTolExact);
   require_close(out.at("a"), aref, {1, 2, OH, OW}, kTolAccumulate);
+  SECTION("AveragePool count_include_pad, stride 3, ceil_mode window past the padded end (double sums: exact)") {
+    Shape ys{1, 3, 11, 11};
+    auto y = random_values(shape_numel(ys), 27);
+    const int64_t k = 4, st = 3, p = 2;
+    int64_t oh_n = (11 + 2 * p - k + st - 1) / st + 1, ow_n = (11 + 2 * p - k + st - 1) / st + 1;
+    std::vector<float> ref;
+    for (int c = 0; c < 3; ++c)
+      for (int64_t oh = 0; oh < oh_n; ++oh)
+        for (int64_t ow = 0; ow < ow_n; ++ow) {
+          double s = 0;
+          int64_t h0 = oh * st - p, w0 = ow * st - p;
+          int64_t rows = std::min(h0 + k, 11 + p) - h0, cols = std::min(w0 + k, 11 + p) - w0;  // window in the padded map
+          for (int64_t kh = 0; kh < k; ++kh)
+            for (int64_t kw = 0; kw < k; ++kw) {
+              int64_t ih = h0 + kh, iw = w0 + kw;
+              if (ih >= 0 && ih < 11 && iw >= 0 && iw < 11) s += y[(c * 11 + ih) * 11 + iw];
+            }
+          ref.push_back(float(s / double(rows * cols)));
+        }
+    OnnxBuilder b2;
+    b2.input("x", ys).output("a");
+    auto& n = b2.node("AveragePool", {"x"}, {"a"});
+    OnnxBuilder::attr_ints(n, "kernel_shape", {k, k});
+    OnnxBuilder::attr_ints(n, "strides", {st, st});
+    OnnxBuilder::attr_ints(n, "pads", {p, p, p, p});
+    OnnxBuilder::attr_i(n, "ceil_mode", 1);
+    OnnxBuilder::attr_i(n, "count_include_pad", 1);
+    require_close(run(b2, {{"x", Tensor::from_f32(ys, y)}}).at("a"), ref, {1, 3, oh_n, ow_n}, kTolExact);
+  }
 }
 
 TEST_CASE("Resize: nearest and linear in several coordinate modes") {
