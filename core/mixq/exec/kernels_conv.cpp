@@ -177,6 +177,8 @@ inline VecF splat(float x) {
   return VecF{} + x;
 }
 
+constexpr int64_t kDwChunk = 4 * kVecWidth;  // depthwise positions per register chunk
+
 struct DepthwisePlan {
   int64_t Hq = 0, Wq = 0;    // rows per row phase; columns per column phase
   int64_t buf_size = 0;      // floats, slack for the dropped columns included
@@ -196,7 +198,7 @@ DepthwisePlan depthwise_plan(const ConvGeometry& g) {
       d.off.push_back(((c % g.SW * g.SH + r % g.SH) * d.Hq + r / g.SH) * d.Wq + c / g.SW);
       max_off = std::max(max_off, d.off.back());
     }
-  d.buf_size = std::max(g.SW * g.SH * d.Hq * d.Wq, max_off + g.OH * d.Wq);
+  d.buf_size = std::max(g.SW * g.SH * d.Hq * d.Wq, max_off + g.OH * d.Wq + kDwChunk);  // slack: last chunk
   return d;
 }
 
@@ -236,7 +238,7 @@ void depthwise_plane(const ConvGeometry& g, const DepthwisePlan& d, const float*
                      float* out) {
   thread_local std::vector<float> padded, acc;
   if (padded.size() < size_t(d.buf_size)) padded.resize(d.buf_size);
-  constexpr int64_t kBlock = 1024;  // accumulator block (4 KB)
+  constexpr int64_t kBlock = 1024;  // accumulator block (4 KB), a multiple of kDwChunk
   if (acc.size() < size_t(kBlock)) acc.resize(kBlock);
   depthwise_pad(g, d, in, padded.data());
   const int64_t L = g.OH * d.Wq, KK = int64_t(d.off.size());
@@ -244,24 +246,22 @@ void depthwise_plane(const ConvGeometry& g, const DepthwisePlan& d, const float*
     const int64_t n = std::min(kBlock, L - p0);
     float* __restrict a = acc.data();
     const float* base = padded.data() + p0;
-    // two vectors at a time, their sums held in registers over all taps; then the rest
-    int64_t j0 = 0;
-    for (; j0 + 2 * kVecWidth <= n; j0 += 2 * kVecWidth) {
-      VecF r0 = splat(bias), r1 = r0;
+    // four vectors at a time (four independent FMA chains), their sums held in registers
+    // over all taps; the last chunk runs past n into the buffer's slack (dropped)
+    for (int64_t j0 = 0; j0 < n; j0 += kDwChunk) {
+      VecF r0 = splat(bias), r1 = r0, r2 = r0, r3 = r0;
       for (int64_t k = 0; k < KK; ++k) {
         const float* src = base + d.off[k] + j0;
         const float wv = w[k];
         r0 += wv * load_vec(src);
         r1 += wv * load_vec(src + kVecWidth);
+        r2 += wv * load_vec(src + 2 * kVecWidth);
+        r3 += wv * load_vec(src + 3 * kVecWidth);
       }
       store_vec(a + j0, r0);
       store_vec(a + j0 + kVecWidth, r1);
-    }
-    for (int64_t j = j0; j < n; ++j) a[j] = bias;
-    for (int64_t k = 0; k < KK; ++k) {
-      const float* __restrict src = base + d.off[k];
-      const float wv = w[k];
-      for (int64_t j = j0; j < n; ++j) a[j] += wv * src[j];
+      store_vec(a + j0 + 2 * kVecWidth, r2);
+      store_vec(a + j0 + 3 * kVecWidth, r3);
     }
     // scatter the block's valid columns to the output rows
     for (int64_t p = p0; p < p0 + n;) {
