@@ -206,27 +206,32 @@ DepthwisePlan depthwise_plan(const ConvGeometry& g) {
 // (buf_size floats, zeros everywhere else), phase-split as described above.
 void pad_rows(const ConvGeometry& g, const DepthwisePlan& d, const float* in, int64_t row0, float* buf,
               int64_t buf_size) {
-  const int64_t S = g.SW, Wq = d.Wq;
-  std::memset(buf, 0, buf_size * sizeof(float));
-  const int64_t ih0 = std::max<int64_t>(0, row0 - g.PT), ih1 = std::min(g.H, row0 + d.Hq * g.SH - g.PT);
-  for (int64_t ih = ih0; ih < ih1; ++ih) {
-    const int64_t r = ih + g.PT - row0;
-    const float* src = in + ih * g.W;
-    for (int64_t ph = 0; ph < S; ++ph) {
+  const int64_t S = g.SW, Wq = d.Wq, rows = d.Hq * g.SH, used = S * rows * Wq;
+  for (int64_t ph = 0; ph < S; ++ph) {
+    // column c = q * S + ph reads iw = c - PL; valid for l <= q < h
+    const int64_t first = ph - g.PL;  // iw at q = 0
+    const int64_t l = std::min(first >= 0 ? 0 : (-first + S - 1) / S, Wq);
+    const int64_t h = std::clamp(g.W - first <= 0 ? 0 : (g.W - first + S - 1) / S, l, Wq);
+    for (int64_t r = 0; r < rows; ++r) {
       float* row = buf + ((ph * g.SH + r % g.SH) * d.Hq + r / g.SH) * Wq;
-      // column c = q * S + ph reads iw = c - PL; valid for l <= q < h
-      int64_t first = ph - g.PL;  // iw at q = 0
-      int64_t l = std::min(first >= 0 ? 0 : (-first + S - 1) / S, Wq);
-      int64_t h = std::clamp(g.W - first <= 0 ? 0 : (g.W - first + S - 1) / S, l, Wq);
+      const int64_t ih = r + row0 - g.PT;
+      if (ih < 0 || ih >= g.H || h == l) {
+        std::memset(row, 0, Wq * sizeof(float));
+        continue;
+      }
+      const float* src = in + ih * g.W;
+      std::memset(row, 0, l * sizeof(float));
       if (S == 1) {
-        if (h > l) std::memcpy(row + l, src + l + first, (h - l) * sizeof(float));
+        std::memcpy(row + l, src + l + first, (h - l) * sizeof(float));
       } else if (S == 2) {
         for (int64_t q = l; q < h; ++q) row[q] = src[2 * q + first];
       } else {
         for (int64_t q = l; q < h; ++q) row[q] = src[q * S + first];
       }
+      std::memset(row + h, 0, (Wq - h) * sizeof(float));
     }
   }
+  if (buf_size > used) std::memset(buf + used, 0, (buf_size - used) * sizeof(float));
 }
 
 // Copies one input plane into buf (d.buf_size floats), zeros everywhere else.
