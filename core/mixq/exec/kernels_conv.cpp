@@ -207,6 +207,9 @@ DepthwisePlan depthwise_plan(const ConvGeometry& g) {
 void pad_rows(const ConvGeometry& g, const DepthwisePlan& d, const float* in, int64_t row0, float* buf,
               int64_t buf_size) {
   const int64_t S = g.SW, Wq = d.Wq, rows = d.Hq * g.SH, used = S * rows * Wq;
+  // Narrow rows: one memset of the whole buffer beats a few tiny ones per row.
+  const bool zero_all = Wq < 64;
+  if (zero_all) std::memset(buf, 0, buf_size * sizeof(float));
   for (int64_t ph = 0; ph < S; ++ph) {
     // column c = q * S + ph reads iw = c - PL; valid for l <= q < h
     const int64_t first = ph - g.PL;  // iw at q = 0
@@ -216,11 +219,11 @@ void pad_rows(const ConvGeometry& g, const DepthwisePlan& d, const float* in, in
       float* row = buf + ((ph * g.SH + r % g.SH) * d.Hq + r / g.SH) * Wq;
       const int64_t ih = r + row0 - g.PT;
       if (ih < 0 || ih >= g.H || h == l) {
-        std::memset(row, 0, Wq * sizeof(float));
+        if (!zero_all) std::memset(row, 0, Wq * sizeof(float));
         continue;
       }
       const float* src = in + ih * g.W;
-      std::memset(row, 0, l * sizeof(float));
+      if (!zero_all) std::memset(row, 0, l * sizeof(float));
       if (S == 1) {
         std::memcpy(row + l, src + l + first, (h - l) * sizeof(float));
       } else if (S == 2) {
@@ -228,10 +231,10 @@ void pad_rows(const ConvGeometry& g, const DepthwisePlan& d, const float* in, in
       } else {
         for (int64_t q = l; q < h; ++q) row[q] = src[q * S + first];
       }
-      std::memset(row + h, 0, (Wq - h) * sizeof(float));
+      if (!zero_all) std::memset(row + h, 0, (Wq - h) * sizeof(float));
     }
   }
-  if (buf_size > used) std::memset(buf + used, 0, (buf_size - used) * sizeof(float));
+  if (!zero_all && buf_size > used) std::memset(buf + used, 0, (buf_size - used) * sizeof(float));
 }
 
 // Copies one input plane into buf (d.buf_size floats), zeros everywhere else.
@@ -243,14 +246,15 @@ void depthwise_plane(const ConvGeometry& g, const DepthwisePlan& d, const float*
                      float* out) {
   thread_local std::vector<float> padded, acc;
   if (padded.size() < size_t(d.buf_size)) padded.resize(d.buf_size);
-  constexpr int64_t kBlock = 1024;  // accumulator block (4 KB), a multiple of kDwChunk
-  if (acc.size() < size_t(kBlock)) acc.resize(kBlock);
+  // accumulator blocks of whole output rows (~4 KB), plus a chunk of slack
+  const int64_t block_rows = std::max<int64_t>(1, 1024 / d.Wq), block = block_rows * d.Wq;
+  if (acc.size() < size_t(block + kDwChunk)) acc.resize(size_t(block + kDwChunk));
   depthwise_pad(g, d, in, padded.data());
-  const int64_t L = g.OH * d.Wq, KK = int64_t(d.off.size());
-  for (int64_t p0 = 0; p0 < L; p0 += kBlock) {
-    const int64_t n = std::min(kBlock, L - p0);
+  const int64_t KK = int64_t(d.off.size());
+  for (int64_t oh0 = 0; oh0 < g.OH; oh0 += block_rows) {
+    const int64_t rows = std::min(block_rows, g.OH - oh0), n = rows * d.Wq;
     float* __restrict a = acc.data();
-    const float* base = padded.data() + p0;
+    const float* base = padded.data() + oh0 * d.Wq;
     // four vectors at a time (four independent FMA chains), their sums held in registers
     // over all taps; the last chunk runs past n into the buffer's slack (dropped)
     for (int64_t j0 = 0; j0 < n; j0 += kDwChunk) {
@@ -268,13 +272,8 @@ void depthwise_plane(const ConvGeometry& g, const DepthwisePlan& d, const float*
       store_vec(a + j0 + 2 * kVecWidth, r2);
       store_vec(a + j0 + 3 * kVecWidth, r3);
     }
-    // scatter the block's valid columns to the output rows
-    for (int64_t p = p0; p < p0 + n;) {
-      int64_t oh = p / d.Wq, ow = p % d.Wq;
-      int64_t run = std::min(p0 + n, (oh + 1) * d.Wq) - p;
-      if (ow < g.OW) std::memcpy(out + oh * g.OW + ow, a + (p - p0), std::min(run, g.OW - ow) * sizeof(float));
-      p += run;
-    }
+    // the block's valid columns to the output rows
+    for (int64_t r = 0; r < rows; ++r) std::memcpy(out + (oh0 + r) * g.OW, a + r * d.Wq, g.OW * sizeof(float));
   }
 }
 
