@@ -285,7 +285,8 @@ void depthwise_plane(const ConvGeometry& g, const DepthwisePlan& d, const float*
 // channels x 2 vectors of positions keeps its sums in registers over all (input channel,
 // tap) pairs, in that fixed order. Block sizes depend on the shape only.
 constexpr int64_t kDirectMB = 8;
-constexpr int64_t kDirectBudget = 32768;  // floats of channel buffers per row block (128 KB)
+constexpr int64_t kDirectBudget = 32768;         // floats of channel buffers per row block (128 KB)
+constexpr int64_t kDirectMaxBuffer = 1 << 20;    // floats: wider maps x more channels take im2col + GEMM
 
 struct DirectPlan {
   int64_t rows = 1;         // output rows per block
@@ -558,8 +559,9 @@ class ConvKernel : public Kernel {
     depthwise_ = g_.Cg == 1 && g_.Mg == 1;
     if (depthwise_) dw_ = depthwise_plan(g_);
     direct_ = !depthwise_ && use_direct(g_);
+    if (direct_) dp_ = direct_plan(g_);
+    direct_ = direct_ && g_.Cg * dp_.chan_stride <= kDirectMaxBuffer;  // else im2col blocks bound the memory
     if (direct_) {
-      dp_ = direct_plan(g_);
       if (const Tensor* wc = k.constant(1)) {  // weights packed once
         pack_direct_weights(wc->f32().data());
         packed_ = true;
