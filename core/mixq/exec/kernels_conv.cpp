@@ -215,8 +215,8 @@ void pad_rows(const ConvGeometry& g, const DepthwisePlan& d, const float* in, in
     const int64_t first = ph - g.PL;  // iw at q = 0
     const int64_t l = std::min(first >= 0 ? 0 : (-first + S - 1) / S, Wq);
     const int64_t h = std::clamp(g.W - first <= 0 ? 0 : (g.W - first + S - 1) / S, l, Wq);
-    for (int64_t r = 0; r < rows; ++r) {
-      float* row = buf + ((ph * g.SH + r % g.SH) * d.Hq + r / g.SH) * Wq;
+    for (int64_t r = 0, rp = 0, rq = 0; r < rows; ++r, rp = rp + 1 == g.SH ? 0 : rp + 1, rq += rp == 0) {
+      float* row = buf + ((ph * g.SH + rp) * d.Hq + rq) * Wq;  // rp = r % SH, rq = r / SH
       const int64_t ih = r + row0 - g.PT;
       if (ih < 0 || ih >= g.H || h == l) {
         if (!zero_all) std::memset(row, 0, Wq * sizeof(float));
