@@ -1057,3 +1057,37 @@ TEST_CASE("a zero Pad before a Conv is folded into the Conv's pads, bit-exact, u
       require_close(out.at(name), plain.at(name).to_f32(), plain.at(name).shape(), kTolExact);
   }
 }
+
+TEST_CASE("graph inputs are read in place: the caller's tensors stay intact, in-place ops get their own buffer") {
+  Shape xs{1, 2, 3, 40};  // > 4 KB: pooled sizes
+  auto x = random_values(shape_numel(xs), 80, -1.f, 1.f);
+  const Tensor xt = Tensor::from_f32(xs, x);
+  std::vector<float> relu(x);
+  for (float& v : relu) v = std::max(v, 0.f);
+  SECTION("an element-wise op whose input dies there (it would run in place on a buffer of the run)") {
+    OnnxBuilder b;
+    b.input("x", xs).output("y");
+    b.node("Relu", {"x"}, {"y"});
+    AnalyzedModel am = analyze_model(b.bytes(), {});
+    Executor ex(am);
+    for (int run = 0; run < 2; ++run) {
+      auto out = ex.run({{"x", xt}});
+      require_close(xt, x, xs, kTolExact);  // untouched
+      require_close(out.at("y"), relu, xs, kTolExact);
+    }
+  }
+  SECTION("an input that is also a graph output, and a view of it") {
+    OnnxBuilder b;
+    b.input("x", xs).output("y").output("x").output("r");
+    b.node("Relu", {"x"}, {"y"});
+    b.node("Reshape", {"x", "rs"}, {"r"});
+    b.weight_i64("rs", {1, 240});
+    AnalyzedModel am = analyze_model(b.bytes(), {});
+    Executor ex(am);
+    auto out = ex.run({{"x", xt}});
+    require_close(xt, x, xs, kTolExact);
+    require_close(out.at("y"), relu, xs, kTolExact);
+    require_close(out.at("x"), x, xs, kTolExact);
+    require_close(out.at("r"), x, {1, 240}, kTolExact);
+  }
+}

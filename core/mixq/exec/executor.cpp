@@ -474,16 +474,17 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
                   shape_str(spec.shape));
     int v = p.input_slots[i];
     if (t.dtype() == spec.dtype) {
-      values[v] = allocate(t.dtype(), t.shape());
-      if (t.nbytes() > 0) std::memcpy(values[v].mutable_bytes().data(), t.bytes().data(), t.nbytes());
+      // Read in place (not copied): kernels write only into tensors the run owns
+      // (in-place and view moves check ptr[v] == &values[v]), so the caller's stays intact.
+      ptr[v] = &t;
     } else {
       require(t.dtype() != DType::String && spec.dtype != DType::String && dtype_size(t.dtype()) != 0,
               "input '" + spec.name + "' has dtype " + dtype_name(t.dtype()) + ", expected " + dtype_name(spec.dtype));
       values[v] = dtype_is_float(spec.dtype) ? tensor_from_f64(spec.dtype, t.shape(), t.to_f64())
                                              : tensor_from_i64(spec.dtype, t.shape(), t.to_i64());
+      ptr[v] = &values[v];
     }
-    ptr[v] = &values[v];
-    if (tap && p.slots[v].observed) tap(spec.name, values[v]);
+    if (tap && p.slots[v].observed) tap(spec.name, *ptr[v]);
   }
   for (int v : p.input_release) values[v] = Tensor();
   std::vector<const Tensor*> in;
