@@ -97,10 +97,10 @@ bool dtype_is_integer(DType t) {
 int64_t shape_numel(const Shape& shape, const std::string& what) {
   constexpr int64_t kMaxElements = int64_t(1) << 40;
   int64_t n = 1;
-  for (int64_t d : shape) {
-    require(d >= 0, what + ": negative dimension " + std::to_string(d) + " in shape " + shape_str(shape));
+  for (int64_t d : shape) {  // messages built only on failure (this runs per kernel call)
+    if (d < 0) throw Error(what + ": negative dimension " + std::to_string(d) + " in shape " + shape_str(shape));
     if (d == 0) return 0;
-    require(n <= kMaxElements / d, what + ": shape " + shape_str(shape) + " is too large (more than 2^40 elements)");
+    if (n > kMaxElements / d) throw Error(what + ": shape " + shape_str(shape) + " is too large (more than 2^40 elements)");
     n *= d;
   }
   return n;
@@ -118,14 +118,14 @@ std::string shape_str(const Shape& shape) {
 Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
   numel_ = shape_numel(shape_);
   size_t es = dtype_size(dtype_);
-  require(es > 0 || numel_ == 0, "tensor of unsupported element type " + dtype_name(dtype_));
+  if (es == 0 && numel_ != 0) throw Error("tensor of unsupported element type " + dtype_name(dtype_));
   bytes_.assign(static_cast<size_t>(numel_) * es, 0);
 }
 
 void Tensor::reset(DType dtype, Shape shape) {
   int64_t n = shape_numel(shape);
   size_t es = dtype_size(dtype);
-  require(es > 0 || n == 0, "tensor of unsupported element type " + dtype_name(dtype));
+  if (es == 0 && n != 0) throw Error("tensor of unsupported element type " + dtype_name(dtype));
   dtype_ = dtype;
   shape_ = std::move(shape);
   numel_ = n;
@@ -343,7 +343,7 @@ std::vector<double> Tensor::to_f64() const {
 }
 
 void Tensor::reshape(Shape shape) {
-  require(shape_numel(shape) == numel_, "cannot reshape " + shape_str(shape_) + " to " + shape_str(shape));
+  if (shape_numel(shape) != numel_) throw Error("cannot reshape " + shape_str(shape_) + " to " + shape_str(shape));
   shape_ = std::move(shape);
 }
 

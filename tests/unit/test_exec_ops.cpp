@@ -167,6 +167,68 @@ TEST_CASE("depthwise Conv matches a naive convolution (3x3, 5x5, 7x7, other kern
   }
 }
 
+TEST_CASE("direct Conv path (KxK kernels, row blocks) matches a naive convolution") {
+  // KxK convs on maps of >= 4 rows and >= 64 pixels take the direct path (kernels_conv.cpp):
+  // channel tiles of 8 (Mg not a multiple of 8 here), row blocks with a partial last block
+  // (many input channels make the blocks short), strides 1-3, dilations, groups, batches.
+  struct DirectCase {
+    const char* what;
+    Shape x;
+    int64_t cout, kh, kw, group, sh, sw, dil, ph, pw;
+  };
+  const DirectCase cases[] = {
+      {"stem 3 -> 13, 3x3 s2", {1, 3, 33, 35}, 13, 3, 3, 1, 2, 2, 1, 1, 1},
+      {"40 -> 12, partial row block", {1, 40, 37, 41}, 12, 3, 3, 1, 1, 1, 1, 1, 1},
+      {"24 -> 17, s2 odd map, many blocks", {2, 24, 45, 47}, 17, 3, 3, 1, 2, 2, 1, 1, 1},
+      {"5x5 dil 2", {1, 6, 20, 19}, 9, 5, 5, 1, 1, 1, 2, 4, 4},
+      {"groups 3", {1, 9, 16, 18}, 6, 3, 3, 3, 1, 1, 1, 1, 1},
+      {"3x5 s(1,2) p(0,2)", {1, 5, 14, 31}, 8, 3, 5, 1, 1, 2, 1, 0, 2},
+      {"3x3 s3 no pad", {1, 4, 31, 29}, 3, 3, 3, 1, 3, 3, 1, 0, 0},
+      {"7x7 pad > map rows", {1, 2, 4, 30}, 5, 7, 7, 1, 1, 1, 1, 3, 3},
+  };
+  for (const DirectCase& c : cases) {
+    SECTION(c.what) {
+      Shape ws{c.cout, c.x[1] / c.group, c.kh, c.kw};
+      auto x = random_values(shape_numel(c.x), 21);
+      auto w = random_values(shape_numel(ws), 22);
+      auto bias = random_values(c.cout, 23);
+      Shape ys;
+      auto ref = naive_conv(x, c.x, w, ws, bias, c.group, {c.sh, c.sw}, {c.dil, c.dil}, {c.ph, c.pw}, ys);
+      OnnxBuilder b;
+      b.input("x", c.x).output("y");
+      add_tensor(b, "w", ws, w);
+      add_tensor(b, "b", {c.cout}, bias);
+      auto& n = b.node("Conv", {"x", "w", "b"}, {"y"});
+      OnnxBuilder::attr_ints(n, "strides", {c.sh, c.sw});
+      OnnxBuilder::attr_ints(n, "dilations", {c.dil, c.dil});
+      OnnxBuilder::attr_ints(n, "pads", {c.ph, c.pw, c.ph, c.pw});
+      OnnxBuilder::attr_i(n, "group", c.group);
+      Tensor xt = Tensor::from_f32(c.x, x);
+      auto out = run(b, {{"x", xt}});
+      require_close(out.at("y"), ref, ys, kTolAccumulate);
+      require_close(run(b, {{"x", xt}}, 3).at("y"), out.at("y").to_f32(), ys, kTolExact);  // any thread count
+    }
+  }
+  SECTION("asymmetric pads and weights computed at run time") {
+    Shape xs{1, 6, 12, 14}, ws{10, 6, 3, 3};
+    auto x = random_values(shape_numel(xs), 24);
+    auto w = random_values(shape_numel(ws), 25);
+    // pads (top 2, left 0, bottom 1, right 2) = the naive conv of the explicitly padded input
+    Shape big{1, 6, 15, 16};
+    std::vector<float> xp(shape_numel(big), 0.f);
+    for (int c = 0; c < 6; ++c)
+      for (int h = 0; h < 12; ++h)
+        for (int ww = 0; ww < 14; ++ww) xp[(c * 15 + h + 2) * 16 + ww] = x[(c * 12 + h) * 14 + ww];
+    Shape ys;
+    auto ref = naive_conv(xp, big, w, ws, {}, 1, {1, 1}, {1, 1}, {0, 0}, ys);
+    OnnxBuilder b;
+    b.input("x", xs).input("w", ws).output("y");
+    OnnxBuilder::attr_ints(b.node("Conv", {"x", "w"}, {"y"}), "pads", {2, 0, 1, 2});
+    auto out = run(b, {{"x", Tensor::from_f32(xs, x)}, {"w", Tensor::from_f32(ws, w)}});
+    require_close(out.at("y"), ref, ys, kTolAccumulate);
+  }
+}
+
 TEST_CASE("Conv auto_pad SAME_UPPER pads at the end") {
   Shape xs{1, 2, 6, 6}, ws{3, 2, 2, 2};
   auto x = random_values(shape_numel(xs), 4);
@@ -434,6 +496,35 @@ TEST_CASE("MaxPool and AveragePool match naive windows (pads, strides, ceil_mode
   auto out = run(b, {{"x", Tensor::from_f32(xs, x)}});
   require_close(out.at("m"), mref, {1, 2, OH, OW}, kTolExact);
   require_close(out.at("a"), aref, {1, 2, OH, OW}, kTolAccumulate);
+  SECTION("AveragePool count_include_pad, stride 3, ceil_mode window past the padded end (double sums: exact)") {
+    Shape ys{1, 3, 11, 11};
+    auto y = random_values(shape_numel(ys), 27);
+    const int64_t k = 4, st = 3, p = 2;
+    int64_t oh_n = (11 + 2 * p - k + st - 1) / st + 1, ow_n = (11 + 2 * p - k + st - 1) / st + 1;
+    std::vector<float> ref;
+    for (int c = 0; c < 3; ++c)
+      for (int64_t oh = 0; oh < oh_n; ++oh)
+        for (int64_t ow = 0; ow < ow_n; ++ow) {
+          double s = 0;
+          int64_t h0 = oh * st - p, w0 = ow * st - p;
+          int64_t rows = std::min(h0 + k, 11 + p) - h0, cols = std::min(w0 + k, 11 + p) - w0;  // window in the padded map
+          for (int64_t kh = 0; kh < k; ++kh)
+            for (int64_t kw = 0; kw < k; ++kw) {
+              int64_t ih = h0 + kh, iw = w0 + kw;
+              if (ih >= 0 && ih < 11 && iw >= 0 && iw < 11) s += y[(c * 11 + ih) * 11 + iw];
+            }
+          ref.push_back(float(s / double(rows * cols)));
+        }
+    OnnxBuilder b2;
+    b2.input("x", ys).output("a");
+    auto& n = b2.node("AveragePool", {"x"}, {"a"});
+    OnnxBuilder::attr_ints(n, "kernel_shape", {k, k});
+    OnnxBuilder::attr_ints(n, "strides", {st, st});
+    OnnxBuilder::attr_ints(n, "pads", {p, p, p, p});
+    OnnxBuilder::attr_i(n, "ceil_mode", 1);
+    OnnxBuilder::attr_i(n, "count_include_pad", 1);
+    require_close(run(b2, {{"x", Tensor::from_f32(ys, y)}}).at("a"), ref, {1, 3, oh_n, ow_n}, kTolExact);
+  }
 }
 
 TEST_CASE("Resize: nearest and linear in several coordinate modes") {
@@ -908,5 +999,95 @@ TEST_CASE("Conv epilogue fusion of constant Mul/Add/Sub/Div and a decomposed Har
     b2.node("Add", {"c2", "c3"}, {"z"});
     AnalyzedModel am2 = analyze_model(b2.bytes(), {});
     CHECK(Executor(am2).fused_nodes() == 0);
+  }
+}
+
+TEST_CASE("a zero Pad before a Conv is folded into the Conv's pads, bit-exact, unless a tap observes it") {
+  // TF exports: Pad (bottom/right, or all sides) then a Conv without pads. Three paths:
+  // depthwise stride 2, the direct KxK path, and im2col + GEMM (a small map).
+  Shape xs{1, 6, 17, 16};
+  auto x = random_values(shape_numel(xs), 70, -2.f, 2.f);
+  OnnxBuilder b;
+  b.input("x", xs).output("y").output("z").output("u");
+  b.weight_i64("p_br", {0, 0, 0, 0, 0, 0, 1, 1}).weight_i64("p_all", {0, 0, 2, 1, 0, 0, 1, 2});
+  b.scalar("zero", 0.f).scalar("one", 1.f).scalar("six", 6.f);
+  b.node("Pad", {"x", "p_br"}, {"xp"});  // folded into the depthwise conv
+  add_tensor(b, "wd", {6, 1, 3, 3}, random_values(54, 71));
+  auto& dw = b.node("Conv", {"xp", "wd"}, {"d"});
+  OnnxBuilder::attr_ints(dw, "strides", {2, 2});
+  OnnxBuilder::attr_i(dw, "group", 6);
+  b.node("Clip", {"d", "zero", "six"}, {"y"});
+  b.node("Pad", {"x", "p_all", "zero"}, {"xq"});  // explicit zero value: folded into a direct 3x3 conv
+  add_tensor(b, "wc", {5, 6, 3, 3}, random_values(270, 72));
+  OnnxBuilder::attr_ints(b.node("Conv", {"xq", "wc"}, {"c"}), "pads", {1, 0, 0, 1});
+  b.node("Relu", {"c"}, {"z"});
+  b.node("Pad", {"d", "p_br"}, {"dp"});  // small map [1,6,8,8] + pad: im2col + GEMM
+  add_tensor(b, "wg", {4, 6, 3, 3}, random_values(216, 73));
+  OnnxBuilder::attr_ints(b.node("Conv", {"dp", "wg"}, {"g"}), "strides", {2, 2});
+  b.node("Pad", {"x", "p_br", "one"}, {"xo"});  // value 1: not folded
+  add_tensor(b, "w1", {2, 6, 3, 3}, random_values(108, 74));
+  b.node("Conv", {"xo", "w1"}, {"o"});
+  b.node("Add", {"g", "g"}, {"gg"});  // keep the shapes apart from "o"
+  b.node("ReduceMean", {"o"}, {"om"});
+  b.node("Add", {"gg", "om"}, {"u"});
+  AnalyzedModel am = analyze_model(b.bytes(), {});
+  Executor ex(am);
+  CHECK(ex.fused_nodes() == 4);  // three Pads and the Relu ("d" has two readers: its Clip stays)
+  Tensor xt = Tensor::from_f32(xs, x);
+  auto folded = ex.run({{"x", xt}});
+  std::map<std::string, Tensor> all;
+  auto plain = ex.run({{"x", xt}}, [&](const std::string& n, const Tensor& t) { all[n] = t; });
+  CHECK(all.count("xp") == 1);  // with a tap every Pad runs
+  for (const char* o : {"y", "z", "u"}) {
+    INFO("output " << o);
+    require_close(folded.at(o), plain.at(o).to_f32(), plain.at(o).shape(), kTolExact);
+  }
+  CHECK(all.at("c").shape() == Shape{1, 5, 19, 18});  // the Conv's pads on top of the Pad's
+  SECTION("a tap observing a Pad output runs that Pad; the others stay folded") {
+    ExecOptions o;
+    o.observe = std::set<std::string>{"xq", "y", "z", "u"};
+    Executor obs(am, o);
+    std::vector<std::string> seen;
+    auto out = obs.run({{"x", xt}}, [&](const std::string& n, const Tensor& t) {
+      seen.push_back(n);
+      if (n == "xq") require_close(t, all.at("xq").to_f32(), all.at("xq").shape(), kTolExact);
+    });
+    CHECK(std::count(seen.begin(), seen.end(), "xq") == 1);
+    for (const char* name : {"y", "z", "u"})
+      require_close(out.at(name), plain.at(name).to_f32(), plain.at(name).shape(), kTolExact);
+  }
+}
+
+TEST_CASE("graph inputs are read in place: the caller's tensors stay intact, in-place ops get their own buffer") {
+  Shape xs{1, 2, 3, 40};  // > 4 KB: pooled sizes
+  auto x = random_values(shape_numel(xs), 80, -1.f, 1.f);
+  const Tensor xt = Tensor::from_f32(xs, x);
+  std::vector<float> relu(x);
+  for (float& v : relu) v = std::max(v, 0.f);
+  SECTION("an element-wise op whose input dies there (it would run in place on a buffer of the run)") {
+    OnnxBuilder b;
+    b.input("x", xs).output("y");
+    b.node("Relu", {"x"}, {"y"});
+    AnalyzedModel am = analyze_model(b.bytes(), {});
+    Executor ex(am);
+    for (int run = 0; run < 2; ++run) {
+      auto out = ex.run({{"x", xt}});
+      require_close(xt, x, xs, kTolExact);  // untouched
+      require_close(out.at("y"), relu, xs, kTolExact);
+    }
+  }
+  SECTION("an input that is also a graph output, and a view of it") {
+    OnnxBuilder b;
+    b.input("x", xs).output("y").output("x").output("r");
+    b.node("Relu", {"x"}, {"y"});
+    b.node("Reshape", {"x", "rs"}, {"r"});
+    b.weight_i64("rs", {1, 240});
+    AnalyzedModel am = analyze_model(b.bytes(), {});
+    Executor ex(am);
+    auto out = ex.run({{"x", xt}});
+    require_close(xt, x, xs, kTolExact);
+    require_close(out.at("y"), relu, xs, kTolExact);
+    require_close(out.at("x"), x, xs, kTolExact);
+    require_close(out.at("r"), x, {1, 240}, kTolExact);
   }
 }

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <unordered_map>
 
@@ -105,6 +106,11 @@ struct Executor::Plan {
     int head = -1;              // absorbed: the step whose run_fused() does this one
     size_t pos = 0;             // absorbed: index in the head's `fused`
     size_t fused_with_tap = 0;  // fused head: how many of `fused` stay fused under the tap
+    // Zero Pad folded into the Conv after it (when no tap observes the Pad's output):
+    int folded_into = -1;                        // Pad: the Conv step that absorbs it
+    int fold_pad = -1;                           // Conv: the Pad step it absorbs
+    std::unique_ptr<exec::Kernel> fold_kernel;   // Conv: the kernel with the Pad's pads added
+    std::vector<int> fold_inputs;                // Conv: inputs with input 0 = the Pad's input
   };
   struct Slot {
     std::string name;
@@ -128,6 +134,7 @@ struct Executor::Plan {
   std::vector<Node> nodes;
   std::map<std::string, ValueState> values;
   std::vector<exec::KernelInit> inits;  // per step, for epilogue fusion at plan time
+  std::deque<Node> fold_nodes;          // Conv nodes with a folded Pad's pads
 };
 
 Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::make_unique<Plan>()) {
@@ -215,6 +222,70 @@ Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::ma
     p.steps.push_back(std::move(step));
     p.inits.push_back(std::move(init));
   }
+  // Zero-Pad folding (TF exports pad explicitly before strided convs): a constant Pad of
+  // zeros on the spatial axes only, whose output only a Conv reads (as its input 0), is
+  // skipped and the Conv runs with the pads added to its own (a second kernel, chosen at
+  // run time when no tap observes the Pad's output). The Conv sees the same zeros at the
+  // same places, so results are bit-identical.
+  {
+    std::vector<int> readers(p.slots.size(), 0), reader_step(p.slots.size(), -1);
+    for (size_t s = 0; s < p.steps.size(); ++s)
+      for (int v : p.steps[s].inputs)
+        if (v >= 0) ++readers[v], reader_step[v] = int(s);
+    for (size_t s = 0; s < p.steps.size(); ++s) {
+      Plan::Step& pad = p.steps[s];
+      const exec::KernelInit& pi = p.inits[s];
+      const Node& pn = *pad.node;
+      if (pn.op_type != "Pad" || pn.attr_string("mode", "constant") != "constant") continue;
+      if (pad.inputs.empty() || pad.inputs[0] < 0 || pad.outputs.size() != 1 || pad.outputs[0] < 0) continue;
+      const int out = pad.outputs[0];
+      if (p.slots[out].is_output || readers[out] != 1 || pi.inputs[0]->dtype != DType::Float32) continue;
+      const size_t rank = pi.in_shape(0).size();
+      std::vector<int64_t> pads;
+      if (opset < 11) {
+        pads = pn.attr_ints(opset < 2 ? "paddings" : "pads");
+        if (pn.attr_float("value", 0.f) != 0.f) continue;
+      } else {
+        const Tensor* pt = pi.constant(1);
+        const Tensor* value = pi.has_input(2) ? pi.constant(2) : nullptr;
+        if (!pt || (pi.has_input(2) && !value) || pi.has_input(3)) continue;  // runtime pads/value, axes
+        if (value && value->numel() > 0 && value->to_f64()[0] != 0.0) continue;
+        pads = pt->to_i64();
+      }
+      if (rank < 3 || pads.size() != 2 * rank || pads[0] || pads[1] || pads[rank] || pads[rank + 1]) continue;
+      if (std::any_of(pads.begin(), pads.end(), [](int64_t v) { return v < 0; })) continue;
+      const int t = reader_step[out];
+      Plan::Step& conv = p.steps[t];
+      const Node& cn = *conv.node;
+      if (cn.op_type != "Conv" || conv.inputs[0] != out || std::count(conv.inputs.begin(), conv.inputs.end(), out) != 1)
+        continue;
+      if (cn.attr_string("auto_pad", "NOTSET") != "NOTSET") continue;
+      const size_t sp = rank - 2;
+      std::vector<int64_t> cp = cn.attr_ints("pads", std::vector<int64_t>(2 * sp, 0));
+      if (cp.size() != 2 * sp) continue;
+      for (size_t i = 0; i < sp; ++i) {
+        cp[i] += pads[2 + i];
+        cp[sp + i] += pads[rank + 2 + i];
+      }
+      Node& folded = p.fold_nodes.emplace_back(cn);
+      folded.inputs[0] = pn.inputs[0];
+      Attribute a;
+      a.kind = Attribute::Kind::Ints;
+      a.ints = cp;
+      folded.attrs["pads"] = a;
+      exec::KernelInit init{folded, p.inits[t].inputs, p.inits[t].outputs, opset};
+      init.inputs[0] = pi.inputs[0];
+      try {
+        conv.fold_kernel = registry().at("Conv")(init);
+      } catch (const Error&) {
+        continue;  // the unfolded pair still runs
+      }
+      conv.fold_pad = int(s);
+      conv.fold_inputs = conv.inputs;
+      conv.fold_inputs[0] = pad.inputs[0];
+      pad.folded_into = t;
+    }
+  }
   // Epilogue fusion (runs without a tap, or under a tap that observes none of the hidden
   // tensors): a kernel absorbs the single consumer of its output 0 (and then that
   // consumer's single consumer, ...) when it can; a value v whose only readers are a
@@ -261,6 +332,14 @@ Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::ma
       chain.clear();
       return -1;
     };
+    // A fold kernel absorbs what the Conv's kernel absorbs (the same kernel type and
+    // shapes); should it ever refuse, the Pad is not folded.
+    auto drop_fold = [&](Plan::Step& conv) {
+      p.steps[conv.fold_pad].folded_into = -1;
+      conv.fold_pad = -1;
+      conv.fold_kernel.reset();
+      conv.fold_inputs.clear();
+    };
     std::vector<bool> absorbed(p.steps.size(), false);
     std::vector<std::pair<int, size_t>> chain;
     std::vector<std::pair<const exec::KernelInit*, size_t>> chain_inits;
@@ -275,6 +354,7 @@ Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::ma
           chain_inits.clear();
           for (auto [t, via] : chain) chain_inits.push_back({&p.inits[t], via});
           if (!step.kernel->absorb_gate(chain_inits)) break;
+          if (step.fold_kernel && !step.fold_kernel->absorb_gate(chain_inits)) drop_fold(step);
           chain.push_back({mul, 0});
           for (auto [t, via] : chain) {
             absorbed[t] = true;
@@ -293,6 +373,7 @@ Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::ma
         if (via < 0 || next.outputs.empty() || next.outputs[0] < 0) break;
         if (!same_value_kind(next.outputs[0], cur)) break;
         if (!step.kernel->absorb(p.inits[t], size_t(via))) break;
+        if (step.fold_kernel && !step.fold_kernel->absorb(p.inits[t], size_t(via))) drop_fold(step);
         absorbed[t] = true;
         p.steps[t].head = int(s);
         p.steps[t].pos = step.fused.size();
@@ -319,9 +400,12 @@ Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::ma
   }
   // Liveness: a runtime slot is released after the last step reading it.
   std::vector<int> last_use(p.slots.size(), -1);
-  for (size_t s = 0; s < p.steps.size(); ++s)
+  for (size_t s = 0; s < p.steps.size(); ++s) {
     for (int v : p.steps[s].inputs)
       if (v >= 0) last_use[v] = int(s);
+    for (int v : p.steps[s].fold_inputs)  // a folded Pad's input lives until its Conv
+      if (v >= 0) last_use[v] = std::max(last_use[v], int(s));
+  }
   for (size_t v = 0; v < p.slots.size(); ++v) {
     if (p.slots[v].constant || p.slots[v].is_output) continue;
     if (last_use[v] >= 0) p.steps[last_use[v]].release.push_back(int(v));
@@ -361,7 +445,7 @@ Executor::PoolStats Executor::pool_stats() const {
 }
 int Executor::fused_nodes() const {
   int n = 0;
-  for (const Plan::Step& s : plan_->steps) n += s.absorbed ? 1 : 0;
+  for (const Plan::Step& s : plan_->steps) n += s.absorbed || s.folded_into >= 0 ? 1 : 0;
   return n;
 }
 
@@ -390,16 +474,17 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
                   shape_str(spec.shape));
     int v = p.input_slots[i];
     if (t.dtype() == spec.dtype) {
-      values[v] = allocate(t.dtype(), t.shape());
-      if (t.nbytes() > 0) std::memcpy(values[v].mutable_bytes().data(), t.bytes().data(), t.nbytes());
+      // Read in place (not copied): kernels write only into tensors the run owns
+      // (in-place and view moves check ptr[v] == &values[v]), so the caller's stays intact.
+      ptr[v] = &t;
     } else {
       require(t.dtype() != DType::String && spec.dtype != DType::String && dtype_size(t.dtype()) != 0,
               "input '" + spec.name + "' has dtype " + dtype_name(t.dtype()) + ", expected " + dtype_name(spec.dtype));
       values[v] = dtype_is_float(spec.dtype) ? tensor_from_f64(spec.dtype, t.shape(), t.to_f64())
                                              : tensor_from_i64(spec.dtype, t.shape(), t.to_i64());
+      ptr[v] = &values[v];
     }
-    ptr[v] = &values[v];
-    if (tap && p.slots[v].observed) tap(spec.name, values[v]);
+    if (tap && p.slots[v].observed) tap(spec.name, *ptr[v]);
   }
   for (int v : p.input_release) values[v] = Tensor();
   std::vector<const Tensor*> in;
@@ -407,8 +492,13 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
   const bool tapped = bool(tap);
   // Fused steps of a head in this run: all without a tap, the observe-safe prefix with one.
   auto fused_count = [&](const Plan::Step& head) { return tapped ? head.fused_with_tap : head.fused.size(); };
+  // A Conv runs with its folded Pad unless the tap observes the Pad's output.
+  auto pad_folded = [&](const Plan::Step& conv) {
+    return conv.fold_pad >= 0 && !(tapped && p.slots[p.steps[conv.fold_pad].outputs[0]].observed);
+  };
   for (Plan::Step& step : p.steps) {
-    if (step.absorbed && step.pos < fused_count(p.steps[step.head])) {
+    if ((step.absorbed && step.pos < fused_count(p.steps[step.head])) ||
+        (step.folded_into >= 0 && pad_folded(p.steps[step.folded_into]))) {
       for (int v : step.release) {
         if (ptr[v] == &values[v]) release(values[v]);
         values[v] = Tensor();
@@ -418,9 +508,12 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
     }
     const size_t nfused = fused_count(step);
     const bool fused = nfused > 0;
+    const bool fold = pad_folded(step);
+    const std::vector<int>& step_inputs = fold ? step.fold_inputs : step.inputs;
+    exec::Kernel& kernel = fold ? *step.fold_kernel : *step.kernel;
     in.clear();
     out.clear();
-    for (int v : step.inputs) {
+    for (int v : step_inputs) {
       if (v < 0) {
         in.push_back(nullptr);
         continue;
@@ -428,8 +521,8 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
       if (!ptr[v]) throw Error(step.node->describe() + ": input '" + p.slots[v].name + "' was not computed");
       in.push_back(ptr[v]);
     }
-    if (step.kernel->is_view()) {
-      int src = step.inputs[0], dst = step.outputs[0];
+    if (kernel.is_view()) {
+      int src = step_inputs[0], dst = step.outputs[0];
       bool last = std::find(step.release.begin(), step.release.end(), src) != step.release.end();
       if (last && ptr[src] == &values[src]) {
         values[dst] = std::move(values[src]);
@@ -445,13 +538,13 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
       int taken = -1;
       if (!step.outputs.empty() && step.outputs[0] >= 0) {
         const Plan::Slot& o = p.slots[step.outputs[0]];
-        for (int i : step.kernel->inplace_inputs()) {
-          int v = step.inputs[i];
+        for (int i : kernel.inplace_inputs()) {
+          int v = step_inputs[i];
           if (v < 0 || ptr[v] != &values[v] || values[v].dtype() != o.dtype ||
               values[v].numel() != shape_numel(o.shape))
             continue;
           if (std::find(step.release.begin(), step.release.end(), v) == step.release.end()) continue;
-          if (std::count(step.inputs.begin(), step.inputs.end(), v) != 1) continue;
+          if (std::count(step_inputs.begin(), step_inputs.end(), v) != 1) continue;
           taken = i;
           break;
         }
@@ -466,7 +559,7 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
           continue;
         }
         if (j == 0 && taken >= 0) {
-          int src = step.inputs[taken];
+          int src = step_inputs[taken];
           values[v] = std::move(values[src]);
           values[v].reshape(p.slots[v].shape);
           values[src] = Tensor();
@@ -478,9 +571,9 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
         out.push_back(&values[v]);
       }
       if (fused)
-        step.kernel->run_fused(in, out, *p.pool, nfused);
+        kernel.run_fused(in, out, *p.pool, nfused);
       else
-        step.kernel->run(in, out, *p.pool);
+        kernel.run(in, out, *p.pool);
       for (int v : outs)
         if (v >= 0) ptr[v] = &values[v];
     }

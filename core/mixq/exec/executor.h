@@ -14,7 +14,9 @@
 // - Without a tap, a Conv absorbs a following BatchNormalization/Relu/Clip/LeakyRelu
 //   chain (fused_nodes()); with a tap every node runs so every tensor is observed, unless
 //   ExecOptions::observe limits the tap to tensors that fusion does not hide. A folded
-//   BatchNormalization may change results in the last float bit.
+//   BatchNormalization may change results in the last float bit. Likewise a constant zero
+//   Pad read only by a Conv is folded into the Conv's pads (bit-exact) unless the tap
+//   observes the Pad's output.
 // - The executor keeps its own copies of the nodes and constants it needs (the
 //   AnalyzedModel may go away). One run() at a time per Executor (not reentrant); inputs
 //   of another numeric dtype than the model's are converted.
@@ -65,8 +67,9 @@ class Executor {
   int threads() const;
   // Multiply-accumulates of one run (Conv/ConvTranspose/Gemm/MatMul), for GFLOP/s reports.
   int64_t macs() const;
-  // Nodes whose work is fused into a preceding kernel's epilogue when run() has no tap
-  // (BatchNormalization/Relu/Clip/LeakyRelu after Conv); with a tap every node runs.
+  // Nodes whose work is fused into a neighbouring kernel when run() has no tap
+  // (BatchNormalization/Relu/Clip/LeakyRelu/... after Conv, zero Pads before a Conv);
+  // with a tap every node runs.
   int fused_nodes() const;
   // Activation buffers the executor holds for reuse across runs (count, total bytes).
   // Grows during the first runs only: flat afterwards for any number of runs.

@@ -188,6 +188,21 @@ void logistic(const float* x, float* y, int64_t n, bool times_x) {
   }
 }
 
+void exp_shifted(const float* x, float* y, int64_t n, float shift) {
+  using Packet = Eigen::internal::packet_traits<float>::type;
+  constexpr int64_t L = Eigen::internal::packet_traits<float>::size;
+  const Packet s = Eigen::internal::pset1<Packet>(shift);
+  int64_t i = 0;
+  for (; i + L <= n; i += L)
+    Eigen::internal::pstoreu(y + i, Eigen::internal::pexp(Eigen::internal::psub(Eigen::internal::ploadu<Packet>(x + i), s)));
+  if (i < n) {
+    float tmp[L] = {};
+    std::memcpy(tmp, x + i, (n - i) * sizeof(float));
+    Eigen::internal::pstoreu(tmp, Eigen::internal::pexp(Eigen::internal::psub(Eigen::internal::ploadu<Packet>(tmp), s)));
+    std::memcpy(y + i, tmp, (n - i) * sizeof(float));
+  }
+}
+
 namespace {
 
 float erf_f(float x) {

@@ -119,10 +119,15 @@ std::unique_ptr<Kernel> make_softmax(const KernelInit& k, bool log) {
                          float m = -INFINITY;
                          for (int64_t i = 0; i < n; ++i) m = std::max(m, v[i * inner]);
                          double s = 0;
-                         for (int64_t i = 0; i < n; ++i) {
-                           float e = std::exp(v[i * inner] - m);
-                           if (!log) w[i * inner] = e;
-                           s += e;
+                         if (inner == 1) {  // contiguous: vectorised exp (into w, overwritten for log)
+                           exp_shifted(v, w, n, m);
+                           for (int64_t i = 0; i < n; ++i) s += w[i];
+                         } else {
+                           for (int64_t i = 0; i < n; ++i) {
+                             float e = std::exp(v[i * inner] - m);
+                             if (!log) w[i * inner] = e;
+                             s += e;
+                           }
                          }
                          if (log) {
                            float ls = float(std::log(s));

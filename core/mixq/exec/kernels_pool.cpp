@@ -103,29 +103,56 @@ std::unique_ptr<Kernel> make_avgpool(const KernelInit& k) {
   check(k.inputs[0]->dtype == DType::Float32, k.node, "only float32 AveragePool is supported");
   PoolGeometry g = pool_geometry(k);
   bool include_pad = k.node.attr_int("count_include_pad", 0) != 0;
-  return make_fn(
-      [g, include_pad](const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
-        for_each_plane(g, *in[0], *out[0], pool, [&](const float* xp, float* yp) {
-          for (int64_t oh = 0; oh < g.OH; ++oh) {
-            int64_t hs = oh * g.SH - g.PT, he = std::min(hs + (g.KH - 1) * g.DH + 1, g.H + g.PB);
-            for (int64_t ow = 0; ow < g.OW; ++ow) {
-              int64_t ws = ow * g.SW - g.PL, we = std::min(ws + (g.KW - 1) * g.DW + 1, g.W + g.PR);
-              double s = 0;
-              int64_t count = 0;
-              for (int64_t ih = hs; ih < he; ih += g.DH) {
-                if (ih < 0 || ih >= g.H) continue;
-                for (int64_t iw = ws; iw < we; iw += g.DW) {
-                  if (iw < 0 || iw >= g.W) continue;
-                  s += xp[ih * g.W + iw];
-                  ++count;
-                }
-              }
-              int64_t div = include_pad ? ((he - hs + g.DH - 1) / g.DH) * ((we - ws + g.DW - 1) / g.DW) : count;
-              yp[oh * g.OW + ow] = div > 0 ? float(s / double(div)) : 0.f;
+  // Valid window taps per output row / column, and the divisor per output. The sums run
+  // row-wise (tap (kh, kw) added to a whole output row of double accumulators, kh-major,
+  // so each output's taps are added in the order of a per-window loop).
+  auto axis_range = [](int64_t o, int64_t S, int64_t P, int64_t K, int64_t D, int64_t in, int64_t pe,
+                       int64_t& count, int64_t& window) {
+    int64_t s = o * S - P, e = std::min(s + (K - 1) * D + 1, in + pe);
+    window = (e - s + D - 1) / D;
+    count = 0;
+    for (int64_t i = s; i < e; i += D) count += i >= 0 && i < in ? 1 : 0;
+  };
+  std::vector<int64_t> rows_valid(g.OH), rows_window(g.OH), cols_valid(g.OW), cols_window(g.OW);
+  for (int64_t oh = 0; oh < g.OH; ++oh)
+    axis_range(oh, g.SH, g.PT, g.KH, g.DH, g.H, g.PB, rows_valid[oh], rows_window[oh]);
+  for (int64_t ow = 0; ow < g.OW; ++ow)
+    axis_range(ow, g.SW, g.PL, g.KW, g.DW, g.W, g.PR, cols_valid[ow], cols_window[ow]);
+  return make_fn([g, include_pad, rows_valid, rows_window, cols_valid, cols_window](
+                     const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
+    for_each_plane(g, *in[0], *out[0], pool, [&](const float* xp, float* yp) {
+      thread_local std::vector<double> acc;
+      if (acc.size() < size_t(g.OW)) acc.resize(size_t(g.OW));
+      double* a = acc.data();
+      for (int64_t oh = 0; oh < g.OH; ++oh) {
+        std::fill_n(a, g.OW, 0.0);
+        int64_t hs = oh * g.SH - g.PT, he = std::min(hs + (g.KH - 1) * g.DH + 1, g.H + g.PB);
+        for (int64_t ih = hs; ih < he; ih += g.DH) {
+          if (ih < 0 || ih >= g.H) continue;
+          const float* irow = xp + ih * g.W;
+          for (int64_t kw = 0; kw < g.KW; ++kw) {
+            // output column ow reads iw = ow * SW - PL + kw * DW, valid for lo <= ow < hi
+            int64_t off = kw * g.DW - g.PL;
+            int64_t lo = off >= 0 ? 0 : (-off + g.SW - 1) / g.SW;
+            int64_t hi = g.W - off <= 0 ? 0 : std::min<int64_t>(g.OW, (g.W - off + g.SW - 1) / g.SW);
+            const float* src = irow + off;
+            if (g.SW == 1) {
+              for (int64_t ow = lo; ow < hi; ++ow) a[ow] += double(src[ow]);
+            } else if (g.SW == 2) {
+              for (int64_t ow = lo; ow < hi; ++ow) a[ow] += double(src[2 * ow]);
+            } else {
+              for (int64_t ow = lo; ow < hi; ++ow) a[ow] += double(src[ow * g.SW]);
             }
           }
-        });
-      });
+        }
+        float* orow = yp + oh * g.OW;
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          int64_t div = include_pad ? rows_window[oh] * cols_window[ow] : rows_valid[oh] * cols_valid[ow];
+          orow[ow] = div > 0 ? float(a[ow] / double(div)) : 0.f;
+        }
+      }
+    });
+  });
 }
 
 std::unique_ptr<Kernel> make_global_pool(const KernelInit& k, bool is_max) {
