@@ -1,6 +1,7 @@
 // mixq_exec_bench — the executor benchmark runner used by tools/bench, built natively and
 // for wasm (run under node with NODERAWFS), so both report the same way.
 //   mixq_exec_bench MODEL INPUT.npz REPEAT [THREADS]  -> "latency_ms median=M min=m macs=N"
+//                                                      (REPEAT timed runs after 1 s of warm-up)
 //   mixq_exec_bench MODEL INPUT.npz REPEAT THREADS profile
 //                                                      -> also ms per op type (tapped, unfused run)
 //   mixq_exec_bench --peak [THREADS]                   -> "peak_gflops G" (exec::sgemm 1024^3,
@@ -97,7 +98,11 @@ int main(int argc, char** argv) {
     mixq::AnalyzedModel am = mixq::analyze_model(bytes, ao);
     mixq::Executor ex(am, mixq::ExecOptions{threads});
     std::map<std::string, mixq::Tensor> feed(inputs.begin(), inputs.end());
-    ex.run(feed);
+    // Warm-up: at least one run and 1 s, so that wasm engines have replaced their baseline
+    // code (V8's Liftoff) with optimised code (TurboFan tiers up in the background) and the
+    // timed runs measure the steady state that calibration's hundreds of runs see.
+    for (double start = now_ms(); ex.run(feed), now_ms() - start < 1000;) {
+    }
     std::vector<double> ms;
     for (int i = 0; i < repeat; ++i) {
       double t0 = now_ms();
