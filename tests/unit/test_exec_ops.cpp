@@ -92,6 +92,20 @@ struct ConvCase {
   int64_t cout, k, group, stride, dil, pad;
 };
 
+// y = Conv(x; w, b) on input x of shape xs: 2-D strides and dilations, pads {top/bottom, left/right}.
+void add_conv(OnnxBuilder& b, const Shape& xs, const Shape& ws, const std::vector<float>& w,
+              const std::vector<float>& bias, int64_t group, std::vector<int64_t> strides, std::vector<int64_t> dils,
+              std::vector<int64_t> pads) {
+  b.input("x", xs).output("y");
+  add_tensor(b, "w", ws, w);
+  add_tensor(b, "b", {ws[0]}, bias);
+  auto& n = b.node("Conv", {"x", "w", "b"}, {"y"});
+  OnnxBuilder::attr_ints(n, "strides", strides);
+  OnnxBuilder::attr_ints(n, "dilations", dils);
+  OnnxBuilder::attr_ints(n, "pads", {pads[0], pads[1], pads[0], pads[1]});
+  OnnxBuilder::attr_i(n, "group", group);
+}
+
 }  // namespace
 
 TEST_CASE("Conv matches a naive convolution (groups, strides, dilations, pads, 1x1, depthwise)") {
@@ -111,14 +125,7 @@ TEST_CASE("Conv matches a naive convolution (groups, strides, dilations, pads, 1
       Shape ys;
       auto ref = naive_conv(x, c.x, w, ws, bias, c.group, {c.stride, c.stride}, {c.dil, c.dil}, {c.pad, c.pad}, ys);
       OnnxBuilder b;
-      b.input("x", c.x).output("y");
-      add_tensor(b, "w", ws, w);
-      add_tensor(b, "b", {c.cout}, bias);
-      auto& n = b.node("Conv", {"x", "w", "b"}, {"y"});
-      OnnxBuilder::attr_ints(n, "strides", {c.stride, c.stride});
-      OnnxBuilder::attr_ints(n, "dilations", {c.dil, c.dil});
-      OnnxBuilder::attr_ints(n, "pads", {c.pad, c.pad, c.pad, c.pad});
-      OnnxBuilder::attr_i(n, "group", c.group);
+      add_conv(b, c.x, ws, w, bias, c.group, {c.stride, c.stride}, {c.dil, c.dil}, {c.pad, c.pad});
       auto out = run(b, {{"x", Tensor::from_f32(c.x, x)}});
       require_close(out.at("y"), ref, ys, kTolAccumulate);
     }
@@ -195,14 +202,7 @@ TEST_CASE("direct Conv path (KxK kernels, row blocks) matches a naive convolutio
       Shape ys;
       auto ref = naive_conv(x, c.x, w, ws, bias, c.group, {c.sh, c.sw}, {c.dil, c.dil}, {c.ph, c.pw}, ys);
       OnnxBuilder b;
-      b.input("x", c.x).output("y");
-      add_tensor(b, "w", ws, w);
-      add_tensor(b, "b", {c.cout}, bias);
-      auto& n = b.node("Conv", {"x", "w", "b"}, {"y"});
-      OnnxBuilder::attr_ints(n, "strides", {c.sh, c.sw});
-      OnnxBuilder::attr_ints(n, "dilations", {c.dil, c.dil});
-      OnnxBuilder::attr_ints(n, "pads", {c.ph, c.pw, c.ph, c.pw});
-      OnnxBuilder::attr_i(n, "group", c.group);
+      add_conv(b, c.x, ws, w, bias, c.group, {c.sh, c.sw}, {c.dil, c.dil}, {c.ph, c.pw});
       Tensor xt = Tensor::from_f32(c.x, x);
       auto out = run(b, {{"x", xt}});
       require_close(out.at("y"), ref, ys, kTolAccumulate);

@@ -17,6 +17,7 @@
 
 #include "mixq/exec/kernel.h"
 #include "mixq/exec/sgemm.h"
+#include "mixq/exec/vec.h"
 
 namespace mixq::exec {
 namespace {
@@ -163,12 +164,10 @@ void im2col_block(const ConvGeometry& g, const float* in, int64_t p0, int64_t nb
 constexpr int64_t kVecWidth = 16;
 typedef float VecF __attribute__((vector_size(kVecWidth * sizeof(float))));
 inline VecF load_vec(const float* p) {
-  VecF v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
+  return load_unaligned<VecF>(p);
 }
 inline void store_vec(float* p, VecF v) {
-  std::memcpy(p, &v, sizeof v);
+  store_unaligned(p, v);
 }
 inline VecF splat(float x) {
   return VecF{} + x;

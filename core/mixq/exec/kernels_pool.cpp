@@ -56,6 +56,24 @@ PoolGeometry pool_geometry(const KernelInit& k) {
 
 // Runs fn(input plane, output plane) over all N*C planes, ~64K window reads per task
 // (task boundaries depend on the shape only).
+// Window column kw of one input row: f(ow, irow[ow * SW - PL + kw * DW]) for every output
+// column ow whose input column lies inside the row. Strides 1 and 2 run as constant-stride
+// loops (vectorised, with permutes for 2).
+template <typename F>
+void for_window_column(const PoolGeometry& g, const float* irow, int64_t kw, F f) {
+  int64_t off = kw * g.DW - g.PL;
+  int64_t lo = off >= 0 ? 0 : (-off + g.SW - 1) / g.SW;
+  int64_t hi = g.W - off <= 0 ? 0 : std::min<int64_t>(g.OW, (g.W - off + g.SW - 1) / g.SW);
+  const float* src = irow + off;
+  if (g.SW == 1) {
+    for (int64_t ow = lo; ow < hi; ++ow) f(ow, src[ow]);
+  } else if (g.SW == 2) {
+    for (int64_t ow = lo; ow < hi; ++ow) f(ow, src[2 * ow]);
+  } else {
+    for (int64_t ow = lo; ow < hi; ++ow) f(ow, src[ow * g.SW]);
+  }
+}
+
 template <typename Fn>
 void for_each_plane(const PoolGeometry& g, const Tensor& in, Tensor& out, ThreadPool& pool, Fn&& fn) {
   const float* x = in.f32().data();
@@ -80,19 +98,8 @@ std::unique_ptr<Kernel> make_maxpool(const KernelInit& k) {
           int64_t ih = oh * g.SH - g.PT + kh * g.DH;
           if (ih < 0 || ih >= g.H) continue;
           const float* irow = xp + ih * g.W;
-          for (int64_t kw = 0; kw < g.KW; ++kw) {
-            int64_t off = kw * g.DW - g.PL;
-            int64_t lo = off >= 0 ? 0 : (-off + g.SW - 1) / g.SW;
-            int64_t hi = g.W - off <= 0 ? 0 : std::min<int64_t>(g.OW, (g.W - off + g.SW - 1) / g.SW);
-            const float* src = irow + off;
-            if (g.SW == 1) {
-              for (int64_t ow = lo; ow < hi; ++ow) orow[ow] = std::max(orow[ow], src[ow]);
-            } else if (g.SW == 2) {  // constant stride: vectorised with permutes
-              for (int64_t ow = lo; ow < hi; ++ow) orow[ow] = std::max(orow[ow], src[2 * ow]);
-            } else {
-              for (int64_t ow = lo; ow < hi; ++ow) orow[ow] = std::max(orow[ow], src[ow * g.SW]);
-            }
-          }
+          for (int64_t kw = 0; kw < g.KW; ++kw)
+            for_window_column(g, irow, kw, [orow](int64_t ow, float v) { orow[ow] = std::max(orow[ow], v); });
         }
       }
     });
@@ -130,20 +137,8 @@ std::unique_ptr<Kernel> make_avgpool(const KernelInit& k) {
         for (int64_t ih = hs; ih < he; ih += g.DH) {
           if (ih < 0 || ih >= g.H) continue;
           const float* irow = xp + ih * g.W;
-          for (int64_t kw = 0; kw < g.KW; ++kw) {
-            // output column ow reads iw = ow * SW - PL + kw * DW, valid for lo <= ow < hi
-            int64_t off = kw * g.DW - g.PL;
-            int64_t lo = off >= 0 ? 0 : (-off + g.SW - 1) / g.SW;
-            int64_t hi = g.W - off <= 0 ? 0 : std::min<int64_t>(g.OW, (g.W - off + g.SW - 1) / g.SW);
-            const float* src = irow + off;
-            if (g.SW == 1) {
-              for (int64_t ow = lo; ow < hi; ++ow) a[ow] += double(src[ow]);
-            } else if (g.SW == 2) {
-              for (int64_t ow = lo; ow < hi; ++ow) a[ow] += double(src[2 * ow]);
-            } else {
-              for (int64_t ow = lo; ow < hi; ++ow) a[ow] += double(src[ow * g.SW]);
-            }
-          }
+          for (int64_t kw = 0; kw < g.KW; ++kw)
+            for_window_column(g, irow, kw, [a](int64_t ow, float v) { a[ow] += double(v); });
         }
         float* orow = yp + oh * g.OW;
         for (int64_t ow = 0; ow < g.OW; ++ow) {

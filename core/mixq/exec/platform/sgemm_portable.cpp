@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "mixq/exec/sgemm.h"
+#include "mixq/exec/vec.h"
 
 namespace mixq::exec {
 namespace {
@@ -20,12 +21,10 @@ constexpr int kNV = kNR / 4;  // 4-float vectors per tile row
 typedef float Vec4 __attribute__((vector_size(16)));
 
 inline Vec4 load4(const float* p) {
-  Vec4 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
+  return load_unaligned<Vec4>(p);
 }
 inline void store4(float* p, Vec4 v) {
-  std::memcpy(p, &v, sizeof v);
+  store_unaligned(p, v);
 }
 
 // Packs rows [0, kc) and columns [0, nc) of B into panels of kNR columns, kc x kNR each.
