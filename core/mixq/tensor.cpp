@@ -100,7 +100,8 @@ int64_t shape_numel(const Shape& shape, const std::string& what) {
   for (int64_t d : shape) {  // messages built only on failure (this runs per kernel call)
     if (d < 0) throw Error(what + ": negative dimension " + std::to_string(d) + " in shape " + shape_str(shape));
     if (d == 0) return 0;
-    if (n > kMaxElements / d) throw Error(what + ": shape " + shape_str(shape) + " is too large (more than 2^40 elements)");
+    if (n > kMaxElements / d)
+      throw Error(what + ": shape " + shape_str(shape) + " is too large (more than 2^40 elements)");
     n *= d;
   }
   return n;

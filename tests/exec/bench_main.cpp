@@ -61,7 +61,8 @@ void print_profile(mixq::Executor& ex, const mixq::AnalyzedModel& am, const std:
     int p = am.model.graph.producer(name);
     double ms = now_ms() - last;
     per_op[p >= 0 ? am.model.graph.nodes[p].op_type : "Input"] += ms;
-    if (p >= 0) per_node.push_back({ms, am.model.graph.nodes[p].describe() + " " + mixq::shape_str(am.shapes.find(name)->shape)});
+    if (p >= 0)
+      per_node.push_back({ms, am.model.graph.nodes[p].describe() + " " + mixq::shape_str(am.shapes.find(name)->shape)});
     last = now_ms();
   });
   std::vector<std::pair<double, std::string>> rows;

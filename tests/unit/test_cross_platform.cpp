@@ -56,7 +56,8 @@ TEST_CASE("cross-platform: fastestdet kl table and FP32 outputs", "[.cross_platf
   std::map<std::string, Tensor> feed;
   for (const auto& in : ex.inputs()) {
     std::vector<float> v(size_t(shape_numel(in.shape)));
-    for (size_t i = 0; i < v.size(); ++i) v[i] = float((uint32_t(i) * 2654435761u) % 1000u) / 999.f;  // 32-bit everywhere
+    for (size_t i = 0; i < v.size(); ++i)
+      v[i] = float((uint32_t(i) * 2654435761u) % 1000u) / 999.f;  // 32-bit everywhere
     feed.emplace(in.name, Tensor::from_f32(in.shape, std::move(v)));
   }
   std::vector<uint8_t> npz = write_npz(ex.run(feed));

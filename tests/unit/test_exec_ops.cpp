@@ -507,7 +507,8 @@ TEST_CASE("MaxPool and AveragePool match naive windows (pads, strides, ceil_mode
         for (int64_t ow = 0; ow < ow_n; ++ow) {
           double s = 0;
           int64_t h0 = oh * st - p, w0 = ow * st - p;
-          int64_t rows = std::min(h0 + k, 11 + p) - h0, cols = std::min(w0 + k, 11 + p) - w0;  // window in the padded map
+          int64_t rows = std::min(h0 + k, 11 + p) - h0,
+                  cols = std::min(w0 + k, 11 + p) - w0;  // window in the padded map
           for (int64_t kh = 0; kh < k; ++kh)
             for (int64_t kw = 0; kw < k; ++kw) {
               int64_t ih = h0 + kh, iw = w0 + kw;

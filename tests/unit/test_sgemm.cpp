@@ -23,8 +23,10 @@ std::vector<float> random_floats(size_t n, uint32_t seed) {
 
 TEST_CASE("sgemm equals a naive product for edge shapes and strides") {
   constexpr float kPadding = 12345.f;
-  struct Case { int64_t M, N, K, pad; };
-  const Case cases[] = {{1, 1, 1, 0},   {3, 7, 5, 2},    {4, 8, 16, 0},    {5, 9, 513, 3},
+  struct Case {
+    int64_t M, N, K, pad;
+  };
+  const Case cases[] = {{1, 1, 1, 0},     {3, 7, 5, 2},       {4, 8, 16, 0}, {5, 9, 513, 3},
                         {13, 300, 37, 1}, {64, 260, 1100, 0}, {2, 17, 0, 1}};
   uint32_t seed = 1;
   for (const Case& c : cases) {

@@ -107,10 +107,10 @@ struct Executor::Plan {
     size_t pos = 0;             // absorbed: index in the head's `fused`
     size_t fused_with_tap = 0;  // fused head: how many of `fused` stay fused under the tap
     // Zero Pad folded into the Conv after it (when no tap observes the Pad's output):
-    int folded_into = -1;                        // Pad: the Conv step that absorbs it
-    int fold_pad = -1;                           // Conv: the Pad step it absorbs
-    std::unique_ptr<exec::Kernel> fold_kernel;   // Conv: the kernel with the Pad's pads added
-    std::vector<int> fold_inputs;                // Conv: inputs with input 0 = the Pad's input
+    int folded_into = -1;                       // Pad: the Conv step that absorbs it
+    int fold_pad = -1;                          // Conv: the Pad step it absorbs
+    std::unique_ptr<exec::Kernel> fold_kernel;  // Conv: the kernel with the Pad's pads added
+    std::vector<int> fold_inputs;               // Conv: inputs with input 0 = the Pad's input
   };
   struct Slot {
     std::string name;

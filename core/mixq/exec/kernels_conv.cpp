@@ -22,7 +22,6 @@
 namespace mixq::exec {
 namespace {
 
-
 // ---------------------------------------------------------------------------------------
 // [ConvGeometry]
 struct ConvGeometry {
@@ -281,8 +280,8 @@ void depthwise_plane(const ConvGeometry& g, const DepthwisePlan& d, const float*
 // channels x 2 vectors of positions keeps its sums in registers over all (input channel,
 // tap) pairs, in that fixed order. Block sizes depend on the shape only.
 constexpr int64_t kDirectMB = 8;
-constexpr int64_t kDirectBudget = 32768;         // floats of channel buffers per row block (128 KB)
-constexpr int64_t kDirectMaxBuffer = 1 << 20;    // floats: wider maps x more channels take im2col + GEMM
+constexpr int64_t kDirectBudget = 32768;       // floats of channel buffers per row block (128 KB)
+constexpr int64_t kDirectMaxBuffer = 1 << 20;  // floats: wider maps x more channels take im2col + GEMM
 
 struct DirectPlan {
   int64_t rows = 1;         // output rows per block
@@ -312,8 +311,8 @@ DirectPlan direct_plan(const ConvGeometry& g) {
 
 // out[m * stride + j] = sum over (c, k) of w[c][k][m] * buf[c * cs + off[k] + j] for
 // j < span (a multiple of one vector) and m < kDirectMB.
-void direct_tile(const float* buf, int64_t cs, int64_t Cg, const int64_t* off, int64_t KK, const float* w,
-                 int64_t span, int64_t stride, float* out) {
+void direct_tile(const float* buf, int64_t cs, int64_t Cg, const int64_t* off, int64_t KK, const float* w, int64_t span,
+                 int64_t stride, float* out) {
   constexpr int64_t MB = kDirectMB;
   int64_t j = 0;
   for (; j + 2 * kVecWidth <= span; j += 2 * kVecWidth) {
@@ -686,8 +685,7 @@ class ConvKernel : public Kernel {
             wpk_[size_t((((gi * tiles + m / MB) * g.Cg + c) * KK + k) * MB + m % MB)] =
                 w[((gi * g.Mg + m) * g.Cg + c) * KK + k];
   }
-  void execute_direct(const float* x, const float* w, const float* b, float* y, ThreadPool& pool,
-                      const Epilogue* ep) {
+  void execute_direct(const float* x, const float* w, const float* b, float* y, ThreadPool& pool, const Epilogue* ep) {
     const ConvGeometry& g = g_;
     const DirectPlan& d = dp_;
     const int64_t KK = g.KH * g.KW, MB = kDirectMB, P = g.OH * g.OW, HW = g.H * g.W, cs = d.chan_stride;

@@ -143,8 +143,7 @@ std::unique_ptr<Kernel> unary_scalar(const KernelInit& k, F f) {
       [f](const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
         const float* x = in[0]->f32().data();
         float* y = out[0]->f32().data();
-        parallel_range(pool, in[0]->numel(), 16384,
-                       [&](int64_t b, int64_t e) { map_values(x + b, y + b, e - b, f); });
+        parallel_range(pool, in[0]->numel(), 16384, [&](int64_t b, int64_t e) { map_values(x + b, y + b, e - b, f); });
       },
       0, {0});
 }
@@ -194,11 +193,13 @@ void exp_shifted(const float* x, float* y, int64_t n, float shift) {
   const Packet s = Eigen::internal::pset1<Packet>(shift);
   int64_t i = 0;
   for (; i + L <= n; i += L)
-    Eigen::internal::pstoreu(y + i, Eigen::internal::pexp(Eigen::internal::psub(Eigen::internal::ploadu<Packet>(x + i), s)));
+    Eigen::internal::pstoreu(y + i,
+                             Eigen::internal::pexp(Eigen::internal::psub(Eigen::internal::ploadu<Packet>(x + i), s)));
   if (i < n) {
     float tmp[L] = {};
     std::memcpy(tmp, x + i, (n - i) * sizeof(float));
-    Eigen::internal::pstoreu(tmp, Eigen::internal::pexp(Eigen::internal::psub(Eigen::internal::ploadu<Packet>(tmp), s)));
+    Eigen::internal::pstoreu(tmp,
+                             Eigen::internal::pexp(Eigen::internal::psub(Eigen::internal::ploadu<Packet>(tmp), s)));
     std::memcpy(y + i, tmp, (n - i) * sizeof(float));
   }
 }

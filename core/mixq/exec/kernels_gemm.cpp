@@ -86,7 +86,8 @@ std::unique_ptr<Kernel> make_gemm(const KernelInit& k) {
   bool has_c = k.has_input(2);
   // A constant transposed B (a fully connected layer's weights) is transposed once here.
   std::shared_ptr<const std::vector<float>> b_const;
-  if (tb && k.constant(1)) b_const = std::make_shared<const std::vector<float>>(transposed(k.constant(1)->f32().data(), N, K));
+  if (tb && k.constant(1))
+    b_const = std::make_shared<const std::vector<float>>(transposed(k.constant(1)->f32().data(), N, K));
   return make_fn(
       [=](const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
         // sgemm wants row-major A [M,K] and B [K,N]: transposed operands are copied.
@@ -94,8 +95,10 @@ std::unique_ptr<Kernel> make_gemm(const KernelInit& k) {
         const float* A = in[0]->f32().data();
         if (ta) A = (a_t = transposed(A, K, M)).data();
         const float* B = in[1]->f32().data();
-        if (b_const) B = b_const->data();
-        else if (tb) B = (b_t = transposed(B, N, K)).data();
+        if (b_const)
+          B = b_const->data();
+        else if (tb)
+          B = (b_t = transposed(B, N, K)).data();
         float* Y = out[0]->f32().data();
         int64_t row_blocks = (M + kRowBlock - 1) / kRowBlock;
         pool.parallel_for(row_blocks, [&](int64_t rb) {

@@ -113,8 +113,8 @@ std::unique_ptr<Kernel> make_avgpool(const KernelInit& k) {
   // Valid window taps per output row / column, and the divisor per output. The sums run
   // row-wise (tap (kh, kw) added to a whole output row of double accumulators, kh-major,
   // so each output's taps are added in the order of a per-window loop).
-  auto axis_range = [](int64_t o, int64_t S, int64_t P, int64_t K, int64_t D, int64_t in, int64_t pe,
-                       int64_t& count, int64_t& window) {
+  auto axis_range = [](int64_t o, int64_t S, int64_t P, int64_t K, int64_t D, int64_t in, int64_t pe, int64_t& count,
+                       int64_t& window) {
     int64_t s = o * S - P, e = std::min(s + (K - 1) * D + 1, in + pe);
     window = (e - s + D - 1) / D;
     count = 0;

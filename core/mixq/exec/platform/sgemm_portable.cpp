@@ -67,13 +67,17 @@ void micro_kernel(const float* A, int64_t lda, const float* panel, int64_t kc, f
   }
 }
 
-void micro_kernel_rows(int64_t mr, const float* A, int64_t lda, const float* panel, int64_t kc, float* C,
-                       int64_t ldc, int64_t nr, bool accumulate) {
+void micro_kernel_rows(int64_t mr, const float* A, int64_t lda, const float* panel, int64_t kc, float* C, int64_t ldc,
+                       int64_t nr, bool accumulate) {
   switch (mr) {
-    case 4: return micro_kernel<4>(A, lda, panel, kc, C, ldc, nr, accumulate);
-    case 3: return micro_kernel<3>(A, lda, panel, kc, C, ldc, nr, accumulate);
-    case 2: return micro_kernel<2>(A, lda, panel, kc, C, ldc, nr, accumulate);
-    default: return micro_kernel<1>(A, lda, panel, kc, C, ldc, nr, accumulate);
+    case 4:
+      return micro_kernel<4>(A, lda, panel, kc, C, ldc, nr, accumulate);
+    case 3:
+      return micro_kernel<3>(A, lda, panel, kc, C, ldc, nr, accumulate);
+    case 2:
+      return micro_kernel<2>(A, lda, panel, kc, C, ldc, nr, accumulate);
+    default:
+      return micro_kernel<1>(A, lda, panel, kc, C, ldc, nr, accumulate);
   }
 }
 
