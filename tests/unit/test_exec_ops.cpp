@@ -275,17 +275,27 @@ TEST_CASE("ConvTranspose matches a naive scatter") {
               acc[(m * OH + oh) * OW + ow] += double(x[(c * 5 + h) * 6 + ww]) * w[((c * 3 + m) * 3 + kh) * 3 + kw];
             }
   std::vector<float> ref(acc.begin(), acc.end());
-  OnnxBuilder b;
-  b.input("x", xs).output("y");
-  add_tensor(b, "w", ws, w);
-  add_tensor(b, "b", {3}, bias);
-  auto& n = b.node("ConvTranspose", {"x", "w", "b"}, {"y"});
-  OnnxBuilder::attr_ints(n, "strides", {stride, stride});
-  OnnxBuilder::attr_ints(n, "pads", {pad, pad, pad, pad});
-  OnnxBuilder::attr_ints(n, "output_padding", {opad, opad});
-  OnnxBuilder::attr_ints(n, "kernel_shape", {3, 3});
-  auto out = run(b, {{"x", Tensor::from_f32(xs, x)}});
-  require_close(out.at("y"), ref, {1, 3, OH, OW}, kTolAccumulate);
+  // weights as a constant (transposed once at plan time) or as a graph input (per run)
+  auto run_model = [&](bool weights_as_input) {
+    OnnxBuilder b;
+    b.input("x", xs).output("y");
+    if (weights_as_input)
+      b.input("w", ws);
+    else
+      add_tensor(b, "w", ws, w);
+    add_tensor(b, "b", {3}, bias);
+    auto& n = b.node("ConvTranspose", {"x", "w", "b"}, {"y"});
+    OnnxBuilder::attr_ints(n, "strides", {stride, stride});
+    OnnxBuilder::attr_ints(n, "pads", {pad, pad, pad, pad});
+    OnnxBuilder::attr_ints(n, "output_padding", {opad, opad});
+    OnnxBuilder::attr_ints(n, "kernel_shape", {3, 3});
+    std::map<std::string, Tensor> feed{{"x", Tensor::from_f32(xs, x)}};
+    if (weights_as_input) feed.emplace("w", Tensor::from_f32(ws, w));
+    return run(b, feed).at("y");
+  };
+  Tensor y = run_model(false);
+  require_close(y, ref, {1, 3, OH, OW}, kTolAccumulate);
+  require_close(run_model(true), y.to_f32(), {1, 3, OH, OW}, kTolExact);
 }
 
 TEST_CASE("MatMul broadcasts batches; Gemm honours transB, alpha, beta") {

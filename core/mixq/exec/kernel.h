@@ -123,6 +123,14 @@ inline std::vector<int64_t> row_strides(const Shape& s) {
   for (int i = int(s.size()) - 2; i >= 0; --i) st[i] = st[i + 1] * s[i + 1];
   return st;
 }
+// [rows, cols] row-major -> [cols, rows] row-major (operands for exec::sgemm, which takes
+// row-major A [M,K] and B [K,N] only).
+inline std::vector<float> transposed(const float* x, int64_t rows, int64_t cols) {
+  std::vector<float> t(size_t(rows * cols));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) t[size_t(c * rows + r)] = x[r * cols + c];
+  return t;
+}
 // y[i] = f(x[i]) for i in [0, n); y may equal x. The in-place case runs as its own loop
 // over one pointer: given two pointers, clang (wasm) guards its vectorised loop with an
 // overlap check that x == y fails, and the scalar fallback was ~30x slower (Clip).

@@ -740,8 +740,21 @@ class ConvTransposeKernel : public Kernel {
     const Shape& w = k.in_shape(1);
     // ConvTranspose weight: [C, M/group, kH, kW]
     check(w[0] == g_.C && w[1] * g_.G == g_.M, n, "weight shape " + shape_str(w) + " does not match the channels");
+    if (const Tensor* wc = k.constant(1)) wt_ = transposed_weights(wc->f32().data());  // constant: once
   }
   int64_t macs() const override { return g_.N * g_.C * g_.H * g_.W * g_.Mg * g_.KH * g_.KW; }
+
+  // Per group, Wg [Cg, R] transposed to [R, Cg] (R = Mg * KH * KW), groups one after another.
+  std::vector<float> transposed_weights(const float* w) const {
+    const int64_t R = g_.Mg * g_.KH * g_.KW;
+    std::vector<float> all;
+    all.reserve(size_t(g_.G * R * g_.Cg));
+    for (int64_t gi = 0; gi < g_.G; ++gi) {
+      std::vector<float> t = transposed(w + gi * g_.Cg * R, g_.Cg, R);
+      all.insert(all.end(), t.begin(), t.end());
+    }
+    return all;
+  }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) override {
     const ConvGeometry& g = g_;
@@ -752,18 +765,17 @@ class ConvTransposeKernel : public Kernel {
     int64_t HW = g.H * g.W, R = g.Mg * g.KH * g.KW, P = g.OH * g.OW;
     std::vector<float>& col = col_;  // fully overwritten by the GEMM below; kept across runs
     if (col.size() != size_t(R * HW)) col.resize(size_t(R * HW));
+    std::vector<float> wt_run;  // weights given at run time: transposed for this run
+    if (wt_.empty()) wt_run = transposed_weights(w);
+    const std::vector<float>& wt = wt_.empty() ? wt_run : wt_;
     for (int64_t n = 0; n < g.N; ++n) {
       for (int64_t gi = 0; gi < g.G; ++gi) {
         const float* xg = x + (n * g.C + gi * g.Cg) * HW;
-        const float* wg = w + gi * g.Cg * R;
-        // col [R, HW] = Wg^T [R, Cg] * Xg [Cg, HW], with Wg [Cg, R] transposed first
-        std::vector<float>& wt = wt_;
-        wt.resize(size_t(R * g.Cg));
-        for (int64_t c = 0; c < g.Cg; ++c)
-          for (int64_t r = 0; r < R; ++r) wt[size_t(r * g.Cg + c)] = wg[c * R + r];
+        const float* wtg = wt.data() + gi * R * g.Cg;
+        // col [R, HW] = Wg^T [R, Cg] * Xg [Cg, HW]
         constexpr int64_t kRB = 64;
         parallel_range(pool, R, kRB, [&](int64_t r0, int64_t r1) {
-          sgemm(r1 - r0, HW, g.Cg, wt.data() + r0 * g.Cg, g.Cg, xg, HW, col.data() + r0 * HW, HW);
+          sgemm(r1 - r0, HW, g.Cg, wtg + r0 * g.Cg, g.Cg, xg, HW, col.data() + r0 * HW, HW);
         });
         pool.parallel_for(g.Mg, [&](int64_t m) {
           float* plane = y + (n * g.M + gi * g.Mg + m) * P;
@@ -792,7 +804,7 @@ class ConvTransposeKernel : public Kernel {
  private:
   ConvGeometry g_;
   std::vector<float> col_;  // W^T X buffer
-  std::vector<float> wt_;   // the group's weights transposed to [R, Cg]
+  std::vector<float> wt_;   // constant weights, per group transposed to [R, Cg] (else empty)
 };
 
 }  // namespace

@@ -65,14 +65,6 @@ std::unique_ptr<Kernel> make_matmul(const KernelInit& k) {
       batches * M * N * K);
 }
 
-// [rows, cols] row-major -> [cols, rows] row-major.
-std::vector<float> transposed(const float* x, int64_t rows, int64_t cols) {
-  std::vector<float> t(size_t(rows * cols));
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) t[size_t(c * rows + r)] = x[r * cols + c];
-  return t;
-}
-
 std::unique_ptr<Kernel> make_gemm(const KernelInit& k) {
   const Node& n = k.node;
   check(k.inputs[0]->dtype == DType::Float32, n, "only float32 Gemm is supported");
