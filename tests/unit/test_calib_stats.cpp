@@ -8,6 +8,7 @@
 #include "mixq/calib/cali_table.h"
 #include "mixq/calib/histogram.h"
 #include "mixq/calib/thresholds.h"
+#include "mixq/exec/thread_pool.h"
 
 using namespace mixq::calib;
 
@@ -99,6 +100,64 @@ TEST_CASE("histogram: first sample binning and TPU-MLIR's extension rule") {
   CHECK(s.samples() == 3);
   CHECK(s.min() == std::min({*std::min_element(a.begin(), a.end()), *std::min_element(b.begin(), b.end()),
                              *std::min_element(c.begin(), c.end())}));
+}
+
+TEST_CASE("histogram and extremes: vector paths equal a plain scan for any size, thread count, zeros, NaN") {
+  // Sizes around the 16-value vectors, 1024-value blocks, 64K chunks and multi-lane
+  // samples; values with runs (repeated bins), +-0, non-finite values; samples within the
+  // range (binned speculatively) and beyond it (extensions).
+  const int sizes[] = {1, 15, 17, 1023, 1025, 70001, 300007};
+  for (int threads : {1, 3}) {
+    mixq::ThreadPool pool(threads);
+    StatsConfig c;
+    c.percentile_keep = 40;
+    TensorStats s(c);
+    float mn = INFINITY, mx = -INFINITY;
+    std::vector<float> top, bottom;  // plain extremes of the per-sample concatenation
+    int64_t nonfinite = 0;
+    int seed = 0;
+    for (int round = 0; round < 3; round++) {
+      for (int n : sizes) {
+        auto x = gaussian(n, round == 1 ? 2.f : 1.f, 500 + seed++);
+        for (int i = 0; i < n; i += 7) x[i] = std::round(x[i] * 4) / 4;  // repeated bins
+        for (int i = 3; i < n; i += 101) x[i] = (i / 101) % 2 ? 0.f : -0.f;
+        if (round == 2 && n > 1000) x[n - 2] = NAN, x[n / 3] = INFINITY, nonfinite += 2;
+        std::vector<float> finite;
+        for (float v : x)
+          if (std::isfinite(v)) finite.push_back(v);
+        // expected histogram: the state before, the range rule, plain float32 binning
+        Histogram expected = s.histogram();
+        for (float v : finite) mn = v < mn ? v : mn, mx = v > mx ? v : mx;
+        const double w = expected.prepare_range(std::max(std::fabs(mn), std::fabs(mx)), 2048);
+        for (float v : finite) {
+          const int64_t b = v == 0 ? -1 : histogram_bin(std::fabs(v), static_cast<float>(w));
+          if (b >= 0 && b < static_cast<int64_t>(expected.counts.size())) expected.counts[b]++;
+        }
+        auto sorted = finite;
+        std::sort(sorted.begin(), sorted.end());
+        const size_t k = std::min<size_t>(40, sorted.size());
+        for (auto* kept : {&top, &bottom}) {  // TPU-MLIR: concat(a_sort[:k], a_sort[-k:]) of every sample
+          kept->insert(kept->end(), sorted.begin(), sorted.begin() + k);
+          kept->insert(kept->end(), sorted.end() - k, sorted.end());
+          std::sort(kept->begin(), kept->end());
+        }
+        if (top.size() > 40) top.erase(top.begin(), top.end() - 40);
+        if (bottom.size() > 40) bottom.resize(40);
+
+        s.add(x, &pool);
+        INFO("threads " << threads << " round " << round << " size " << n);
+        REQUIRE(s.histogram().counts == expected.counts);
+        REQUIRE(s.histogram().th == expected.th);
+        REQUIRE(s.min() == mn);
+        REQUIRE(std::signbit(s.min()) == std::signbit(mn));
+        REQUIRE(s.max() == mx);
+        REQUIRE(std::signbit(s.max()) == std::signbit(mx));
+        REQUIRE(s.nonfinite() == nonfinite);
+        REQUIRE(s.top() == top);
+        REQUIRE(s.bottom() == bottom);
+      }
+    }
+  }
 }
 
 TEST_CASE("kl: same candidate as a plain double implementation; clips outliers; keeps uniform ranges") {

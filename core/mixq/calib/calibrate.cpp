@@ -96,7 +96,6 @@ struct Calibration::State {
         options(validated(o)),
         eo(exec_options(am_in, options)),
         exec(am, eo),
-        stats_pool(options.threads),  // the statistics' own workers (idle while the executor runs)
         inputs(exec.inputs()),
         data(data_in) {}
 
@@ -107,7 +106,6 @@ struct Calibration::State {
   CalibrateOptions options;
   ExecOptions eo;
   Executor exec;
-  ThreadPool stats_pool;
   std::vector<Executor::InputSpec> inputs;
   DataSelection data;
   CalibrationResult result;
@@ -143,10 +141,10 @@ void Calibration::State::tap(const std::string& tensor, const Tensor& value) {
     layer_tensor[li] = tensor;
   }
   if (value.dtype() == DType::Float32) {
-    stats[li]->add(value.f32(), &stats_pool);
+    stats[li]->add(value.f32(), &exec.thread_pool());  // the executor waits for the tap
   } else {
     scratch = value.to_f32();
-    stats[li]->add(scratch, &stats_pool);
+    stats[li]->add(scratch, &exec.thread_pool());
   }
   stats_seconds += now_seconds() - tap_start;
 }

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <cstring>
 
 #include "mixq/error.h"
 #include "mixq/exec/thread_pool.h"
+#include "mixq/exec/vec.h"
 
 namespace mixq::calib {
 
@@ -25,17 +27,35 @@ void for_chunks(ThreadPool* pool, int64_t n, const std::function<void(int64_t, i
   }
 }
 
+// Vector types (GCC/Clang: AVX natively, SIMD128 in wasm; the same IEEE float32
+// operations per value on every target).
+constexpr int kSlots = 16;
+typedef float VecF __attribute__((vector_size(kSlots * sizeof(float))));
+typedef int32_t VecI __attribute__((vector_size(kSlots * sizeof(int32_t))));
+
+inline VecF abs_of(VecF v) {
+  return (VecF)((VecI)v & 0x7fffffff);
+}
+
 // Min, max and non-finite count of a range, as the sequential scan
 // `mn = v < mn ? v : mn; mx = v > mx ? v : mx` gives them when every value is finite
-// (callers discard min/max otherwise): kept in kSlots independent accumulators so the
-// compiler vectorizes the loop; the only tie the slots could resolve differently is
-// -0 vs +0, fixed in finish() by taking the first zero of the range, as the scan does.
-constexpr int kSlots = 16;
+// (callers discard min/max otherwise): kept in kSlots independent accumulators (one
+// vector); the only tie the slots could resolve differently is -0 vs +0, fixed in
+// finish_scan() by taking the first zero of the range, as the scan does. A slot counts
+// at most 2^30 / kSlots non-finite values (lanes_for): int32 is enough.
 struct MinMax {
-  float mn[kSlots], mx[kSlots];
-  int32_t bad[kSlots];
-  MinMax() {
-    for (int k = 0; k < kSlots; k++) mn[k] = INFINITY, mx[k] = -INFINITY, bad[k] = 0;
+  VecF mn = VecF{} + INFINITY, mx = VecF{} - INFINITY;
+  VecI bad{};
+  // v: kSlots values, a = |v|
+  void add(VecF v, VecF a) {
+    mn = v < mn ? v : mn;  // NaN never replaces
+    mx = v > mx ? v : mx;
+    bad -= !(a <= 3.40282347e38f);  // a vector comparison's true is -1
+  }
+  void add_one(int slot, float v) {
+    mn[slot] = v < mn[slot] ? v : mn[slot];
+    mx[slot] = v > mx[slot] ? v : mx[slot];
+    bad[slot] += !(std::fabs(v) <= 3.40282347e38f);
   }
 };
 struct Scan {
@@ -43,12 +63,12 @@ struct Scan {
   int64_t bad = 0;
 };
 
-Scan finish_scan(const MinMax& acc, int64_t bad_blocks_sum, const float* x, int64_t count) {
+Scan finish_scan(const MinMax& acc, const float* x, int64_t count) {
   Scan r;
-  r.bad = bad_blocks_sum;
   for (int k = 0; k < kSlots; k++) {
     r.mn = acc.mn[k] < r.mn ? acc.mn[k] : r.mn;
     r.mx = acc.mx[k] > r.mx ? acc.mx[k] : r.mx;
+    r.bad += acc.bad[k];
   }
   if (r.bad == 0 && (r.mn == 0.f || r.mx == 0.f)) {
     for (int64_t i = 0; i < count; i++) {
@@ -62,44 +82,15 @@ Scan finish_scan(const MinMax& acc, int64_t bad_blocks_sum, const float* x, int6
   return r;
 }
 
-// Accumulates min/max/non-finite of p[0..m) (m <= 1024) into the slots (local copies:
-// `p` could alias the accumulators as far as the compiler knows, which blocks SIMD).
-inline void scan_block(const float* p, int m, MinMax& acc) {
-  float mn[kSlots], mx[kSlots];
-  int32_t bad[kSlots];
-  for (int k = 0; k < kSlots; k++) mn[k] = acc.mn[k], mx[k] = acc.mx[k], bad[k] = acc.bad[k];
-  int i = 0;
-  for (; i + kSlots <= m; i += kSlots) {
-    for (int k = 0; k < kSlots; k++) {
-      const float v = p[i + k];
-      mn[k] = v < mn[k] ? v : mn[k];
-      mx[k] = v > mx[k] ? v : mx[k];
-      bad[k] += !(std::fabs(v) <= 3.40282347e38f);
-    }
-  }
-  for (int k = 0; i < m; i++, k++) {
-    const float v = p[i];
-    mn[k] = v < mn[k] ? v : mn[k];
-    mx[k] = v > mx[k] ? v : mx[k];
-    bad[k] += !(std::fabs(v) <= 3.40282347e38f);
-  }
-  for (int k = 0; k < kSlots; k++) acc.mn[k] = mn[k], acc.mx[k] = mx[k], acc.bad[k] = bad[k];
-}
-
-int64_t drain_bad(MinMax& acc) {
-  int64_t b = 0;
-  for (int k = 0; k < kSlots; k++) b += acc.bad[k], acc.bad[k] = 0;
-  return b;
-}
-
 Scan scan_range(const float* x, int64_t count) {
   MinMax acc;
-  int64_t bad = 0;
-  for (int64_t b = 0; b < count; b += 1024) {
-    scan_block(x + b, static_cast<int>(std::min<int64_t>(1024, count - b)), acc);
-    bad += drain_bad(acc);
+  const int64_t full = count - count % kSlots;
+  for (int64_t i = 0; i < full; i += kSlots) {
+    const VecF v = exec::load_unaligned<VecF>(x + i);
+    acc.add(v, abs_of(v));
   }
-  return finish_scan(acc, bad, x, count);
+  for (int64_t i = full; i < count; i++) acc.add_one(static_cast<int>(i % kSlots), x[i]);
+  return finish_scan(acc, x, count);
 }
 
 // Lane count arrays: `copies` interleaved copies of n bins + 1 overflow slot + kZeroSlots
@@ -110,7 +101,7 @@ Scan scan_range(const float* x, int64_t count) {
 constexpr int64_t kZeroSlots = 8;
 int64_t count_copies(int64_t bins, int64_t lane_values) {
   if (bins > (1 << 18)) return 1;
-  return lane_values >= 32 * bins ? 4 : lane_values >= 8 * bins ? 2 : 1;
+  return lane_values >= 8 * bins ? 4 : lane_values >= 2 * bins ? 2 : 1;
 }
 int64_t copy_stride(int64_t n) {
   return n + 1 + kZeroSlots;
@@ -124,48 +115,64 @@ int64_t lanes_for(int64_t values, int64_t bins) {
   return std::max(needed, std::clamp<int64_t>(values / (int64_t{1} << 15), 1, 8));
 }
 
+// counts[idx[i]]++ for i < m, value i counted in copy i % kCopies (independent chains of
+// increments when consecutive values fall in the same bin).
+template <int kCopies>
+inline void count_into(const int32_t* idx, int m, LaneCount* counts, int64_t stride) {
+  int i = 0;
+  for (; i + kCopies <= m; i += kCopies)
+    for (int c = 0; c < kCopies; c++) counts[c * stride + idx[i + c]]++;
+  for (; i < m; i++) counts[idx[i]]++;
+}
+
 // Bins |v| of finite values (and, with kScan, accumulates min/max/non-finite of all of
 // them); zeros are dropped, indices past the end ignored. counts: copies x copy_stride(n).
+// Bins |v| of finite values (and, with kScan, accumulates min/max/non-finite of all of
+// them into *acc); zeros are dropped, indices past the end ignored.
+// counts: copies x copy_stride(n). Same float32 arithmetic as histogram_bin.
 template <bool kScan>
-void bin_range(const float* x, int64_t count, float wf, int64_t n, int64_t copies, LaneCount* counts, MinMax* acc,
-               int64_t* bad) {
+void bin_range(const float* x, int64_t count, float wf, int64_t n, int64_t copies, LaneCount* counts, MinMax* acc) {
+  static_assert(kZeroSlots <= kSlots);
   constexpr int kBlock = 1024;
-  int32_t idx[kBlock];
+  alignas(64) int32_t idx[kBlock];
   const float limit = static_cast<float>(n);
   const int32_t zero_base = static_cast<int32_t>(n + 1);
+  VecI zero_slot;
+  for (int k = 0; k < kSlots; k++) zero_slot[k] = zero_base + (k & (kZeroSlots - 1));
   for (int64_t start = 0; start < count; start += kBlock) {
     const int m = static_cast<int>(std::min<int64_t>(kBlock, count - start));
     const float* p = x + start;
-    if constexpr (kScan) {
-      scan_block(p, m, *acc);  // the block stays in L1 for the binning
-      *bad += drain_bad(*acc);
+    const int full = m - m % kSlots;
+    for (int i = 0; i < full; i += kSlots) {
+      const VecF v = exec::load_unaligned<VecF>(p + i);
+      const VecF a = abs_of(v);
+      if constexpr (kScan) acc->add(v, a);
+      VecF q = a / wf + 0.5f;
+      q = q < limit ? q : limit;  // NaN, inf and values past the range: the overflow slot
+      const VecI slot = v == 0.f ? zero_slot : __builtin_convertvector(q, VecI);
+      std::memcpy(idx + i, &slot, sizeof slot);
     }
-    for (int i = 0; i < m; i++) {  // vectorizable: same float32 arithmetic as histogram_bin
-      float q = std::fabs(p[i]) / wf + 0.5f;
+    for (int i = full; i < m; i++) {
+      const float v = p[i];
+      if constexpr (kScan) acc->add_one(i % kSlots, v);
+      float q = std::fabs(v) / wf + 0.5f;
       q = q < limit ? q : limit;
-      idx[i] = p[i] == 0.f ? zero_base + (i & (kZeroSlots - 1)) : static_cast<int32_t>(q);
+      idx[i] = v == 0.f ? zero_base + (i & (kZeroSlots - 1)) : static_cast<int32_t>(q);
     }
     const int64_t stride = copy_stride(n);
-    if (copies == 4) {
-      LaneCount *c0 = counts, *c1 = c0 + stride, *c2 = c1 + stride, *c3 = c2 + stride;
-      int i = 0;
-      for (; i + 4 <= m; i += 4) {
-        c0[idx[i]]++;
-        c1[idx[i + 1]]++;
-        c2[idx[i + 2]]++;
-        c3[idx[i + 3]]++;
-      }
-      for (; i < m; i++) c0[idx[i]]++;
-    } else if (copies == 2) {
-      LaneCount *c0 = counts, *c1 = c0 + stride;
-      int i = 0;
-      for (; i + 2 <= m; i += 2) {
-        c0[idx[i]]++;
-        c1[idx[i + 1]]++;
-      }
-      for (; i < m; i++) c0[idx[i]]++;
-    } else {
-      for (int i = 0; i < m; i++) counts[idx[i]]++;
+    switch (copies) {
+      case 8:
+        count_into<8>(idx, m, counts, stride);
+        break;
+      case 4:
+        count_into<4>(idx, m, counts, stride);
+        break;
+      case 2:
+        count_into<2>(idx, m, counts, stride);
+        break;
+      default:
+        count_into<1>(idx, m, counts, stride);
+        break;
     }
   }
 }
@@ -190,7 +197,7 @@ void bin_into(std::span<const float> x, double width, std::vector<int64_t>& coun
   std::vector<std::vector<LaneCount>> lane_counts(lanes, std::vector<LaneCount>(copies * copy_stride(n), 0));
   auto lane = [&](int64_t l) {
     int64_t b = l * per, e = std::min(total, b + per);
-    if (b < e) bin_range<false>(x.data() + b, e - b, wf, n, copies, lane_counts[l].data(), nullptr, nullptr);
+    if (b < e) bin_range<false>(x.data() + b, e - b, wf, n, copies, lane_counts[l].data(), nullptr);
   };
   if (pool && lanes > 1) {
     pool->parallel_for(lanes, lane);
@@ -368,8 +375,10 @@ void keep_extremes(std::vector<float>& kept, std::vector<float> incoming, int64_
       incoming.resize(keep);
     }
   }
-  kept.insert(kept.end(), incoming.begin(), incoming.end());
-  std::sort(kept.begin(), kept.end());
+  std::sort(incoming.begin(), incoming.end());
+  std::vector<float> merged(kept.size() + incoming.size());
+  std::merge(kept.begin(), kept.end(), incoming.begin(), incoming.end(), merged.begin());  // both sorted
+  kept.swap(merged);
   if (static_cast<int64_t>(kept.size()) > keep) {
     if (largest) {
       kept.erase(kept.begin(), kept.end() - keep);
@@ -392,43 +401,45 @@ void TensorStats::add_extremes(std::span<const float> x, ThreadPool* pool) {
     // change the kept values (equal ones leave the values unchanged). One pass in fixed
     // chunks; a 1024-value block is read value by value only when its min/max crosses a cut.
     const float hi_cut = top_.front(), lo_cut = bottom_.back();
+    constexpr int64_t kBlock = 1024;
     const int64_t chunks = (n + kChunk - 1) / kChunk;
-    // Two passes over fixed chunks: count the values beyond the cuts, then copy them to
-    // their offsets (no allocation on the workers: per-thread malloc arenas grew the
-    // peak memory with the number of samples).
+    // Pass 1 counts the values beyond the cuts per chunk and marks the 1024-value blocks
+    // that hold any; pass 2 copies them from the marked blocks to their
+    // offsets (no allocation on the workers: per-thread malloc arenas grew the peak memory
+    // with the number of samples).
+    std::vector<uint8_t> crosses((n + kBlock - 1) / kBlock, 0);  // bit 0: above hi_cut, bit 1: below lo_cut
     std::vector<int64_t> hi_at(chunks + 1, 0), lo_at(chunks + 1, 0);
     std::vector<float> hi, lo;
     for (int pass = 0; pass < 2; pass++) {
       for_chunks(pool, n, [&](int64_t c, int64_t b, int64_t e) {
         int64_t nh = 0, nl = 0;
-        for (int64_t start = b; start < e; start += 1024) {
-          const int m = static_cast<int>(std::min<int64_t>(1024, e - start));
+        for (int64_t start = b; start < e; start += kBlock) {
+          const int m = static_cast<int>(std::min<int64_t>(kBlock, e - start));
           const float* p = x.data() + start;
-          float bmn[kSlots], bmx[kSlots];
-          for (int k = 0; k < kSlots; k++) bmn[k] = INFINITY, bmx[k] = -INFINITY;
-          int i = 0;
-          for (; i + kSlots <= m; i += kSlots) {
-            for (int k = 0; k < kSlots; k++) {
-              bmn[k] = p[i + k] < bmn[k] ? p[i + k] : bmn[k];
-              bmx[k] = p[i + k] > bmx[k] ? p[i + k] : bmx[k];
+          uint8_t& mark = crosses[start / kBlock];
+          if (pass == 0) {  // vector counts of the values beyond the cuts
+            VecI above{}, below{};
+            const int full = m - m % kSlots;
+            for (int i = 0; i < full; i += kSlots) {
+              const VecF v = exec::load_unaligned<VecF>(p + i);
+              above -= v > hi_cut;  // a vector comparison's true is -1
+              below -= v < lo_cut;
             }
+            int64_t block_hi = 0, block_lo = 0;
+            for (int k = 0; k < kSlots; k++) block_hi += above[k], block_lo += below[k];
+            for (int i = full; i < m; i++) block_hi += p[i] > hi_cut, block_lo += p[i] < lo_cut;
+            mark = static_cast<uint8_t>((block_hi > 0) | ((block_lo > 0) << 1));
+            nh += block_hi;
+            nl += block_lo;
+            continue;
           }
-          bool hi_any = false, lo_any = false;
-          for (; i < m; i++) hi_any |= p[i] > hi_cut, lo_any |= p[i] < lo_cut;
-          for (int k = 0; k < kSlots; k++) hi_any |= bmx[k] > hi_cut, lo_any |= bmn[k] < lo_cut;
-          if (hi_any) {
-            for (int j = 0; j < m; j++) {
-              if (!(p[j] > hi_cut)) continue;
-              if (pass == 1) hi[hi_at[c] + nh] = p[j];
-              nh++;
-            }
+          if (mark & 1) {
+            for (int j = 0; j < m; j++)
+              if (p[j] > hi_cut) hi[hi_at[c] + nh++] = p[j];
           }
-          if (lo_any) {
-            for (int j = 0; j < m; j++) {
-              if (!(p[j] < lo_cut)) continue;
-              if (pass == 1) lo[lo_at[c] + nl] = p[j];
-              nl++;
-            }
+          if (mark & 2) {
+            for (int j = 0; j < m; j++)
+              if (p[j] < lo_cut) lo[lo_at[c] + nl++] = p[j];
           }
         }
         if (pass == 0) hi_at[c + 1] = nh, lo_at[c + 1] = nl;
@@ -482,9 +493,8 @@ void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
         const int64_t b = l * per, e = std::min(n, b + per);
         if (b >= e) return;
         MinMax acc;
-        int64_t lane_bad = 0;
-        bin_range<true>(x.data() + b, e - b, wf, nb, copies, lane_counts[l].data(), &acc, &lane_bad);
-        parts[l] = finish_scan(acc, lane_bad, x.data() + b, e - b);
+        bin_range<true>(x.data() + b, e - b, wf, nb, copies, lane_counts[l].data(), &acc);
+        parts[l] = finish_scan(acc, x.data() + b, e - b);
       };
       if (pool && lanes > 1) {
         pool->parallel_for(lanes, lane);

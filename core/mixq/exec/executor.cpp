@@ -437,6 +437,9 @@ const std::vector<std::string>& Executor::outputs() const {
 int Executor::threads() const {
   return plan_->pool->size();
 }
+ThreadPool& Executor::thread_pool() {
+  return *plan_->pool;
+}
 int64_t Executor::macs() const {
   return plan_->macs;
 }

@@ -34,6 +34,8 @@
 
 namespace mixq {
 
+class ThreadPool;
+
 struct ExecOptions {
   int threads = 0;  // 0 = all cores natively; wasm: always 1
   // Tap filter: when set, the tap sees only these tensors (ONNX names), and Conv epilogue
@@ -65,6 +67,9 @@ class Executor {
   const std::vector<InputSpec>& inputs() const;
   const std::vector<std::string>& outputs() const;
   int threads() const;
+  // The executor's workers, idle while a tap runs: a tap may use them for its own
+  // parallel work (never while run() is inside a kernel).
+  ThreadPool& thread_pool();
   // Multiply-accumulates of one run (Conv/ConvTranspose/Gemm/MatMul), for GFLOP/s reports.
   int64_t macs() const;
   // Nodes whose work is fused into a neighbouring kernel when run() has no tap
