@@ -17,9 +17,10 @@ namespace {
 // min/max combine exactly, floating sums combine in chunk order: deterministic results.
 constexpr int64_t kChunk = 1 << 16;
 
-void for_chunks(ThreadPool* pool, int64_t n, const std::function<void(int64_t, int64_t, int64_t)>& fn) {
-  const int64_t chunks = (n + kChunk - 1) / kChunk;
-  auto task = [&](int64_t c) { fn(c, c * kChunk, std::min(n, (c + 1) * kChunk)); };
+void for_chunks(ThreadPool* pool, int64_t n, const std::function<void(int64_t, int64_t, int64_t)>& fn,
+                int64_t chunk = kChunk) {
+  const int64_t chunks = (n + chunk - 1) / chunk;
+  auto task = [&](int64_t c) { fn(c, c * chunk, std::min(n, (c + 1) * chunk)); };
   if (pool && chunks > 1) {
     pool->parallel_for(chunks, task);
   } else {
@@ -106,13 +107,15 @@ int64_t count_copies(int64_t bins, int64_t lane_values) {
 int64_t copy_stride(int64_t n) {
   return n + 1 + kZeroSlots;
 }
-// Fixed lanes (a function of the size only, never of the thread count). A lane counts at
-// most 2^30 values, so 32-bit lane counts (half the cache footprint) cannot overflow.
+// Lanes: one per worker for samples large enough to share (at least 16K values each).
+// Counts are integers and min/max ties are resolved in lane order, so any split gives the
+// same result. A lane counts at most 2^30 values, so 32-bit lane counts (half the cache
+// footprint) cannot overflow.
 using LaneCount = uint32_t;
-int64_t lanes_for(int64_t values, int64_t bins) {
+int64_t lanes_for(int64_t values, int64_t bins, const ThreadPool* pool) {
   const int64_t needed = (values >> 30) + 1;
-  if (bins > (1 << 18)) return needed;  // huge extended histograms: bound memory
-  return std::max(needed, std::clamp<int64_t>(values / (int64_t{1} << 15), 1, 8));
+  if (bins > (1 << 18) || !pool) return needed;  // huge extended histograms: bound memory
+  return std::max(needed, std::clamp<int64_t>(values / (int64_t{1} << 14), 1, pool->size()));
 }
 
 // counts[idx[i]]++ for i < m, value i counted in copy i % kCopies (independent chains of
@@ -190,8 +193,8 @@ void bin_into(std::span<const float> x, double width, std::vector<int64_t>& coun
   const float wf = static_cast<float>(width);
   const int64_t n = static_cast<int64_t>(counts.size());
   const int64_t total = static_cast<int64_t>(x.size());
-  // Fixed lanes with private counts (integers: any order gives the same sums).
-  const int64_t lanes = lanes_for(total, n);
+  // Lanes with private counts (integers: any order gives the same sums).
+  const int64_t lanes = lanes_for(total, n, pool);
   const int64_t per = (total + lanes - 1) / lanes;
   const int64_t copies = count_copies(n, per);
   std::vector<std::vector<LaneCount>> lane_counts(lanes, std::vector<LaneCount>(copies * copy_stride(n), 0));
@@ -387,6 +390,86 @@ void keep_extremes(std::vector<float>& kept, std::vector<float> incoming, int64_
     }
   }
 }
+// The values of x above hi_cut (into hi) and below lo_cut (into lo), in x's order.
+void collect_beyond(std::span<const float> x, float hi_cut, float lo_cut, ThreadPool* pool, std::vector<float>& hi,
+                    std::vector<float>& lo) {
+  const int64_t n = static_cast<int64_t>(x.size());
+  constexpr int64_t kBlock = 1024;
+  // Chunks of 16K values (the values beyond the cuts are a multiset: any chunking gives
+  // the same kept values).
+  constexpr int64_t kExtremesChunk = 1 << 14;
+  const int64_t chunks = (n + kExtremesChunk - 1) / kExtremesChunk;
+  // Pass 1 counts the values beyond the cuts per chunk and marks the 1024-value blocks
+  // that hold any; pass 2 copies them from the marked blocks to their offsets (no
+  // allocation on the workers: per-thread malloc arenas grew the peak memory with the
+  // number of samples).
+  std::vector<uint8_t> crosses((n + kBlock - 1) / kBlock, 0);  // bit 0: above hi_cut, bit 1: below lo_cut
+  std::vector<int64_t> hi_at(chunks + 1, 0), lo_at(chunks + 1, 0);
+  for (int pass = 0; pass < 2; pass++) {
+    for_chunks(
+        pool, n,
+        [&](int64_t c, int64_t b, int64_t e) {
+          int64_t nh = 0, nl = 0;
+          for (int64_t start = b; start < e; start += kBlock) {
+            const int m = static_cast<int>(std::min<int64_t>(kBlock, e - start));
+            const float* p = x.data() + start;
+            uint8_t& mark = crosses[start / kBlock];
+            if (pass == 0) {  // vector counts of the values beyond the cuts
+              VecI above{}, below{};
+              const int full = m - m % kSlots;
+              for (int i = 0; i < full; i += kSlots) {
+                const VecF v = exec::load_unaligned<VecF>(p + i);
+                above -= v > hi_cut;  // a vector comparison's true is -1
+                below -= v < lo_cut;
+              }
+              int64_t block_hi = 0, block_lo = 0;
+              for (int k = 0; k < kSlots; k++) block_hi += above[k], block_lo += below[k];
+              for (int i = full; i < m; i++) block_hi += p[i] > hi_cut, block_lo += p[i] < lo_cut;
+              mark = static_cast<uint8_t>((block_hi > 0) | ((block_lo > 0) << 1));
+              nh += block_hi;
+              nl += block_lo;
+              continue;
+            }
+            if (mark & 1) {
+              for (int j = 0; j < m; j++)
+                if (p[j] > hi_cut) hi[hi_at[c] + nh++] = p[j];
+            }
+            if (mark & 2) {
+              for (int j = 0; j < m; j++)
+                if (p[j] < lo_cut) lo[lo_at[c] + nl++] = p[j];
+            }
+          }
+          if (pass == 0) hi_at[c + 1] = nh, lo_at[c + 1] = nl;
+        },
+        kExtremesChunk);
+    if (pass == 0) {
+      for (int64_t c = 0; c < chunks; c++) hi_at[c + 1] += hi_at[c], lo_at[c + 1] += lo_at[c];
+      hi.resize(hi_at[chunks]);
+      lo.resize(lo_at[chunks]);
+      if (hi.empty() && lo.empty()) return;  // nothing beyond the cuts
+    }
+  }
+}
+
+// Cuts for a sample's L largest and L smallest values without sorting it: quantiles of a
+// strided subsample, with a margin, so that (almost always) at least L values lie beyond
+// each; the caller checks and falls back to selection on the whole sample otherwise.
+bool estimate_cuts(std::span<const float> x, int64_t L, float& hi_cut, float& lo_cut) {
+  const int64_t n = static_cast<int64_t>(x.size());
+  const int64_t stride = std::max<int64_t>(1, n / 16384);
+  std::vector<float> sub;
+  sub.reserve(n / stride + 1);
+  for (int64_t i = 0; i < n; i += stride) sub.push_back(x[i]);
+  const int64_t m = static_cast<int64_t>(sub.size());
+  const int64_t rank = 2 * (L * m + n - 1) / n + 16;  // ~2x the expected count, plus 16
+  if (rank >= m / 2) return false;
+  std::nth_element(sub.begin(), sub.end() - 1 - rank, sub.end());
+  hi_cut = sub[m - 1 - rank];
+  std::nth_element(sub.begin(), sub.begin() + rank, sub.end());
+  lo_cut = sub[rank];
+  return true;
+}
+
 }  // namespace
 
 void TensorStats::add_extremes(std::span<const float> x, ThreadPool* pool) {
@@ -395,65 +478,26 @@ void TensorStats::add_extremes(std::span<const float> x, ThreadPool* pool) {
   // extremes of that multiset matter, so they are kept incrementally.
   const int64_t L = config_.percentile_keep;
   const int64_t n = static_cast<int64_t>(x.size());
-  if (n >= 2 * L && static_cast<int64_t>(top_.size()) == L && static_cast<int64_t>(bottom_.size()) == L) {
+  if (n >= 2 * L) {
     // The sample's L smallest and L largest are disjoint, so the multiset's L largest are
-    // the L largest values seen at all: only values beyond the current L-th extreme can
-    // change the kept values (equal ones leave the values unchanged). One pass in fixed
-    // chunks; a 1024-value block is read value by value only when its min/max crosses a cut.
-    const float hi_cut = top_.front(), lo_cut = bottom_.back();
-    constexpr int64_t kBlock = 1024;
-    const int64_t chunks = (n + kChunk - 1) / kChunk;
-    // Pass 1 counts the values beyond the cuts per chunk and marks the 1024-value blocks
-    // that hold any; pass 2 copies them from the marked blocks to their
-    // offsets (no allocation on the workers: per-thread malloc arenas grew the peak memory
-    // with the number of samples).
-    std::vector<uint8_t> crosses((n + kBlock - 1) / kBlock, 0);  // bit 0: above hi_cut, bit 1: below lo_cut
-    std::vector<int64_t> hi_at(chunks + 1, 0), lo_at(chunks + 1, 0);
-    std::vector<float> hi, lo;
-    for (int pass = 0; pass < 2; pass++) {
-      for_chunks(pool, n, [&](int64_t c, int64_t b, int64_t e) {
-        int64_t nh = 0, nl = 0;
-        for (int64_t start = b; start < e; start += kBlock) {
-          const int m = static_cast<int>(std::min<int64_t>(kBlock, e - start));
-          const float* p = x.data() + start;
-          uint8_t& mark = crosses[start / kBlock];
-          if (pass == 0) {  // vector counts of the values beyond the cuts
-            VecI above{}, below{};
-            const int full = m - m % kSlots;
-            for (int i = 0; i < full; i += kSlots) {
-              const VecF v = exec::load_unaligned<VecF>(p + i);
-              above -= v > hi_cut;  // a vector comparison's true is -1
-              below -= v < lo_cut;
-            }
-            int64_t block_hi = 0, block_lo = 0;
-            for (int k = 0; k < kSlots; k++) block_hi += above[k], block_lo += below[k];
-            for (int i = full; i < m; i++) block_hi += p[i] > hi_cut, block_lo += p[i] < lo_cut;
-            mark = static_cast<uint8_t>((block_hi > 0) | ((block_lo > 0) << 1));
-            nh += block_hi;
-            nl += block_lo;
-            continue;
-          }
-          if (mark & 1) {
-            for (int j = 0; j < m; j++)
-              if (p[j] > hi_cut) hi[hi_at[c] + nh++] = p[j];
-          }
-          if (mark & 2) {
-            for (int j = 0; j < m; j++)
-              if (p[j] < lo_cut) lo[lo_at[c] + nl++] = p[j];
-          }
-        }
-        if (pass == 0) hi_at[c + 1] = nh, lo_at[c + 1] = nl;
-      });
-      if (pass == 0) {
-        for (int64_t c = 0; c < chunks; c++) hi_at[c + 1] += hi_at[c], lo_at[c + 1] += lo_at[c];
-        if (hi_at[chunks] == 0 && lo_at[chunks] == 0) return;  // nothing beyond the cuts
-        hi.resize(hi_at[chunks]);
-        lo.resize(lo_at[chunks]);
+    // the L largest values seen at all. Once L are kept, only values beyond the current
+    // L-th extreme can change them (equal ones leave the values unchanged); before, any
+    // cuts with at least L values beyond them hold the sample's L extremes.
+    const bool full = static_cast<int64_t>(top_.size()) == L && static_cast<int64_t>(bottom_.size()) == L;
+    float hi_cut = 0, lo_cut = 0;
+    if (full) {
+      hi_cut = top_.front();
+      lo_cut = bottom_.back();
+    }
+    if (full || estimate_cuts(x, L, hi_cut, lo_cut)) {
+      std::vector<float> hi, lo;
+      collect_beyond(x, hi_cut, lo_cut, pool, hi, lo);
+      if (full || (static_cast<int64_t>(hi.size()) >= L && static_cast<int64_t>(lo.size()) >= L)) {
+        keep_extremes(top_, std::move(hi), L, true);
+        keep_extremes(bottom_, std::move(lo), L, false);
+        return;
       }
     }
-    keep_extremes(top_, std::move(hi), L, true);
-    keep_extremes(bottom_, std::move(lo), L, false);
-    return;
   }
   const int64_t k = std::min(L, n);
   std::vector<float> v(x.begin(), x.end());
@@ -484,7 +528,7 @@ void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
     if (speculate) {
       const int64_t nb = static_cast<int64_t>(hist_.counts.size());
       const float wf = static_cast<float>(hist_.th / (static_cast<double>(nb) - 1));
-      const int64_t lanes = lanes_for(n, nb);
+      const int64_t lanes = lanes_for(n, nb, pool);
       parts.resize(lanes);
       const int64_t per = (n + lanes - 1) / lanes;
       copies = count_copies(nb, per);
