@@ -1,5 +1,6 @@
 // Executor per-op tests: each op against a plain naive reference written here, with
 // named tolerances; plus executor contracts (errors, tap, determinism across threads).
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <random>
@@ -8,6 +9,7 @@
 #include "mixq/analysis.h"
 #include "mixq/error.h"
 #include "mixq/exec/executor.h"
+#include "mixq/exec/kernel.h"
 #include "support/onnx_builder.h"
 
 using namespace mixq;
@@ -438,6 +440,42 @@ TEST_CASE("unary activations match their formulas") {
     b.node("Clip", {"x", "lo", "hi"}, {"y"});
     require_close(run(b, {{"x", Tensor::from_f32(s, x)}}).at("y"), ref, s, kTolExact);
   }
+}
+
+TEST_CASE("logistic and Swish over the whole float range: rational part, e^x tail, saturation, NaN") {
+  // Every 16-value group mixes regions, so the e^x tail (x < -9) is selected per lane.
+  std::vector<float> x;
+  for (float v = -120.f; v <= 30.f; v += 0.0137f) x.push_back(v);
+  for (float v : {-9.f, -8.9999f, -9.0001f, -87.3f, -88.f, 15.64377f, 15.7f, 0.f, -0.f}) x.push_back(v);
+  x.push_back(INFINITY);
+  x.push_back(-INFINITY);
+  x.push_back(NAN);
+  std::mt19937 g(7);
+  std::shuffle(x.begin(), x.end(), g);
+  std::vector<float> sig(x.size()), swish(x.size());
+  mixq::exec::logistic(x.data(), sig.data(), static_cast<int64_t>(x.size()));
+  mixq::exec::logistic(x.data(), swish.data(), static_cast<int64_t>(x.size()), true);
+  for (size_t i = 0; i < x.size(); i++) {
+    const double v = x[i];
+    INFO("x = " << v);
+    if (std::isnan(v)) {
+      CHECK(std::isnan(sig[i]));
+      continue;
+    }
+    const double ref = 1 / (1 + std::exp(-v));
+    REQUIRE(sig[i] >= 0.f);
+    REQUIRE(sig[i] <= 1.f);
+    // x >= -9: p(x)/q(x) + 0.5, an absolute error of about one ulp of 0.5; x < -9: e^x
+    // stands for e^x / (1 + e^x), a relative error below e^-9 = 1.2e-4
+    const double rel = v < -9 ? 1.3e-4 : 2e-6, abs = v < -9 ? 1e-37 : 1.2e-7;
+    REQUIRE(std::fabs(sig[i] - ref) <= rel * ref + abs);
+    if (std::isfinite(v)) REQUIRE(std::fabs(swish[i] - v * ref) <= (rel * ref + abs) * std::fabs(v) + 1e-37);
+  }
+  // Position independence: a value's result does not depend on its neighbours or offset.
+  std::vector<float> shifted(x.size() - 5);
+  mixq::exec::logistic(x.data() + 5, shifted.data(), static_cast<int64_t>(shifted.size()));
+  for (size_t i = 0; i < shifted.size(); i++)
+    if (!std::isnan(x[i + 5])) REQUIRE(shifted[i] == sig[i + 5]);
 }
 
 TEST_CASE("Softmax, LayerNormalization and ReduceMean match naive formulas") {

@@ -97,8 +97,9 @@ void register_norm_kernels(KernelRegistry& r);
 std::unique_ptr<Kernel> make_view_kernel();
 
 // --- helpers shared by kernels ---
-// y[i] = sigmoid(x[i]) (Eigen's float logistic), or x[i] * sigmoid(x[i]) with `times_x`
-// (Swish); y may equal x. Always evaluated one SIMD packet at a time (the tail padded),
+// y[i] = sigmoid(x[i]) (Eigen's rational approximation, in 16-value vectors), or
+// x[i] * sigmoid(x[i]) with `times_x` (Swish); y may equal x. Always evaluated 16 values
+// at a time (the tail padded),
 // so a value's result never depends on its position or the buffer's alignment: the
 // stand-alone Sigmoid kernel and a fused Conv epilogue agree bit for bit.
 void logistic(const float* x, float* y, int64_t n, bool times_x = false);

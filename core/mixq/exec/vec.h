@@ -2,6 +2,9 @@
 // without intrinsics: unaligned loads and stores (memcpy, compiled to one vector move).
 #pragma once
 #include <cstring>
+#if defined(__wasm_simd128__)
+#include <wasm_simd128.h>
+#endif
 
 namespace mixq::exec {
 
@@ -14,6 +17,44 @@ inline V load_unaligned(const float* p) {
 template <class V>
 inline void store_unaligned(float* p, const V& v) {
   std::memcpy(p, &v, sizeof v);
+}
+
+// Per lane `b < a ? b : a` (clamp_above) and `a < b ? b : a` (clamp_below): a NaN in `a`
+// stays NaN. In wasm one pmin/pmax per 4 lanes; the compiler's own choice for the ternary,
+// f32x4.min/max (IEEE minimum semantics), costs about 8 instructions each in V8.
+template <class V>
+inline V clamp_above(V a, V b) {
+#if defined(__wasm_simd128__)
+  static_assert(sizeof(V) % 16 == 0);
+  V r;
+  for (unsigned k = 0; k < sizeof(V) / 16; k++) {
+    v128_t x, y;
+    std::memcpy(&x, reinterpret_cast<const char*>(&a) + 16 * k, 16);
+    std::memcpy(&y, reinterpret_cast<const char*>(&b) + 16 * k, 16);
+    const v128_t m = wasm_f32x4_pmin(x, y);
+    std::memcpy(reinterpret_cast<char*>(&r) + 16 * k, &m, 16);
+  }
+  return r;
+#else
+  return b < a ? b : a;
+#endif
+}
+template <class V>
+inline V clamp_below(V a, V b) {
+#if defined(__wasm_simd128__)
+  static_assert(sizeof(V) % 16 == 0);
+  V r;
+  for (unsigned k = 0; k < sizeof(V) / 16; k++) {
+    v128_t x, y;
+    std::memcpy(&x, reinterpret_cast<const char*>(&a) + 16 * k, 16);
+    std::memcpy(&y, reinterpret_cast<const char*>(&b) + 16 * k, 16);
+    const v128_t m = wasm_f32x4_pmax(x, y);
+    std::memcpy(reinterpret_cast<char*>(&r) + 16 * k, &m, 16);
+  }
+  return r;
+#else
+  return a < b ? b : a;
+#endif
 }
 
 }  // namespace mixq::exec
