@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <set>
 
@@ -336,6 +337,26 @@ TEST_CASE("MatMul broadcasts batches; Gemm honours transB, alpha, beta") {
   OnnxBuilder::attr_f(n, "alpha", 0.5f);
   OnnxBuilder::attr_f(n, "beta", 2.f);
   require_close(run(g, {{"x", Tensor::from_f32(xs, x)}}).at("y"), gref, {5, 6}, kTolAccumulate);
+
+  SECTION("a head with few rows and many columns is split by columns: same values, same bits for any threads") {
+    Shape hs{1, 3, 40}, ts{40, 1000};  // M = 3: one row block, several column blocks
+    auto h = random_values(shape_numel(hs), 20), t = random_values(shape_numel(ts), 21);
+    std::vector<float> href(3 * 1000);
+    for (int i = 0; i < 3; ++i)
+      for (int j = 0; j < 1000; ++j) {
+        double sum = 0;
+        for (int k = 0; k < 40; ++k) sum += double(h[i * 40 + k]) * t[k * 1000 + j];
+        href[i * 1000 + j] = float(sum);
+      }
+    OnnxBuilder m;
+    m.input("h", hs).output("y");
+    add_tensor(m, "t", ts, t);
+    m.node("MatMul", {"h", "t"}, {"y"});
+    auto one = run(m, {{"h", Tensor::from_f32(hs, h)}}, 1).at("y");
+    require_close(one, href, {1, 3, 1000}, kTolAccumulate);
+    auto three = run(m, {{"h", Tensor::from_f32(hs, h)}}, 3).at("y");
+    CHECK(std::memcmp(one.f32().data(), three.f32().data(), 3000 * sizeof(float)) == 0);
+  }
 }
 
 TEST_CASE("element-wise ops broadcast like numpy") {

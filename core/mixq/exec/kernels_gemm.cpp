@@ -1,7 +1,8 @@
 // Gemm and MatMul (numpy batch broadcasting; 1-D operands promoted as numpy does).
 // Both run exec::sgemm (Gemm copies transposed operands first; a constant transposed B
-// once, at plan time). Large products are split into fixed row blocks of A
-// (deterministic for any thread count).
+// once, at plan time). Products are split into blocks fixed by the shape (ProductBlocks:
+// deterministic for any thread count).
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -11,13 +12,31 @@
 namespace mixq::exec {
 namespace {
 
-// C[M,N] (row-major, ldc) = A[M,K] (row-major, lda) * B[K,N] (row-major, ldb), rows [r0, r1).
-void gemm_rows(const float* A, int64_t lda, const float* B, int64_t ldb, float* C, int64_t ldc, int64_t r0, int64_t r1,
-               int64_t K, int64_t N) {
-  sgemm(r1 - r0, N, K, A + r0 * lda, lda, B, ldb, C + r0 * ldc, ldc);
-}
-
-constexpr int64_t kRowBlock = 64;
+// Blocks of one product C[M,N]: rows of A in blocks of kRowBlock and, when that leaves
+// fewer than kMinTasks tasks (few rows, e.g. a classifier head [40,120] x [120,6625]),
+// columns of B in blocks of a multiple of kColAlign. Fixed by the shape alone: an
+// element's summation order never depends on the thread count.
+constexpr int64_t kRowBlock = 64, kColAlign = 64, kMinTasks = 8;
+struct ProductBlocks {
+  int64_t rows = 1, cols = 1;  // block counts
+  int64_t col_block = 0;       // columns per block
+  ProductBlocks(int64_t M, int64_t N, int64_t products) {
+    rows = (M + kRowBlock - 1) / kRowBlock;
+    const int64_t want = (kMinTasks + products * rows - 1) / (products * rows);
+    cols = std::clamp<int64_t>(want, 1, std::max<int64_t>(1, N / kColAlign));
+    col_block = (N + cols - 1) / cols;
+    col_block = (col_block + kColAlign - 1) / kColAlign * kColAlign;
+    cols = (N + col_block - 1) / col_block;
+  }
+  int64_t per_product() const { return rows * cols; }
+  // Task t of one product: C rows [r0, r1) x columns [c0, c1) = A[r0:r1, :] * B[:, c0:c1].
+  void run(int64_t t, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+           float* C, int64_t ldc) const {
+    const int64_t r0 = t / cols * kRowBlock, r1 = std::min(M, r0 + kRowBlock);
+    const int64_t c0 = t % cols * col_block, c1 = std::min(N, c0 + col_block);
+    sgemm(r1 - r0, c1 - c0, K, A + r0 * lda, lda, B + c0, ldb, C + r0 * ldc + c0, ldc);
+  }
+};
 
 std::unique_ptr<Kernel> make_matmul(const KernelInit& k) {
   const Node& n = k.node;
@@ -50,16 +69,16 @@ std::unique_ptr<Kernel> make_matmul(const KernelInit& k) {
     a_off[i] = ao * M * K;
     b_off[i] = bo * K * N;
   }
-  int64_t row_blocks = (M + kRowBlock - 1) / kRowBlock;
+  const ProductBlocks blocks(M, N, batches);
   return make_fn(
       [=](const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
         const float* A = in[0]->f32().data();
         const float* B = in[1]->f32().data();
         float* C = out[0]->f32().data();
-        pool.parallel_for(batches * row_blocks, [&](int64_t t) {
-          int64_t bi = t / row_blocks, rb = t % row_blocks;
-          gemm_rows(A + a_off[bi], K, B + b_off[bi], N, C + bi * M * N, N, rb * kRowBlock,
-                    std::min(M, (rb + 1) * kRowBlock), K, N);
+        const int64_t per = blocks.per_product();
+        pool.parallel_for(batches * per, [&](int64_t t) {
+          const int64_t bi = t / per;
+          blocks.run(t % per, M, N, K, A + a_off[bi], K, B + b_off[bi], N, C + bi * M * N, N);
         });
       },
       batches * M * N * K);
@@ -77,6 +96,7 @@ std::unique_ptr<Kernel> make_gemm(const KernelInit& k) {
   Shape cshape = k.has_input(2) ? k.in_shape(2) : Shape{};
   bool has_c = k.has_input(2);
   // A constant transposed B (a fully connected layer's weights) is transposed once here.
+  const ProductBlocks blocks(M, N, 1);
   std::shared_ptr<const std::vector<float>> b_const;
   if (tb && k.constant(1))
     b_const = std::make_shared<const std::vector<float>>(transposed(k.constant(1)->f32().data(), N, K));
@@ -92,13 +112,9 @@ std::unique_ptr<Kernel> make_gemm(const KernelInit& k) {
         else if (tb)
           B = (b_t = transposed(B, N, K)).data();
         float* Y = out[0]->f32().data();
-        int64_t row_blocks = (M + kRowBlock - 1) / kRowBlock;
-        pool.parallel_for(row_blocks, [&](int64_t rb) {
-          int64_t r0 = rb * kRowBlock, r1 = std::min(M, r0 + kRowBlock);
-          sgemm(r1 - r0, N, K, A + r0 * K, K, B, N, Y + r0 * N, N);
-          if (alpha != 1.f)
-            for (int64_t i = r0 * N; i < r1 * N; ++i) Y[i] *= alpha;
-        });
+        pool.parallel_for(blocks.per_product(), [&](int64_t t) { blocks.run(t, M, N, K, A, K, B, N, Y, N); });
+        if (alpha != 1.f)
+          for (int64_t i = 0; i < M * N; ++i) Y[i] *= alpha;
         if (has_c && in[2]) {
           std::vector<float> c = in[2]->to_f32();
           Shape cs = cshape;
