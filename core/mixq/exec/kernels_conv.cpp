@@ -251,8 +251,10 @@ void depthwise_plane(const ConvGeometry& g, const DepthwisePlan& d, const float*
     float* __restrict a = acc.data();
     const float* base = padded.data() + oh0 * d.Wq;
     // four vectors at a time (four independent FMA chains), their sums held in registers
-    // over all taps; the last chunk runs past n into the buffer's slack (dropped)
-    for (int64_t j0 = 0; j0 < n; j0 += kDwChunk) {
+    // over all taps, then single vectors; the last runs past n into the buffer's slack
+    // (dropped). Every position sums its taps in the same order on either path.
+    int64_t j0 = 0;
+    for (; j0 + kDwChunk <= n; j0 += kDwChunk) {
       VecF r0 = splat(bias), r1 = r0, r2 = r0, r3 = r0;
       for (int64_t k = 0; k < KK; ++k) {
         const float* src = base + d.off[k] + j0;
@@ -266,6 +268,11 @@ void depthwise_plane(const ConvGeometry& g, const DepthwisePlan& d, const float*
       store_vec(a + j0 + kVecWidth, r1);
       store_vec(a + j0 + 2 * kVecWidth, r2);
       store_vec(a + j0 + 3 * kVecWidth, r3);
+    }
+    for (; j0 < n; j0 += kVecWidth) {
+      VecF r0 = splat(bias);
+      for (int64_t k = 0; k < KK; ++k) r0 += w[k] * load_vec(base + d.off[k] + j0);
+      store_vec(a + j0, r0);
     }
     // the block's valid columns to the output rows
     for (int64_t r = 0; r < rows; ++r) std::memcpy(out + (oh0 + r) * g.OW, a + r * d.Wq, g.OW * sizeof(float));
