@@ -19,42 +19,42 @@ inline void store_unaligned(float* p, const V& v) {
   std::memcpy(p, &v, sizeof v);
 }
 
+#if defined(__wasm_simd128__)
+// op(x, y) on each 4-lane part of a and b.
+template <class V, class Op>
+inline V per_v128(const V& a, const V& b, Op op) {
+  static_assert(sizeof(V) % 16 == 0);
+  V r;
+  for (unsigned k = 0; k < sizeof(V) / 16; k++) {
+    v128_t x, y;
+    std::memcpy(&x, reinterpret_cast<const char*>(&a) + 16 * k, 16);
+    std::memcpy(&y, reinterpret_cast<const char*>(&b) + 16 * k, 16);
+    const v128_t m = op(x, y);
+    std::memcpy(reinterpret_cast<char*>(&r) + 16 * k, &m, 16);
+  }
+  return r;
+}
+#endif
+
 // Per lane `b < a ? b : a` (clamp_above) and `a < b ? b : a` (clamp_below): a NaN in `a`
 // stays NaN. In wasm one pmin/pmax per 4 lanes; the compiler's own choice for the ternary,
 // f32x4.min/max (IEEE minimum semantics), costs about 8 instructions each in V8.
-template <class V>
-inline V clamp_above(V a, V b) {
+template <bool kAbove, class V>
+inline V clamp_lanes(V a, V b) {
 #if defined(__wasm_simd128__)
-  static_assert(sizeof(V) % 16 == 0);
-  V r;
-  for (unsigned k = 0; k < sizeof(V) / 16; k++) {
-    v128_t x, y;
-    std::memcpy(&x, reinterpret_cast<const char*>(&a) + 16 * k, 16);
-    std::memcpy(&y, reinterpret_cast<const char*>(&b) + 16 * k, 16);
-    const v128_t m = wasm_f32x4_pmin(x, y);
-    std::memcpy(reinterpret_cast<char*>(&r) + 16 * k, &m, 16);
-  }
-  return r;
+  return per_v128(a, b, [](v128_t x, v128_t y) { return kAbove ? wasm_f32x4_pmin(x, y) : wasm_f32x4_pmax(x, y); });
 #else
-  return b < a ? b : a;
+  if constexpr (kAbove) return b < a ? b : a;
+  return a < b ? b : a;
 #endif
 }
 template <class V>
+inline V clamp_above(V a, V b) {
+  return clamp_lanes<true>(a, b);
+}
+template <class V>
 inline V clamp_below(V a, V b) {
-#if defined(__wasm_simd128__)
-  static_assert(sizeof(V) % 16 == 0);
-  V r;
-  for (unsigned k = 0; k < sizeof(V) / 16; k++) {
-    v128_t x, y;
-    std::memcpy(&x, reinterpret_cast<const char*>(&a) + 16 * k, 16);
-    std::memcpy(&y, reinterpret_cast<const char*>(&b) + 16 * k, 16);
-    const v128_t m = wasm_f32x4_pmax(x, y);
-    std::memcpy(reinterpret_cast<char*>(&r) + 16 * k, &m, 16);
-  }
-  return r;
-#else
-  return a < b ? b : a;
-#endif
+  return clamp_lanes<false>(a, b);
 }
 
 }  // namespace mixq::exec
