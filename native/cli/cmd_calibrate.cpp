@@ -273,6 +273,7 @@ void add_calibrate_command(CLI::App& app) {
                                {"seconds_inference", r.seconds_inference},
                                {"seconds_loading", r.seconds_loading},
                                {"seconds_statistics", r.seconds_statistics},
+                               {"statistics_copied", r.statistics_copied},
                                {"seconds_thresholds", r.seconds_thresholds},
                                {"preprocess", r.preprocess_description},
                                {"warnings", r.warnings},

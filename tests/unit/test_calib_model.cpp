@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <map>
 
 #include "mixq/analysis.h"
 #include "mixq/calib/calibrate.h"
@@ -136,6 +137,24 @@ TEST_CASE("calibrate: fastestdet on coco40 images, deterministic for any thread 
     CHECK(l.threshold > 0);
     CHECK(l.threshold <= std::max(std::fabs(l.min), std::fabs(l.max)) + 1e-6);
   }
+  // the channel shuffles' Reshape/Transpose layers share their sources' statistics, and
+  // their rows equal their sources' rows (the same values, reordered)
+  CHECK(r1.statistics_copied >= 3 * 20);
+  std::map<std::string, const LayerCalibration*> by_tensor;
+  for (const auto& l : r1.layers) by_tensor[l.tensor] = &l;
+  int reorders = 0;
+  for (const Layer& l : am.layers.layers) {
+    if (l.op_type != "Transpose" && l.op_type != "Reshape") continue;
+    const Node& n = am.model.graph.nodes[static_cast<size_t>(l.main_node)];
+    auto src = by_tensor.find(n.inputs[0]);
+    if (src == by_tensor.end()) continue;
+    const LayerCalibration& row = *by_tensor.at(l.outputs[0]);
+    CHECK(row.threshold == src->second->threshold);
+    CHECK(row.min == src->second->min);
+    CHECK(row.max == src->second->max);
+    reorders++;
+  }
+  CHECK(reorders >= 20);
   // the written table reads back with no issue and covers every layer
   auto rep = read_cali_table(t1, "t");
   check_cali_table(rep, am.layers);

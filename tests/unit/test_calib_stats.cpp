@@ -161,6 +161,64 @@ TEST_CASE("histogram and extremes: vector paths equal a plain scan for any size,
   }
 }
 
+TEST_CASE("statistics of a reordered tensor (Reshape/Transpose) copied from its source equal add()") {
+  auto same = [](const TensorStats& a, const TensorStats& b) {
+    REQUIRE(a.samples() == b.samples());
+    REQUIRE(a.elements() == b.elements());
+    REQUIRE(a.nonfinite() == b.nonfinite());
+    REQUIRE(a.min() == b.min());
+    REQUIRE(std::signbit(a.min()) == std::signbit(b.min()));
+    REQUIRE(a.max() == b.max());
+    REQUIRE(std::signbit(a.max()) == std::signbit(b.max()));
+    REQUIRE(a.histogram().counts == b.histogram().counts);
+    REQUIRE(a.histogram().th == b.histogram().th);
+    REQUIRE(a.top() == b.top());
+    REQUIRE(a.bottom() == b.bottom());
+  };
+  for (int64_t keep : {0, 30}) {
+    StatsConfig c;
+    c.percentile_keep = keep;
+    TensorStats source(c), copied(c), direct(c);
+    int shared = 0;
+    for (int k = 0; k < 6; k++) {
+      auto x = gaussian(20000, 1.f + 0.1f * k, 900 + k);
+      if (k < 4) {  // ReLU-like samples: min 0, whose sign the first zero decides
+        for (float& v : x) v = v > 0 ? v : 0.f;
+        const auto first = std::find(x.begin(), x.end(), 0.f);
+        const auto last = std::find(x.rbegin(), x.rend(), 0.f);
+        *first = k % 2 ? -0.f : 0.f;  // the two orders meet different signs first
+        *last = k % 2 ? 0.f : -0.f;
+      }
+      if (k == 4) x[17] = NAN;
+      std::vector<float> y(x.rbegin(), x.rend());  // a reordering: the first zero differs
+      source.add(x);
+      direct.add(y);
+      if (copied.add_permutation_of(source, y))
+        shared++;
+      else
+        copied.add(y);
+      INFO("sample " << k << " keep " << keep);
+      same(copied, direct);
+    }
+    CHECK(shared >= (keep == 0 ? 6 : 1));  // extremes holding zeros are never copied
+  }
+  SECTION("refused: other size, OCTAV's order-dependent sums, a source not one sample ahead") {
+    StatsConfig c;
+    TensorStats a(c), b(c);
+    auto x = gaussian(100, 1.f, 5);
+    a.add(x);
+    CHECK_FALSE(b.add_permutation_of(a, std::vector<float>(x.begin(), x.end() - 1)));
+    b.add(x);
+    CHECK_FALSE(b.add_permutation_of(a, x));  // a has no new sample
+    StatsConfig o = c;
+    o.octav = true;
+    TensorStats p(o), q(o);
+    p.add(x);
+    CHECK_FALSE(q.add_permutation_of(p, x));
+    CHECK(q.samples() == 0);
+  }
+}
+
 TEST_CASE("kl: same candidate as a plain double implementation; clips outliers; keeps uniform ranges") {
   auto a = gaussian(200000, 1.f, 7, 40.f);  // one far outlier
   TensorStats s(stats_config_for(CaliMethod::Kl, 2048, 0));

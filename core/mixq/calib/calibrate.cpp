@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 
 #include "mixq/calib/batches.h"
@@ -75,6 +76,25 @@ const CalibrateOptions& validated(const CalibrateOptions& options) {
 }
 // The tap observes only the layers' tensors (graph inputs and each layer's outputs[0]):
 // Conv epilogue fusion stays on wherever it hides none of them.
+// Layers that only reorder the values of another layer's tensor (one ONNX node: Reshape,
+// Flatten, Squeeze, Unsqueeze, Transpose, Identity): their statistics can be copied from
+// that layer's (TensorStats::add_permutation_of checks when that is exact).
+std::vector<int> permuting_layers(const AnalyzedModel& am, const std::map<std::string, int>& layer_of_tensor) {
+  static const std::set<std::string> kReorders = {"Reshape",   "Flatten",   "Squeeze",
+                                                  "Unsqueeze", "Transpose", "Identity"};
+  const auto& layers = am.layers.layers;
+  std::vector<int> src(layers.size(), -1);
+  for (size_t i = 0; i < layers.size(); i++) {
+    const Layer& l = layers[i];
+    if (l.main_node < 0 || l.onnx_nodes.size() != 1 || !kReorders.count(l.op_type)) continue;
+    const Node& n = am.model.graph.nodes[static_cast<size_t>(l.main_node)];
+    if (n.inputs.empty() || l.outputs.empty() || n.outputs.empty() || n.outputs[0] != l.outputs[0]) continue;
+    auto it = layer_of_tensor.find(n.inputs[0]);
+    if (it != layer_of_tensor.end() && it->second != static_cast<int>(i)) src[i] = it->second;
+  }
+  return src;
+}
+
 ExecOptions exec_options(const AnalyzedModel& am, const CalibrateOptions& options) {
   ExecOptions eo;
   eo.threads = options.threads;
@@ -113,12 +133,14 @@ struct Calibration::State {
   std::map<std::string, int> layer_of_tensor;  // layers keyed by the ONNX tensor they publish
   std::vector<bool> asym;
   std::vector<std::unique_ptr<TensorStats>> stats;
+  std::vector<int> permutes;  // layer whose tensor holds the same values reordered (-1: none)
   std::vector<std::string> layer_tensor;
   int64_t runs_expected = 0;
   int64_t extremes_runs = 0;  // runs the percentile extremes are sized for (shard_total_samples)
   int runs = 0;
   std::vector<float> scratch;
   double stats_seconds = 0;
+  int64_t shared_layers = 0;  // layer samples whose statistics were copied (permuting_layers)
   std::unique_ptr<BatchStream> stream;
   std::unique_ptr<BatchPrefetcher> prefetch;  // after `stream`: destroyed (joined) first
   bool exhausted = false, finished = false;
@@ -140,7 +162,11 @@ void Calibration::State::tap(const std::string& tensor, const Tensor& value) {
     stats[li] = std::make_unique<TensorStats>(cfg);
     layer_tensor[li] = tensor;
   }
-  if (value.dtype() == DType::Float32) {
+  const int src = permutes[li];
+  if (src >= 0 && stats[src] && value.dtype() == DType::Float32 &&
+      stats[li]->add_permutation_of(*stats[src], value.f32())) {
+    shared_layers++;
+  } else if (value.dtype() == DType::Float32) {
     stats[li]->add(value.f32(), &exec.thread_pool());  // the executor waits for the tap
   } else {
     scratch = value.to_f32();
@@ -171,6 +197,7 @@ Calibration::Calibration(const AnalyzedModel& am, const DataSelection& data, Rea
     }
   }
   s.asym = s.options.part_asymmetric ? asymmetric_layers(am.layers) : std::vector<bool>(s.num_layers, false);
+  s.permutes = permuting_layers(am, s.layer_of_tensor);
   s.stats.resize(s.num_layers);
   s.layer_tensor.resize(s.num_layers);
   // Runs known up front: images are single items grouped by the batch size; npy/npz
@@ -250,6 +277,7 @@ CalibrationResult Calibration::finish() {
   result.seconds_inference = s.result.seconds_inference;
   result.seconds_loading = s.result.seconds_loading;
   result.seconds_statistics = s.stats_seconds;
+  result.statistics_copied = s.shared_layers;
   if (s.options.tune_num > 0) {
     result.tune_samples = tune_thresholds(s.am, s.data, s.read, s.options, &result);
   }

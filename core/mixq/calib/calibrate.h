@@ -73,6 +73,9 @@ struct CalibrationResult {
   double seconds_loading = 0;          // part of seconds_inference waiting for reading/decoding/preprocessing
   double seconds_statistics = 0;       // part of seconds_inference spent in the statistics
   double seconds_thresholds = 0;
+  // Layer samples whose statistics were copied from the layer whose values they reorder
+  // (Reshape/Transpose/...: the same multiset of values, exactly the same statistics).
+  int64_t statistics_copied = 0;
 
   CaliTable table() const;
   std::vector<TensorRange> tensor_ranges() const;  // keyed by ONNX tensor names

@@ -598,6 +598,35 @@ void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
   add_others(x, pool);
 }
 
+bool TensorStats::add_permutation_of(const TensorStats& source, std::span<const float> x) {
+  const StatsConfig &a = config_, &b = source.config_;
+  const bool same_config = a.bins == b.bins && a.histogram == b.histogram && a.octav == b.octav &&
+                           a.aciq_gauss == b.aciq_gauss && a.aciq_laplace == b.aciq_laplace &&
+                           a.percentile_keep == b.percentile_keep;
+  if (!same_config || a.octav || a.aciq_gauss || a.aciq_laplace) return false;
+  const int64_t n = static_cast<int64_t>(x.size());
+  if (source.samples_ != samples_ + 1) return false;
+  if (source.elements_ + (source.nonfinite_ - nonfinite_) != n) return false;  // this sample's size
+  if (a.percentile_keep > 0 &&
+      (source.top_.empty() || !(source.top_.front() > 0.f) || source.bottom_.empty() || !(source.bottom_.back() < 0.f)))
+    return false;  // kept extremes with zeros: their signs depend on the order
+  if (static_cast<int64_t>(source.hist_.counts.size()) > n) return false;  // copying would cost more
+  // A zero min or max keeps the sign add() gives it: the earlier one if it was zero
+  // already, else this sample's first zero (the sequential scan's tie rule).
+  float zero = 0.f;
+  if (source.min_ == 0.f || source.max_ == 0.f) {
+    const auto it = std::find(x.begin(), x.end(), 0.f);
+    if (it == x.end()) return false;
+    zero = *it;
+  }
+  const float old_min = min_, old_max = max_;
+  const bool first = samples_ == 0;
+  *this = source;
+  if (min_ == 0.f) min_ = !first && old_min == 0.f ? old_min : zero;
+  if (max_ == 0.f) max_ = !first && old_max == 0.f ? old_max : zero;
+  return true;
+}
+
 void TensorStats::merge(const TensorStats& later) {
   require(later.config_.bins == config_.bins && later.config_.histogram == config_.histogram &&
               later.config_.octav == config_.octav && later.config_.aciq_gauss == config_.aciq_gauss &&
