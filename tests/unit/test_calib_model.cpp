@@ -177,12 +177,7 @@ TEST_CASE("calibrate: yolov5n-face letterboxed, percentile9999 on two images") {
   sel.samples = {{{test::shared_path("calib/coco40/000000000139.jpg")}},
                  {{test::shared_path("calib/coco40/000000000285.jpg")}}};
   ReadSampleFile read = test::read_sample_file;
-  CalibrateOptions o;
-  o.method = CaliMethod::Percentile9999;
-  o.preprocess.keep_aspect_ratio = true;
-  o.preprocess.pad_value = 114;
-  o.preprocess.pixel_format = "rgb";
-  o.preprocess.scale = {1 / 255.f, 1 / 255.f, 1 / 255.f};
+  CalibrateOptions o = test::yolov5n_face_p9999_options();
   auto r = calibrate(am, sel, read, o);
   REQUIRE(r.layers.size() == am.layers.layers.size());
   CHECK(r.batches == 2);

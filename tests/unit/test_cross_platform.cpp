@@ -66,13 +66,8 @@ TEST_CASE("cross-platform: fastestdet kl table and FP32 outputs", "[.cross_platf
 
 TEST_CASE("cross-platform: yolov5n-face percentile9999 table", "[.cross_platform]") {
   MIXQ_REQUIRE_SHARED(model, "models/yolov5n-0.5-face.onnx");
-  CalibrateOptions letterboxed;
-  letterboxed.method = CaliMethod::Percentile9999;
-  letterboxed.preprocess.keep_aspect_ratio = true;
-  letterboxed.preprocess.pad_value = 114;
-  letterboxed.preprocess.pixel_format = "rgb";
-  letterboxed.preprocess.scale = {1 / 255.f, 1 / 255.f, 1 / 255.f};
-  write_case("yolov5n_face_p9999.cali", table_bytes(analyze_model(model, {}), test::coco40_selection(2), letterboxed));
+  write_case("yolov5n_face_p9999.cali",
+             table_bytes(analyze_model(model, {}), test::coco40_selection(2), test::yolov5n_face_p9999_options()));
 }
 
 TEST_CASE("cross-platform: FP32 outputs of every exec_ort model", "[.cross_platform]") {

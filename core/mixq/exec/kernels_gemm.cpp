@@ -29,12 +29,15 @@ struct ProductBlocks {
     cols = (N + col_block - 1) / col_block;
   }
   int64_t per_product() const { return rows * cols; }
-  // Task t of one product: C rows [r0, r1) x columns [c0, c1) = A[r0:r1, :] * B[:, c0:c1].
+  // Task t of one product: C rows [r0, r1) x columns [c0, c1) = scale * A[r0:r1, :] * B[:, c0:c1].
   void run(int64_t t, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
-           float* C, int64_t ldc) const {
+           float* C, int64_t ldc, float scale = 1.f) const {
     const int64_t r0 = t / cols * kRowBlock, r1 = std::min(M, r0 + kRowBlock);
     const int64_t c0 = t % cols * col_block, c1 = std::min(N, c0 + col_block);
     sgemm(r1 - r0, c1 - c0, K, A + r0 * lda, lda, B + c0, ldb, C + r0 * ldc + c0, ldc);
+    if (scale != 1.f)
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = c0; c < c1; ++c) C[r * ldc + c] *= scale;
   }
 };
 
@@ -112,9 +115,7 @@ std::unique_ptr<Kernel> make_gemm(const KernelInit& k) {
         else if (tb)
           B = (b_t = transposed(B, N, K)).data();
         float* Y = out[0]->f32().data();
-        pool.parallel_for(blocks.per_product(), [&](int64_t t) { blocks.run(t, M, N, K, A, K, B, N, Y, N); });
-        if (alpha != 1.f)
-          for (int64_t i = 0; i < M * N; ++i) Y[i] *= alpha;
+        pool.parallel_for(blocks.per_product(), [&](int64_t t) { blocks.run(t, M, N, K, A, K, B, N, Y, N, alpha); });
         if (has_c && in[2]) {
           std::vector<float> c = in[2]->to_f32();
           Shape cs = cshape;
