@@ -4,6 +4,10 @@
 //                                                      (REPEAT timed runs after 1 s of warm-up)
 //   mixq_exec_bench MODEL INPUT.npz REPEAT THREADS profile
 //                                                      -> also ms per op type (tapped, unfused run)
+//   mixq_exec_bench MODEL INPUT.npz REPEAT THREADS tap
+//                                                      -> also "tap_latency_ms median=M min=m": the run
+//                                                         calibration makes (every layer tensor observed,
+//                                                         an empty tap), timed alternately with the plain run
 //   mixq_exec_bench --peak [THREADS]                   -> "peak_gflops G" (exec::sgemm 1024^3,
 //                                                         one product per thread)
 #include <Eigen/Core>
@@ -12,11 +16,13 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "mixq/analysis.h"
+#include "mixq/calib/calibrate.h"
 #include "mixq/error.h"
 #include "mixq/exec/executor.h"
 #include "mixq/exec/sgemm.h"
@@ -104,17 +110,41 @@ int main(int argc, char** argv) {
     // timed runs measure the steady state that calibration's hundreds of runs see.
     for (double start = now_ms(); ex.run(feed), now_ms() - start < 1000;) {
     }
-    std::vector<double> ms;
+    const std::string mode = argc > 5 ? argv[5] : "";
+    // Calibration's run: the layers' tensors observed (fusion kept where it hides none).
+    std::unique_ptr<mixq::Executor> tapped;
+    if (mode == "tap") {
+      mixq::ExecOptions eo{threads};
+      eo.observe = mixq::calib::calibrated_tensors(am);
+      tapped = std::make_unique<mixq::Executor>(am, eo);
+      for (double start = now_ms();
+           tapped->run(feed, [](const std::string&, const mixq::Tensor&) {}), now_ms() - start < 1000;) {
+      }
+    }
+    std::vector<double> ms, tap_ms;
     for (int i = 0; i < repeat; ++i) {
       double t0 = now_ms();
       ex.run(feed);
       ms.push_back(now_ms() - t0);
+      if (tapped) {
+        t0 = now_ms();
+        tapped->run(feed, [](const std::string&, const mixq::Tensor&) {});
+        tap_ms.push_back(now_ms() - t0);
+      }
     }
-    std::sort(ms.begin(), ms.end());
-    double median = ms.size() % 2 ? ms[ms.size() / 2] : 0.5 * (ms[ms.size() / 2 - 1] + ms[ms.size() / 2]);
+    auto median_of = [](std::vector<double>& v) {
+      std::sort(v.begin(), v.end());
+      return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+    };
+    double median = median_of(ms);
     std::printf("latency_ms median=%.3f min=%.3f macs=%lld threads=%d\n", median, ms[0], (long long)ex.macs(),
                 ex.threads());
-    if (argc > 5 && std::string(argv[5]) == "profile") print_profile(ex, am, feed);
+    if (tapped) {
+      const double tap_median = median_of(tap_ms);  // sorts
+      std::printf("tap_latency_ms median=%.3f min=%.3f fused_nodes=%d fused_with_tap=%d\n", tap_median, tap_ms[0],
+                  ex.fused_nodes(), tapped->fused_nodes_with_tap());
+    }
+    if (mode == "profile") print_profile(ex, am, feed);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mixq_exec_bench: %s\n", e.what());

@@ -790,7 +790,43 @@ TEST_CASE("tap filter: only observed tensors are tapped, fusion stays on where i
     auto out = observe({"c1"}, &seen);
     CHECK(seen == std::vector<std::string>{"c1"});
     CHECK(std::equal(out.at("y").bytes().begin(), out.at("y").bytes().end(), ref.at("y").bytes().begin()));
+    ExecOptions o;
+    o.observe = std::set<std::string>{"c1"};
+    CHECK(Executor(am, o).fused_nodes_with_tap() == plain.fused_nodes() - 1);  // the Swish stays fused
   }
+  SECTION("calibration's view of a SiLU: the Conv and the Mul observed, the Sigmoid not") {
+    std::vector<std::string> seen;
+    observe({"x", "r1", "c2", "m2", "y"}, &seen);  // bits checked against the unfused run
+    CHECK(seen == std::vector<std::string>{"x", "r1", "c2", "m2", "y"});
+    ExecOptions o;
+    o.observe = std::set<std::string>{"x", "r1", "c2", "m2", "y"};
+    CHECK(Executor(am, o).fused_nodes_with_tap() == 1);  // the Relu; the SiLU's Conv output is observed
+  }
+}
+
+TEST_CASE("tap filter: a Conv with a folded BatchNormalization stays fused unless its own output is observed") {
+  // The fused kernel never forms the Conv's own values (the BatchNormalization is folded
+  // into the bias), so observing them turns the fusion off; the observed bits are run()'s.
+  OnnxBuilder b;
+  b.input("x", {1, 3, 12, 12}).output("y");
+  b.conv("x", "c", 3, 6);
+  b.weight("s", {6}, 1.1f).weight("b", {6}, 0.2f).weight("m", {6}, -0.1f).weight("v", {6}, 0.7f);
+  b.node("BatchNormalization", {"c", "s", "b", "m", "v"}, {"n"});
+  b.node("Relu", {"n"}, {"y"});
+  AnalyzedModel am = analyze_model(b.bytes(), {});
+  Tensor x = Tensor::from_f32({1, 3, 12, 12}, random_values(3 * 144, 35));
+  std::map<std::string, Tensor> everything;
+  Executor(am).run({{"x", x}}, [&](const std::string& n, const Tensor& t) { everything[n] = t; });
+  ExecOptions o;
+  o.observe = std::set<std::string>{"c", "y"};
+  Executor ex(am, o);
+  CHECK(ex.fused_nodes_with_tap() == 0);
+  std::map<std::string, Tensor> got;
+  ex.run({{"x", x}}, [&](const std::string& n, const Tensor& t) { got[n] = t; });
+  REQUIRE(got.count("c") == 1);
+  CHECK(std::equal(got.at("c").bytes().begin(), got.at("c").bytes().end(), everything.at("c").bytes().begin()));
+  o.observe = std::set<std::string>{"y"};
+  CHECK(Executor(am, o).fused_nodes_with_tap() == 2);
 }
 
 TEST_CASE("executor buffer pool stops growing after the first runs (fused and tapped)") {

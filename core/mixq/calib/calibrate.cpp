@@ -98,16 +98,21 @@ std::vector<int> permuting_layers(const AnalyzedModel& am, const std::map<std::s
 ExecOptions exec_options(const AnalyzedModel& am, const CalibrateOptions& options) {
   ExecOptions eo;
   eo.threads = options.threads;
-  eo.observe.emplace();
-  for (const Layer& l : am.layers.layers) {
-    if (l.is_input())
-      eo.observe->insert(l.name);
-    else if (!l.outputs.empty())
-      eo.observe->insert(l.outputs[0]);
-  }
+  eo.observe = calibrated_tensors(am);
   return eo;
 }
 }  // namespace
+
+std::set<std::string> calibrated_tensors(const AnalyzedModel& am) {
+  std::set<std::string> names;
+  for (const Layer& l : am.layers.layers) {
+    if (l.is_input())
+      names.insert(l.name);
+    else if (!l.outputs.empty())
+      names.insert(l.outputs[0]);
+  }
+  return names;
+}
 
 struct Calibration::State {
   State(const AnalyzedModel& am_in, const DataSelection& data_in, ReadSampleFile read_in, const CalibrateOptions& o)

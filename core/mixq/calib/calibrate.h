@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -83,6 +84,10 @@ struct CalibrationResult {
 
 CalibrationResult calibrate(const AnalyzedModel& am, const DataSelection& data, const ReadSampleFile& read,
                             const CalibrateOptions& options);
+
+// The ONNX tensors calibration observes (ExecOptions::observe): graph inputs and each
+// layer's outputs[0].
+std::set<std::string> calibrated_tensors(const AnalyzedModel& am);
 
 // The same calibration one executor batch at a time, for hosts that must stay responsive
 // (the web studio runs a step per frame; dropping the object cancels):

@@ -452,6 +452,16 @@ int Executor::fused_nodes() const {
   return n;
 }
 
+int Executor::fused_nodes_with_tap() const {
+  const Plan& p = *plan_;
+  int n = 0;
+  for (const Plan::Step& s : p.steps) {
+    n += static_cast<int>(s.fused_with_tap);
+    if (s.fold_pad >= 0 && !p.slots[p.steps[s.fold_pad].outputs[0]].observed) n++;
+  }
+  return n;
+}
+
 std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>& inputs, const Tap& tap) {
   Plan& p = *plan_;
   std::vector<Tensor> values(p.slots.size());

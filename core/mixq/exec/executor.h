@@ -76,6 +76,9 @@ class Executor {
   // (BatchNormalization/Relu/Clip/LeakyRelu/... after Conv, zero Pads before a Conv);
   // with a tap every node runs.
   int fused_nodes() const;
+  // The same under a tap: nodes that stay fused because ExecOptions::observe asks for no
+  // tensor they hide (0 without observe).
+  int fused_nodes_with_tap() const;
   // Activation buffers the executor holds for reuse across runs (count, total bytes).
   // Grows during the first runs only: flat afterwards for any number of runs.
   struct PoolStats {
