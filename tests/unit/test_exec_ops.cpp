@@ -9,8 +9,10 @@
 
 #include "mixq/analysis.h"
 #include "mixq/error.h"
+#include "mixq/exec/conv_winograd.h"
 #include "mixq/exec/executor.h"
 #include "mixq/exec/kernel.h"
+#include "mixq/exec/thread_pool.h"
 #include "support/onnx_builder.h"
 
 using namespace mixq;
@@ -229,6 +231,67 @@ TEST_CASE("direct Conv path (KxK kernels, row blocks) matches a naive convolutio
     OnnxBuilder::attr_ints(b.node("Conv", {"x", "w"}, {"y"}), "pads", {2, 0, 1, 2});
     auto out = run(b, {{"x", Tensor::from_f32(xs, x)}, {"w", Tensor::from_f32(ws, w)}});
     require_close(out.at("y"), ref, ys, kTolAccumulate);
+  }
+}
+
+TEST_CASE("Winograd F(2x2,3x3) path matches a naive convolution, for any thread count") {
+  // exec::Winograd3x3 is what 3x3 stride-1 convs of >= 16 channels run in wasm and in the
+  // portable build (conv_winograd_pays); called directly here so that every build tests it,
+  // and through the executor (which takes it where it pays). Odd maps (half tiles), pads
+  // of 0..2 on each side, rows of more than one 96-tile product, batches.
+  struct WinogradCase {
+    const char* what;
+    Shape x;
+    int64_t cout, pt, pl, pb, pr;
+  };
+  const WinogradCase cases[] = {
+      {"16 -> 16, pad 1, odd map", {1, 16, 9, 13}, 16, 1, 1, 1, 1},
+      {"20 -> 19, pads (2,0,1,2), batch 2", {2, 20, 17, 10}, 19, 2, 0, 1, 2},
+      {"32 -> 16, no pad", {1, 32, 10, 10}, 16, 0, 0, 0, 0},
+      {"16 -> 24, 200 wide: 3 products per tile row", {1, 16, 6, 200}, 24, 1, 1, 1, 1},
+  };
+  for (const WinogradCase& c : cases) {
+    SECTION(c.what) {
+      const int64_t N = c.x[0], C = c.x[1], H = c.x[2], W = c.x[3], M = c.cout;
+      const Shape ws{M, C, 3, 3};
+      auto x = random_values(shape_numel(c.x), 41);
+      auto w = random_values(shape_numel(ws), 42);
+      auto bias = random_values(M, 43);
+      // The reference: a naive conv of the explicitly padded input.
+      const int64_t HP = H + c.pt + c.pb, WP = W + c.pl + c.pr;
+      const Shape big{N, C, HP, WP};
+      std::vector<float> xp(shape_numel(big), 0.f);
+      for (int64_t i = 0; i < N * C; ++i)
+        for (int64_t h = 0; h < H; ++h)
+          for (int64_t ww = 0; ww < W; ++ww) xp[(i * HP + h + c.pt) * WP + ww + c.pl] = x[(i * H + h) * W + ww];
+      Shape ys;
+      auto ref = naive_conv(xp, big, w, ws, bias, 1, {1, 1}, {1, 1}, {0, 0}, ys);
+      const int64_t OH = ys[2], OW = ys[3];
+      exec::Winograd3x3 plan;
+      plan.prepare(w.data(), M, C);
+      std::vector<float> one_thread;
+      for (int threads : {1, 3}) {
+        ThreadPool pool(threads);
+        std::vector<float> y(shape_numel(ys), -1.f);
+        for (int64_t n = 0; n < N; ++n)
+          plan.run(x.data() + n * C * H * W, H, W, c.pt, c.pl, y.data() + n * M * OH * OW, OH, OW, pool,
+                   [&](int64_t m, float* v, int64_t count) {
+                     for (int64_t j = 0; j < count; ++j) v[j] += bias[m];
+                   });
+        INFO(threads << " threads");
+        require_close(Tensor::from_f32(ys, y), ref, ys, kTolAccumulate);
+        if (threads == 1)
+          one_thread = y;
+        else
+          CHECK(std::memcmp(one_thread.data(), y.data(), y.size() * sizeof(float)) == 0);
+      }
+      OnnxBuilder b;
+      b.input("x", c.x).output("y");
+      add_tensor(b, "w", ws, w);
+      add_tensor(b, "b", {M}, bias);
+      OnnxBuilder::attr_ints(b.node("Conv", {"x", "w", "b"}, {"y"}), "pads", {c.pt, c.pl, c.pb, c.pr});
+      require_close(run(b, {{"x", Tensor::from_f32(c.x, x)}}).at("y"), ref, ys, kTolAccumulate);
+    }
   }
 }
 

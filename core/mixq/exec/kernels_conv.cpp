@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "mixq/exec/conv_winograd.h"
 #include "mixq/exec/kernel.h"
 #include "mixq/exec/sgemm.h"
 #include "mixq/exec/vec.h"
@@ -542,6 +543,17 @@ void apply_epilogue(const Epilogue& ep, int64_t m, float bias, float* v, int64_t
   apply_stages(ep.stages, m, v, n);
 }
 
+// n values v of output channel m, computed without bias: adds the bias and, with an
+// epilogue, applies it.
+void finish_output(const Epilogue* ep, int64_t m, const float* bias, float* v, int64_t n) {
+  if (ep) {
+    apply_epilogue(*ep, m, bias ? bias[m] : 0.f, v, n);
+  } else if (bias) {
+    const float bv = bias[m];
+    for (int64_t j = 0; j < n; ++j) v[j] += bv;
+  }
+}
+
 // Which convs take the direct path (shape only).
 bool use_direct(const ConvGeometry& g) {
   // Measured against im2col + Eigen GEMM (1 thread): 3x3 / 5x5 convs from 3 -> 16 up to
@@ -560,7 +572,11 @@ class ConvKernel : public Kernel {
     K_ = g_.Cg * g_.KH * g_.KW;
     depthwise_ = g_.Cg == 1 && g_.Mg == 1;
     if (depthwise_) dw_ = depthwise_plan(g_);
-    direct_ = !depthwise_ && use_direct(g_);
+    const Tensor* weights = k.constant(1);
+    winograd_ = !depthwise_ && weights && g_.G == 1 && g_.KH == 3 && g_.KW == 3 && g_.SH == 1 && g_.SW == 1 &&
+                g_.DH == 1 && g_.DW == 1 && conv_winograd_pays(g_.C, g_.M, g_.OH, g_.OW);
+    if (winograd_) winograd_plan_.prepare(weights->f32().data(), g_.M, g_.C);
+    direct_ = !depthwise_ && !winograd_ && use_direct(g_);
     if (direct_) dp_ = direct_plan(g_);
     direct_ = direct_ && g_.Cg * dp_.chan_stride <= kDirectMaxBuffer;  // else im2col blocks bound the memory
     if (direct_) {
@@ -643,6 +659,12 @@ class ConvKernel : public Kernel {
       });
       return;
     }
+    if (winograd_) {
+      for (int64_t n = 0; n < g.N; ++n)
+        winograd_plan_.run(x + n * g.C * HW, g.H, g.W, g.PT, g.PL, y + n * g.M * P, g.OH, g.OW, pool,
+                           [&](int64_t m, float* v, int64_t count) { finish_output(ep, m, b, v, count); });
+      return;
+    }
     if (direct_) return execute_direct(x, w, b, y, pool, ep);
     int64_t tasks = g.N * g.G * col_blocks_ * m_blocks_;
     pool.parallel_for(tasks, [&](int64_t t) {
@@ -663,19 +685,7 @@ class ConvKernel : public Kernel {
         im2col_block(g, xin, p0, nb, buf.data());
         sgemm(mc, nb, K_, wblock, K_, buf.data(), nb, ybase, P);
       }
-      if (ep) {
-        for (int64_t m = 0; m < mc; ++m) {
-          int64_t mm = gi * g.Mg + m0 + m;
-          apply_epilogue(*ep, mm, b ? b[mm] : 0.f, ybase + m * P, nb);
-        }
-      } else if (b) {
-        const float* bb = b + gi * g.Mg + m0;
-        for (int64_t m = 0; m < mc; ++m) {
-          float bv = bb[m];
-          float* col = ybase + m * P;
-          for (int64_t j = 0; j < nb; ++j) col[j] += bv;
-        }
-      }
+      for (int64_t m = 0; m < mc; ++m) finish_output(ep, gi * g.Mg + m0 + m, b, ybase + m * P, nb);
     });
   }
 
@@ -714,12 +724,7 @@ class ConvKernel : public Kernel {
           float* dst = y + (n * g.M + mm) * P + oh0 * g.OW;
           for (int64_t r = 0; r < rows; ++r)
             std::memcpy(dst + r * g.OW, tmp.data() + mi * d.span + r * d.dw.Wq, g.OW * sizeof(float));
-          if (ep) {
-            apply_epilogue(*ep, mm, b ? b[mm] : 0.f, dst, rows * g.OW);
-          } else if (b) {
-            const float bv = b[mm];
-            for (int64_t j = 0; j < rows * g.OW; ++j) dst[j] += bv;
-          }
+          finish_output(ep, mm, b, dst, rows * g.OW);
         }
       }
     });
@@ -729,12 +734,13 @@ class ConvKernel : public Kernel {
   ConvGeometry g_;
   DepthwisePlan dw_;
   DirectPlan dp_;
-  std::vector<float> wpk_;  // direct path: packed weights
-  bool packed_ = false;     // wpk_ holds the constant weights (else packed per run)
+  Winograd3x3 winograd_plan_;  // 3x3 stride-1 convs where conv_winograd_pays()
+  std::vector<float> wpk_;     // direct path: packed weights
+  bool packed_ = false;        // wpk_ holds the constant weights (else packed per run)
   Epilogue epilogue_;
   std::vector<size_t> stages_after_;  // per absorbed step: epilogue stages once it is absorbed
   int64_t K_ = 0, nb_ = 0, col_blocks_ = 0, mb_ = 0, m_blocks_ = 0;
-  bool depthwise_ = false, pointwise_ = false, direct_ = false;
+  bool depthwise_ = false, pointwise_ = false, direct_ = false, winograd_ = false;
 };
 
 // ---------------------------------------------------------------------------------------

@@ -15,4 +15,7 @@ namespace mixq::exec {
 void sgemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
            int64_t ldc);
 
+// True for the portable micro-kernel (wasm, MIXQ_PORTABLE_FP), false for Eigen's.
+extern const bool kSgemmIsPortable;
+
 }  // namespace mixq::exec

@@ -14,4 +14,6 @@ void sgemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const f
   ct.noalias() = bt * at;
 }
 
+const bool kSgemmIsPortable = false;
+
 }  // namespace mixq::exec

@@ -107,4 +107,6 @@ void sgemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const f
   }
 }
 
+const bool kSgemmIsPortable = true;
+
 }  // namespace mixq::exec
