@@ -41,7 +41,8 @@ class Winograd3x3 {
 
 // True where this path replaces the direct convolution for a 3x3, stride-1, dilation-1,
 // ungrouped conv of C -> M channels and an OH x OW output: on targets whose sgemm is the
-// portable 4-lane kernel (wasm, MIXQ_PORTABLE_FP), for enough channels and pixels.
+// portable 4-lane kernel (wasm, MIXQ_PORTABLE_FP), for >= 16 channels in and out and
+// maps of >= 8 rows and >= 16 columns.
 bool conv_winograd_pays(int64_t C, int64_t M, int64_t OH, int64_t OW);
 
 }  // namespace mixq::exec
