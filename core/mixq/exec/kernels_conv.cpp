@@ -559,6 +559,10 @@ bool use_direct(const ConvGeometry& g) {
   // Measured against im2col + Eigen GEMM (1 thread): 3x3 / 5x5 convs from 3 -> 16 up to
   // 256 -> 256 channels 1.4-2x faster. 1x1 convs need no im2col and stay with the GEMM
   // (direct was slower inside real models). Maps of few rows give too few row blocks.
+  // With the portable 4-lane sgemm (wasm), stems of <= 4 input channels are faster as
+  // im2col + sgemm (node: fastestdet's 3 -> 24 s2 4.4 -> 3.4 ms, yolov5n-face's 3 -> 16
+  // s2 9.3-9.9 -> 7.4-8.2 ms): a tile sums only Cg*KH*KW = 27 products per output.
+  if (kSgemmIsPortable && g.Cg <= 4) return false;
   return g.KH * g.KW > 1 && g.OH >= 4 && g.OH * g.OW >= 64;
 }
 
