@@ -593,6 +593,44 @@ TEST_CASE("Softmax, LayerNormalization and ReduceMean match naive formulas") {
   require_close(out.at("rm"), rm, {2, 3, 1}, kTolTranscend);
 }
 
+TEST_CASE("MaxPool on wide rows (the 4-column paths of strides 1 and 2) matches naive windows") {
+  struct Case {
+    const char* what;
+    int64_t k, s, p;
+  };
+  const Case cases[] = {{"3x3 s2 p1 (stem)", 3, 2, 1},
+                        {"3x3 s1 p1", 3, 1, 1},
+                        {"5x5 s1 p2 (SPP)", 5, 1, 2},
+                        {"2x2 s2 p0", 2, 2, 0},
+                        {"3x3 s3 p0", 3, 3, 0}};
+  const int64_t C = 3, H = 9, W = 37;
+  auto x = random_values(C * H * W, 28);
+  for (const Case& c : cases) {
+    SECTION(c.what) {
+      const int64_t OH = (H + 2 * c.p - c.k) / c.s + 1, OW = (W + 2 * c.p - c.k) / c.s + 1;
+      std::vector<float> ref;
+      for (int64_t ch = 0; ch < C; ++ch)
+        for (int64_t oh = 0; oh < OH; ++oh)
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            float m = -INFINITY;
+            for (int64_t kh = 0; kh < c.k; ++kh)
+              for (int64_t kw = 0; kw < c.k; ++kw) {
+                const int64_t ih = oh * c.s - c.p + kh, iw = ow * c.s - c.p + kw;
+                if (ih >= 0 && ih < H && iw >= 0 && iw < W) m = std::max(m, x[(ch * H + ih) * W + iw]);
+              }
+            ref.push_back(m);
+          }
+      OnnxBuilder b;
+      b.input("x", {1, C, H, W}).output("y");
+      auto& n = b.node("MaxPool", {"x"}, {"y"});
+      OnnxBuilder::attr_ints(n, "kernel_shape", {c.k, c.k});
+      OnnxBuilder::attr_ints(n, "strides", {c.s, c.s});
+      OnnxBuilder::attr_ints(n, "pads", {c.p, c.p, c.p, c.p});
+      require_close(run(b, {{"x", Tensor::from_f32({1, C, H, W}, x)}}).at("y"), ref, {1, C, OH, OW}, kTolExact);
+    }
+  }
+}
+
 TEST_CASE("MaxPool and AveragePool match naive windows (pads, strides, ceil_mode)") {
   Shape xs{1, 2, 7, 8};
   auto x = random_values(shape_numel(xs), 20);
