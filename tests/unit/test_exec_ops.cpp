@@ -236,7 +236,7 @@ TEST_CASE("direct Conv path (KxK kernels, row blocks) matches a naive convolutio
 
 TEST_CASE("Winograd F(2x2,3x3) path matches a naive convolution, for any thread count") {
   // exec::Winograd3x3 is what 3x3 stride-1 convs of >= 16 channels run in wasm and in the
-  // portable build (conv_winograd_pays); called directly here so that every build tests it,
+  // portable build (use_winograd in kernels_conv.cpp); called directly here so that every build tests it,
   // and through the executor (which takes it there for the first two cases). Odd maps (half tiles), pads
   // of 0..2 on each side, rows of more than one 96-tile product, batches.
   struct WinogradCase {

@@ -139,10 +139,4 @@ void Winograd3x3::run(const float* x, int64_t H, int64_t W, int64_t PT, int64_t 
   });
 }
 
-bool conv_winograd_pays(int64_t C, int64_t M, int64_t OH, int64_t OW) {
-  // Measured in node: yolov5n-face's 32 -> 32 convs on 80x80 .. 20x20 maps 1.3-2x faster,
-  // PP-OCRv4-det's 96 -> 24 on 160x160 2x; narrower rows give sgemm too few columns.
-  return kSgemmIsPortable && C >= 16 && M >= 16 && OH >= 8 && OW >= 16;
-}
-
 }  // namespace mixq::exec

@@ -13,7 +13,8 @@
 //   on the thread count; every value's arithmetic is fixed by the shape (the same bits
 //   on every target whose sgemm sums in a fixed order).
 // - Rounding differs from the direct convolution's (transforms add a few float roundings,
-//   relative error ~1e-6): used where it is much faster (conv_winograd_pays()).
+//   relative error ~1e-6): ConvKernel uses it where it is much faster (use_winograd() in
+//   kernels_conv.cpp).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -38,11 +39,5 @@ class Winograd3x3 {
   int64_t M_ = 0, C_ = 0;
   std::vector<float> u_;  // [16][M][C]
 };
-
-// True where this path replaces the direct convolution for a 3x3, stride-1, dilation-1,
-// ungrouped conv of C -> M channels and an OH x OW output: on targets whose sgemm is the
-// portable 4-lane kernel (wasm, MIXQ_PORTABLE_FP), for >= 16 channels in and out and
-// maps of >= 8 rows and >= 16 columns.
-bool conv_winograd_pays(int64_t C, int64_t M, int64_t OH, int64_t OW);
 
 }  // namespace mixq::exec

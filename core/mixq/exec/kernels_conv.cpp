@@ -554,6 +554,16 @@ void finish_output(const Epilogue* ep, int64_t m, const float* bias, float* v, i
   }
 }
 
+// Which convs take Winograd F(2x2,3x3) (conv_winograd.h; shape only): 3x3, stride 1,
+// dilation 1, ungrouped, where sgemm is the portable 4-lane kernel (wasm,
+// MIXQ_PORTABLE_FP; natively it was no faster than the direct path). Measured in node:
+// yolov5n-face's 32 -> 32 convs on 80x80 .. 20x20 maps 1.3-2x faster, PP-OCRv4-det's
+// 96 -> 24 on 160x160 2x; narrower rows give sgemm too few columns.
+bool use_winograd(const ConvGeometry& g) {
+  return kSgemmIsPortable && g.G == 1 && g.KH == 3 && g.KW == 3 && g.SH == 1 && g.SW == 1 && g.DH == 1 && g.DW == 1 &&
+         g.C >= 16 && g.M >= 16 && g.OH >= 8 && g.OW >= 16;
+}
+
 // Which convs take the direct path (shape only).
 bool use_direct(const ConvGeometry& g) {
   // Measured against im2col + Eigen GEMM (1 thread): 3x3 / 5x5 convs from 3 -> 16 up to
@@ -577,8 +587,7 @@ class ConvKernel : public Kernel {
     depthwise_ = g_.Cg == 1 && g_.Mg == 1;
     if (depthwise_) dw_ = depthwise_plan(g_);
     const Tensor* weights = k.constant(1);
-    winograd_ = !depthwise_ && weights && g_.G == 1 && g_.KH == 3 && g_.KW == 3 && g_.SH == 1 && g_.SW == 1 &&
-                g_.DH == 1 && g_.DW == 1 && conv_winograd_pays(g_.C, g_.M, g_.OH, g_.OW);
+    winograd_ = !depthwise_ && weights && use_winograd(g_);
     if (winograd_) winograd_plan_.prepare(weights->f32().data(), g_.M, g_.C);
     direct_ = !depthwise_ && !winograd_ && use_direct(g_);
     if (direct_) dp_ = direct_plan(g_);
@@ -738,7 +747,7 @@ class ConvKernel : public Kernel {
   ConvGeometry g_;
   DepthwisePlan dw_;
   DirectPlan dp_;
-  Winograd3x3 winograd_plan_;  // 3x3 stride-1 convs where conv_winograd_pays()
+  Winograd3x3 winograd_plan_;  // convs where use_winograd()
   std::vector<float> wpk_;     // direct path: packed weights
   bool packed_ = false;        // wpk_ holds the constant weights (else packed per run)
   Epilogue epilogue_;

@@ -60,11 +60,21 @@ PoolGeometry pool_geometry(const KernelInit& k) {
 // Window column kw of one input row: f(ow, irow[ow * SW - PL + kw * DW]) for every output
 // column ow whose input column lies inside the row. Strides 1 and 2 run as constant-stride
 // loops (vectorised, with permutes for 2).
+// The output columns [lo, hi) whose window column kw reads inside the input row, at
+// input offset off + ow * SW.
+struct WindowColumns {
+  int64_t off, lo, hi;
+};
+WindowColumns window_columns(const PoolGeometry& g, int64_t kw) {
+  const int64_t off = kw * g.DW - g.PL;
+  const int64_t lo = off >= 0 ? 0 : (-off + g.SW - 1) / g.SW;
+  const int64_t hi = g.W - off <= 0 ? 0 : std::min<int64_t>(g.OW, (g.W - off + g.SW - 1) / g.SW);
+  return {off, lo, hi};
+}
+
 template <typename F>
 void for_window_column(const PoolGeometry& g, const float* irow, int64_t kw, F f) {
-  int64_t off = kw * g.DW - g.PL;
-  int64_t lo = off >= 0 ? 0 : (-off + g.SW - 1) / g.SW;
-  int64_t hi = g.W - off <= 0 ? 0 : std::min<int64_t>(g.OW, (g.W - off + g.SW - 1) / g.SW);
+  const auto [off, lo, hi] = window_columns(g, kw);
   const float* src = irow + off;
   if (g.SW == 1) {
     for (int64_t ow = lo; ow < hi; ++ow) f(ow, src[ow]);
@@ -119,9 +129,7 @@ std::unique_ptr<Kernel> make_maxpool(const KernelInit& k) {
           if (ih < 0 || ih >= g.H) continue;
           const float* irow = xp + ih * g.W;
           for (int64_t kw = 0; kw < g.KW; ++kw) {
-            const int64_t off = kw * g.DW - g.PL;  // the valid columns, as for_window_column
-            const int64_t lo = off >= 0 ? 0 : (-off + g.SW - 1) / g.SW;
-            const int64_t hi = g.W - off <= 0 ? 0 : std::min<int64_t>(g.OW, (g.W - off + g.SW - 1) / g.SW);
+            const auto [off, lo, hi] = window_columns(g, kw);
             max_into_row(orow, irow + off, g.SW, lo, hi);
           }
         }
