@@ -113,9 +113,10 @@ int main(int argc, char** argv) {
     const std::string mode = argc > 5 ? argv[5] : "";
     // Calibration's run: the layers' tensors observed (fusion kept where it hides none).
     std::unique_ptr<mixq::Executor> tapped;
-    if (mode == "tap") {
+    if (mode == "tap" || mode == "tap_background") {
       mixq::ExecOptions eo{threads};
       eo.observe = mixq::calib::calibrated_tensors(am);
+      eo.background_tap = mode == "tap_background";
       tapped = std::make_unique<mixq::Executor>(am, eo);
       for (double start = now_ms();
            tapped->run(feed, [](const std::string&, const mixq::Tensor&) {}), now_ms() - start < 1000;) {

@@ -99,6 +99,7 @@ ExecOptions exec_options(const AnalyzedModel& am, const CalibrateOptions& option
   ExecOptions eo;
   eo.threads = options.threads;
   eo.observe = calibrated_tensors(am);
+  eo.background_tap = true;  // statistics on idle workers while inference goes on
   return eo;
 }
 }  // namespace
@@ -172,7 +173,7 @@ void Calibration::State::tap(const std::string& tensor, const Tensor& value) {
       stats[li]->add_permutation_of(*stats[src], value.f32())) {
     shared_layers++;
   } else if (value.dtype() == DType::Float32) {
-    stats[li]->add(value.f32(), &exec.thread_pool());  // the executor waits for the tap
+    stats[li]->add(value.f32(), &exec.thread_pool());  // parallel unless on a worker (background tap)
   } else {
     scratch = value.to_f32();
     stats[li]->add(scratch, &exec.thread_pool());

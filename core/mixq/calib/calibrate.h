@@ -5,6 +5,9 @@
 // then computes each layer's threshold with the chosen method (thresholds.h), optionally
 // tunes them (tune.h), and returns the table rows in layer order.
 //
+// Natively with more than one thread the statistics run on idle executor workers while
+// the inference goes on (ExecOptions::background_tap): still one tensor at a time in
+// production order, so the statistics are the same as with the inline tap.
 // Byte-based: the host hands in the selection (dataset.h) and a reader from a sample's
 // file name to its bytes (CLI: files; web: in-memory uploads). Natively the next batch is
 // read and preprocessed on a producer thread while the current one runs (prefetch.h):
@@ -72,7 +75,7 @@ struct CalibrationResult {
   std::string preprocess_description;  // effective preprocessing per image input
   double seconds_inference = 0;        // wall time of the runs incl. loading and statistics
   double seconds_loading = 0;          // part of seconds_inference waiting for reading/decoding/preprocessing
-  double seconds_statistics = 0;       // part of seconds_inference spent in the statistics
+  double seconds_statistics = 0;       // thread time in the statistics (overlaps the inference natively)
   double seconds_thresholds = 0;
   // Layer samples whose statistics were copied from the layer whose values they reorder
   // (Reshape/Transpose/...: the same multiset of values, exactly the same statistics).

@@ -4,18 +4,24 @@
 //   Plan            slots (one per tensor), steps (one kernel per non-folded node), owned
 //                   copies of nodes and constants, buffer pool
 //   Executor()      kernels, liveness (release after last reader), epilogue fusion
+//   BackgroundTap   tap calls on idle workers (ExecOptions::background_tap)
 //   run()           input checks, tap, in-place / pooled outputs, fused steps
 #include "mixq/exec/executor.h"
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
+#include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <exception>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "mixq/error.h"
 #include "mixq/exec/kernel.h"
+#include "mixq/exec/thread_pool.h"
 
 namespace mixq {
 
@@ -127,6 +133,7 @@ struct Executor::Plan {
   std::vector<int> input_slots;
   std::vector<std::string> outputs;
   std::vector<int> input_release;  // graph inputs nobody reads
+  bool background_tap = false;
   std::unique_ptr<ThreadPool> pool;
   int64_t macs = 0;
   BufferPool buffers;
@@ -423,6 +430,7 @@ Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::ma
     require(available[v] || p.slots[v].constant, src + ": graph output '" + o + "' is never produced");
   }
   p.pool = std::make_unique<ThreadPool>(options.threads);
+  p.background_tap = options.background_tap && p.pool->size() > 1;
 }
 
 Executor::~Executor() = default;
@@ -462,6 +470,134 @@ int Executor::fused_nodes_with_tap() const {
   return n;
 }
 
+// [SECTION] BackgroundTap --------------------------------------------------------------------
+namespace {
+// One run's tap calls, queued in production order and made one at a time by whichever
+// thread gets to them first: an idle pool worker (ThreadPool::set_idle_work) or run()
+// itself when too much is pending or at the end. A slot whose call is pending is
+// "pinned": run() neither writes into its buffer (no in-place reuse, no buffer move) nor
+// releases it; release() hands the buffer to the call, which returns it to the pool.
+class BackgroundTap {
+ public:
+  // call(v) makes the tap call of slot v (values[v]).
+  BackgroundTap(std::function<void(int)> call, ThreadPool& pool, BufferPool& buffers, std::vector<Tensor>& values)
+      : call_(std::move(call)),
+        pool_(pool),
+        buffers_(buffers),
+        values_(values),
+        state_(values.size(), kNone),
+        bytes_(values.size(), 0) {
+    pool_.set_idle_work(&work_);
+  }
+  ~BackgroundTap() {  // also on an exception out of run(): no call may outlive `values`
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      head_ = queue_.size();  // drop what has not started
+      done_.wait(lock, [&] { return !running_; });
+    }
+    pool_.set_idle_work(nullptr);
+  }
+  BackgroundTap(const BackgroundTap&) = delete;
+  BackgroundTap& operator=(const BackgroundTap&) = delete;
+
+  // run(): slot v (values[v]) is complete; its call is queued.
+  void post(int v) {
+    const size_t bytes = values_[v].nbytes();
+    bool over;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      state_[v] = kPending;
+      bytes_[v] = bytes;
+      queue_.push_back(v);
+      pending_bytes_ += bytes;
+      over = pending_bytes_ > ExecOptions::kBackgroundTapBytes;
+      queued_.store(queue_.size() - head_);
+    }
+    pool_.post_idle_work();
+    if (over) catch_up(ExecOptions::kBackgroundTapBytes);
+  }
+  bool pinned(int v) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return state_[v] == kPending;
+  }
+  // run(): slot v is dead. True if its pending call will release it (run() must not touch
+  // values[v] any more); false if run() releases it now.
+  bool hand_over_release(int v) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (state_[v] != kPending) return false;
+    state_[v] = kPendingRelease;
+    return true;
+  }
+  // run(): every call made; re-throws the first exception of a call. The calls left are
+  // made here, where the tap may use the workers (none takes calls any more).
+  void finish() {
+    workers_take_calls_.store(false);
+    catch_up(0);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  enum State : uint8_t { kNone, kPending, kPendingRelease, kDone };
+  // Makes the next call if no other thread is making one; false if it could not.
+  bool call_next() {
+    if (queued_.load() == 0) return false;  // cheap when idle workers poll
+    int v;
+    bool failed;  // after a failed call the others are skipped
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (running_ || head_ == queue_.size()) return false;
+      running_ = true;
+      v = queue_[head_++];
+      queued_.store(queue_.size() - head_);
+      failed = error_ != nullptr;
+    }
+    std::exception_ptr error;
+    if (!failed) {
+      try {
+        call_(v);
+      } catch (...) {
+        error = std::current_exception();
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (error) error_ = error;
+    pending_bytes_ -= bytes_[v];
+    if (state_[v] == kPendingRelease) buffers_.release(values_[v]);
+    state_[v] = kDone;
+    running_ = false;
+    done_.notify_all();
+    return true;
+  }
+  // Makes calls (or waits for the worker making one) until at most `bytes` are pending.
+  void catch_up(size_t bytes) {
+    for (;;) {
+      if (call_next()) continue;
+      std::unique_lock<std::mutex> lock(mu_);
+      if (pending_bytes_ <= bytes && (bytes > 0 || (head_ == queue_.size() && !running_))) return;
+      if (running_) done_.wait(lock, [&] { return !running_; });
+    }
+  }
+
+  const std::function<void(int)> call_;
+  ThreadPool& pool_;
+  BufferPool& buffers_;
+  std::vector<Tensor>& values_;
+  std::atomic<bool> workers_take_calls_{true};
+  const std::function<bool()> work_ = [this] { return workers_take_calls_.load() && call_next(); };
+  std::mutex mu_;
+  std::condition_variable done_;
+  std::vector<int> queue_;
+  size_t head_ = 0;
+  std::atomic<size_t> queued_{0};
+  bool running_ = false;
+  size_t pending_bytes_ = 0;
+  std::vector<State> state_;
+  std::vector<size_t> bytes_;  // per slot: counted in pending_bytes_ while pending
+  std::exception_ptr error_;
+};
+}  // namespace
+
 std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>& inputs, const Tap& tap) {
   Plan& p = *plan_;
   std::vector<Tensor> values(p.slots.size());
@@ -472,6 +608,22 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
 
   std::vector<const Tensor*> ptr(p.slots.size(), nullptr);
   for (size_t v = 0; v < p.slots.size(); ++v) ptr[v] = p.slots[v].constant;
+  std::optional<BackgroundTap> background;  // destroyed before `values`
+  if (tap && p.background_tap)
+    background.emplace([&](int v) { tap(p.slots[v].name, values[v]); }, *p.pool, p.buffers, values);
+  auto pinned = [&](int v) { return background && background->pinned(v); };
+  // Slot v is dead: its buffer goes back to the pool (once its background tap call is done).
+  auto discard = [&](int v) {
+    if (ptr[v] == &values[v]) {
+      if (background && background->hand_over_release(v)) {
+        ptr[v] = nullptr;
+        return;
+      }
+      release(values[v]);
+    }
+    values[v] = Tensor();
+    ptr[v] = nullptr;
+  };
   for (const auto& entry : inputs) {
     const std::string& name = entry.first;
     bool known = std::any_of(p.inputs.begin(), p.inputs.end(), [&](const InputSpec& s) { return s.name == name; });
@@ -512,11 +664,7 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
   for (Plan::Step& step : p.steps) {
     if ((step.absorbed && step.pos < fused_count(p.steps[step.head])) ||
         (step.folded_into >= 0 && pad_folded(p.steps[step.folded_into]))) {
-      for (int v : step.release) {
-        if (ptr[v] == &values[v]) release(values[v]);
-        values[v] = Tensor();
-        ptr[v] = nullptr;
-      }
+      for (int v : step.release) discard(v);
       continue;
     }
     const size_t nfused = fused_count(step);
@@ -537,7 +685,7 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
     if (kernel.is_view()) {
       int src = step_inputs[0], dst = step.outputs[0];
       bool last = std::find(step.release.begin(), step.release.end(), src) != step.release.end();
-      if (last && ptr[src] == &values[src]) {
+      if (last && ptr[src] == &values[src] && !pinned(src)) {
         values[dst] = std::move(values[src]);
         values[src] = Tensor();
         ptr[src] = nullptr;
@@ -556,7 +704,7 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
           if (v < 0 || ptr[v] != &values[v] || values[v].dtype() != o.dtype ||
               values[v].numel() != shape_numel(o.shape))
             continue;
-          if (std::find(step.release.begin(), step.release.end(), v) == step.release.end()) continue;
+          if (std::find(step.release.begin(), step.release.end(), v) == step.release.end() || pinned(v)) continue;
           if (std::count(step_inputs.begin(), step_inputs.end(), v) != 1) continue;
           taken = i;
           break;
@@ -593,15 +741,16 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
     if (tapped) {
       for (size_t j = 0; j < step.outputs.size(); ++j) {
         int v = fused && j == 0 ? p.steps[step.fused[nfused - 1]].outputs[0] : step.outputs[j];
-        if (v >= 0 && p.slots[v].observed) tap(p.slots[v].name, values[v]);
+        if (v < 0 || !p.slots[v].observed) continue;
+        if (background)
+          background->post(v);
+        else
+          tap(p.slots[v].name, values[v]);
       }
     }
-    for (int v : step.release) {
-      if (ptr[v] == &values[v]) release(values[v]);
-      values[v] = Tensor();
-      ptr[v] = nullptr;
-    }
+    for (int v : step.release) discard(v);
   }
+  if (background) background->finish();
   std::map<std::string, Tensor> result;
   for (const std::string& o : p.outputs) {
     int v = p.slot_of[o];

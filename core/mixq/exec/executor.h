@@ -42,6 +42,15 @@ struct ExecOptions {
   // fusion stays on under a tap wherever it hides none of them (an absorbed chain's final
   // output is still produced and observed). Unset: the tap sees every tensor, unfused.
   std::optional<std::set<std::string>> observe = std::nullopt;
+  // Tap in the background: tap calls run on idle worker threads while later kernels go
+  // on (natively, with more than one thread; elsewhere the tap is called inline). Calls
+  // stay one at a time and in production order; each tensor stays valid (and unchanged)
+  // until its call returns, which costs memory only while the tap lags behind (bounded:
+  // past kBackgroundTapBytes pending, run() itself catches up); run() returns after the
+  // last call, re-throwing the first exception a call threw. A tap running on a worker
+  // that calls the executor's thread_pool() runs that work serially.
+  bool background_tap = false;
+  static constexpr size_t kBackgroundTapBytes = size_t{64} << 20;
 };
 
 class Executor {
@@ -67,7 +76,7 @@ class Executor {
   const std::vector<InputSpec>& inputs() const;
   const std::vector<std::string>& outputs() const;
   int threads() const;
-  // The executor's workers, idle while a tap runs: a tap may use them for its own
+  // The executor's workers, idle while an inline tap runs: a tap may use them for its own
   // parallel work (never while run() is inside a kernel).
   ThreadPool& thread_pool();
   // Multiply-accumulates of one run (Conv/ConvTranspose/Gemm/MatMul), for GFLOP/s reports.

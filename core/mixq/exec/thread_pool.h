@@ -26,6 +26,16 @@ class ThreadPool {
   // exception thrown by a task is re-thrown here (after all tasks finished).
   void parallel_for(int64_t tasks, const std::function<void(int64_t)>& task);
 
+  // Idle work: between the tasks of parallel_for jobs, workers call `*work` (as if inside
+  // a task: a parallel_for it makes runs serially) until it returns false, and only then
+  // join the next job or spin/sleep as usual (a job's caller runs the tasks no worker
+  // took); post_idle_work() wakes sleeping workers to call it again. `work` must be
+  // cheap when there is nothing to do and safe to call from several workers at once.
+  // set_idle_work(nullptr) returns once no worker is inside the previous function.
+  // The serial (wasm) pool has no workers: both are no-ops there.
+  void set_idle_work(const std::function<bool()>* work);
+  void post_idle_work();
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -13,5 +13,7 @@ int ThreadPool::size() const {
 void ThreadPool::parallel_for(int64_t tasks, const std::function<void(int64_t)>& task) {
   for (int64_t i = 0; i < tasks; ++i) task(i);
 }
+void ThreadPool::set_idle_work(const std::function<bool()>*) {}
+void ThreadPool::post_idle_work() {}
 
 }  // namespace mixq

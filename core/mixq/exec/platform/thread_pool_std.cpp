@@ -5,7 +5,8 @@
 // for workers still inside a task (polling up to kCallerPoll before it sleeps on the
 // condition variable). Between jobs an idle worker spins (yielding) for a
 // short while (kSpin) before it sleeps: an inference is a stream of sub-millisecond parallel_for
-// calls, and a futex wake-up per call costs as much as the work it would share.
+// calls, and a futex wake-up per call costs as much as the work it would share. Installed
+// idle work (set_idle_work) goes before joining the next job.
 // See thread_pool.h for the determinism contract.
 #include <atomic>
 #include <chrono>
@@ -40,6 +41,23 @@ struct ThreadPool::Impl {
   std::atomic<uint64_t> generation{0};  // written under mu, read by spinning workers
   Job* job = nullptr;
   bool stop = false;
+  std::atomic<const std::function<bool()>*> idle_work{nullptr};
+  std::atomic<int> inside_idle_work{0};
+  uint64_t idle_posts = 0;  // under mu: post_idle_work() calls, to wake sleepers
+
+  // Runs the idle work once; true if it did something.
+  bool try_idle_work() {
+    inside_idle_work.fetch_add(1);  // seq_cst pairs with set_idle_work's store-then-load
+    bool did = false;
+    if (const auto* work = idle_work.load()) {
+      bool was_inside = t_inside_task;
+      t_inside_task = true;
+      did = (*work)();
+      t_inside_task = was_inside;
+    }
+    inside_idle_work.fetch_sub(1);
+    return did;
+  }
 
   void run_tasks(Job& j) {
     bool was_inside = t_inside_task;
@@ -58,17 +76,28 @@ struct ThreadPool::Impl {
   }
 
   void worker_loop() {
-    uint64_t seen = 0;
+    uint64_t seen = 0, seen_posts = 0;
     for (;;) {
-      // Spin briefly for the next job before sleeping on the condition variable.
+      // Idle work first (a job's caller does not wait for workers that have not joined),
+      // then the next job; spin briefly before sleeping on the condition variable.
       auto until = std::chrono::steady_clock::now() + kSpin;
-      while (generation.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < until)
+      for (;;) {
+        if (try_idle_work()) {
+          until = std::chrono::steady_clock::now() + kSpin;
+          continue;
+        }
+        if (generation.load(std::memory_order_acquire) != seen || std::chrono::steady_clock::now() >= until) break;
         std::this_thread::yield();  // other runnable threads (a data loader) keep the core
+      }
       Job* j;
       {
         std::unique_lock<std::mutex> lock(mu);
-        wake.wait(lock, [&] { return stop || (job != nullptr && generation != seen); });
+        wake.wait(lock, [&] { return stop || (job != nullptr && generation != seen) || idle_posts != seen_posts; });
         if (stop) return;
+        if (job == nullptr || generation == seen) {  // woken for idle work
+          seen_posts = idle_posts;
+          continue;
+        }
         seen = generation;
         j = job;
         ++j->joined;
@@ -93,6 +122,22 @@ ThreadPool::~ThreadPool() {
   }
   impl_->wake.notify_all();
   for (auto& t : impl_->workers) t.join();
+}
+
+void ThreadPool::set_idle_work(const std::function<bool()>* work) {
+  impl_->idle_work.store(work);
+  while (impl_->inside_idle_work.load() != 0) std::this_thread::yield();
+  if (work) post_idle_work();
+}
+
+void ThreadPool::post_idle_work() {
+  Impl& s = *impl_;
+  if (s.workers.empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    ++s.idle_posts;
+  }
+  s.wake.notify_all();
 }
 
 int ThreadPool::size() const {
