@@ -4,7 +4,7 @@
 //                                                      (REPEAT timed runs after 1 s of warm-up)
 //   mixq_exec_bench MODEL INPUT.npz REPEAT THREADS profile
 //                                                      -> also ms per op type (tapped, unfused run)
-//   mixq_exec_bench MODEL INPUT.npz REPEAT THREADS tap
+//   mixq_exec_bench MODEL INPUT.npz REPEAT THREADS tap|tap_background
 //                                                      -> also "tap_latency_ms median=M min=m": the run
 //                                                         calibration makes (every layer tensor observed,
 //                                                         an empty tap), timed alternately with the plain run

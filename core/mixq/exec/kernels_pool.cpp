@@ -95,7 +95,7 @@ void max_into_row(float* orow, const float* src, int64_t SW, int64_t lo, int64_t
     for (; ow + 4 <= hi; ow += 4)
       store_unaligned(orow + ow, clamp_below(load_unaligned<V4>(orow + ow), load_unaligned<V4>(src + ow)));
   } else if (SW == 2) {
-    for (; ow + 4 <= hi; ow += 4) {
+    for (; ow + 4 < hi; ow += 4) {  // reads src[2 * ow + 7]: not past the last column read, 2 * (hi - 1)
       const V4 a = load_unaligned<V4>(src + 2 * ow), b = load_unaligned<V4>(src + 2 * ow + 4);
       const V4 even = __builtin_shufflevector(a, b, 0, 2, 4, 6);
       store_unaligned(orow + ow, clamp_below(load_unaligned<V4>(orow + ow), even));
