@@ -19,17 +19,17 @@ namespace {
 
 // In-place element-wise ops right after observed tensors, views (Reshape, Flatten) of
 // observed tensors, a multi-output Split, and tensors above the buffer pool's minimum.
-AnalyzedModel lagging_tap_model() {
+AnalyzedModel lagging_tap_model(int64_t side = 32) {
   OnnxBuilder b;
-  b.input("x", {1, 3, 32, 32}).output("y").output("f");
-  b.conv("x", "c1", 3, 8).node("Relu", {"c1"}, {"r1"});    // Relu writes into c1's buffer inline
-  b.node("Sigmoid", {"r1"}, {"s1"});                        // in place again
-  b.weight_i64("shape", {1, 8, 16, 64});
-  b.node("Reshape", {"s1", "shape"}, {"v1"});              // a view of s1 (moves the buffer inline)
+  b.input("x", {1, 3, side, side}).output("y").output("f");
+  b.conv("x", "c1", 3, 8).node("Relu", {"c1"}, {"r1"});  // Relu writes into c1's buffer inline
+  b.node("Sigmoid", {"r1"}, {"s1"});                     // in place again
+  b.weight_i64("shape", {1, 8, side / 2, side * 2});
+  b.node("Reshape", {"s1", "shape"}, {"v1"});                             // a view of s1 (moves the buffer inline)
   OnnxBuilder::attr_i(b.node("Split", {"v1"}, {"p1", "p2"}), "axis", 1);  // two outputs
-  b.node("Add", {"p1", "p2"}, {"a1"});                      // in place into p1 or p2
-  b.node("Flatten", {"a1"}, {"f"});                         // a view that is a graph output
-  b.conv("s1", "c2", 8, 4, 3).node("Tanh", {"c2"}, {"y"});  // s1 read after its view was taken
+  b.node("Add", {"p1", "p2"}, {"a1"});                                    // in place into p1 or p2
+  b.node("Flatten", {"a1"}, {"f"});                                       // a view that is a graph output
+  b.conv("s1", "c2", 8, 4, 3).node("Tanh", {"c2"}, {"y"});                // s1 read after its view was taken
   return analyze_model(b.bytes(), {});
 }
 
@@ -111,4 +111,23 @@ TEST_CASE("background tap: an exception from the tap reaches run(), the executor
   auto ref = reference.run({{"x", x}});
   CHECK(std::equal(out.at("y").bytes().begin(), out.at("y").bytes().end(), ref.at("y").bytes().begin(),
                    ref.at("y").bytes().end()));
+}
+
+TEST_CASE("background tap: the buffer pool does not grow with how far the tap lags") {
+  AnalyzedModel am = lagging_tap_model(256);  // kernels of ~0.1-1 ms: the tap keeps up or not
+  Tensor x = Tensor::from_f32({1, 3, 256, 256}, random_values(3 * 256 * 256, 7));
+  ExecOptions o;
+  o.threads = 2;
+  o.background_tap = true;
+  Executor ex(am, o);
+  std::mt19937 rng(3);
+  // A third of the calls sleep 5 ms: a different lag, tensor by tensor, in every run.
+  auto random_lag = [&rng](const std::string&, const Tensor&) {
+    if (rng() % 3 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  };
+  ex.run({{"x", x}}, [](auto&, auto&) {});  // a tap that keeps up: little pending
+  const Executor::PoolStats first = ex.pool_stats();
+  for (int r = 0; r < 12; r++) ex.run({{"x", x}}, r % 3 == 0 ? Executor::Tap([](auto&, auto&) {}) : random_lag);
+  CHECK(ex.pool_stats().buffers == first.buffers);
+  CHECK(ex.pool_stats().bytes == first.bytes);
 }

@@ -55,7 +55,9 @@ class BufferPool {
     size_t step = std::max<size_t>(std::bit_floor(bytes) / 8, 64);
     return (bytes + step - 1) / step * step;
   }
-  Tensor allocate(DType dtype, const Shape& shape) {
+  // A buffer of the tensor's class: a spare one, else a new one (empty Tensor instead
+  // when !may_grow).
+  Tensor allocate(DType dtype, const Shape& shape, bool may_grow = true) {
     size_t need = size_t(shape_numel(shape)) * dtype_size(dtype);
     if (need < kMinBytes) return Tensor(dtype, shape);
     size_t cls = size_class(need);
@@ -65,6 +67,8 @@ class BufferPool {
     if (!free.empty()) {
       t = std::move(free.back());
       free.pop_back();
+    } else if (!may_grow) {
+      return t;
     } else {
       t = Tensor(DType::UInt8, {int64_t(cls)});
       owned_[t.bytes().data()] = cls;
@@ -516,10 +520,18 @@ class BackgroundTap {
     pool_.post_idle_work();
     if (over) catch_up(ExecOptions::kBackgroundTapBytes);
   }
-  bool pinned(int v) {
+  // Slot v was queued in this run (whether or not its call is done: run()'s buffer
+  // decisions must not depend on the workers' timing).
+  bool posted(int v) {
     std::lock_guard<std::mutex> lock(mu_);
-    return state_[v] == kPending;
+    return state_[v] != kNone;
   }
+  bool any_pending() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return pending_bytes_ > 0 || head_ < queue_.size() || running_;
+  }
+  // run(): makes (or waits for) every queued call; pending releases return their buffers.
+  void catch_up_all() { catch_up(0); }
   // run(): slot v is dead. True if its pending call will release it (run() must not touch
   // values[v] any more); false if run() releases it now.
   bool hand_over_release(int v) {
@@ -611,7 +623,9 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
   std::optional<BackgroundTap> background;  // destroyed before `values`
   if (tap && p.background_tap)
     background.emplace([&](int v) { tap(p.slots[v].name, values[v]); }, *p.pool, p.buffers, values);
-  auto pinned = [&](int v) { return background && background->pinned(v); };
+  // Observed slots keep their buffers (no in-place reuse, no move by a view) in every run,
+  // whether or not their call is done.
+  auto pinned = [&](int v) { return background && background->posted(v); };
   // Slot v is dead: its buffer goes back to the pool (once its background tap call is done).
   auto discard = [&](int v) {
     if (ptr[v] == &values[v]) {
@@ -623,6 +637,15 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
     }
     values[v] = Tensor();
     ptr[v] = nullptr;
+  };
+  auto allocate_for_step = [&](DType dtype, const Shape& shape) {
+    // With a background tap the pool grows only when the buffers pending calls hold are
+    // back: its size then depends on the graph, not on how far the tap lagged.
+    if (!background || !background->any_pending()) return allocate(dtype, shape);
+    Tensor t = p.buffers.allocate(dtype, shape, false);
+    if (!t.empty()) return t;
+    background->catch_up_all();
+    return allocate(dtype, shape);
   };
   for (const auto& entry : inputs) {
     const std::string& name = entry.first;
@@ -727,7 +750,7 @@ std::map<std::string, Tensor> Executor::run(const std::map<std::string, Tensor>&
           ptr[src] = nullptr;
           in[taken] = &values[v];
         } else {
-          values[v] = allocate(p.slots[v].dtype, p.slots[v].shape);
+          values[v] = allocate_for_step(p.slots[v].dtype, p.slots[v].shape);
         }
         out.push_back(&values[v]);
       }

@@ -45,10 +45,11 @@ struct ExecOptions {
   // Tap in the background: tap calls run on idle worker threads while later kernels go
   // on (natively, with more than one thread; elsewhere the tap is called inline). Calls
   // stay one at a time and in production order; each tensor stays valid (and unchanged)
-  // until its call returns, which costs memory only while the tap lags behind (bounded:
-  // past kBackgroundTapBytes pending, run() itself catches up); run() returns after the
-  // last call, re-throwing the first exception a call threw. A tap running on a worker
-  // that calls the executor's thread_pool() runs that work serially.
+  // until its call returns. Observed tensors are never overwritten in place; rather than
+  // grow its buffer pool while calls are pending (or let more than kBackgroundTapBytes
+  // pend), run() makes the pending calls itself, so memory does not depend on the lag.
+  // run() returns after the last call, re-throwing the first exception a call threw. A
+  // tap running on a worker that calls the executor's thread_pool() runs that work serially.
   bool background_tap = false;
   static constexpr size_t kBackgroundTapBytes = size_t{64} << 20;
 };
