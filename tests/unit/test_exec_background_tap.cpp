@@ -11,9 +11,11 @@
 #include "mixq/analysis.h"
 #include "mixq/exec/executor.h"
 #include "support/onnx_builder.h"
+#include "support/random_values.h"
 
 using namespace mixq;
 using mixq::test::OnnxBuilder;
+using mixq::test::random_values;
 
 namespace {
 
@@ -31,14 +33,6 @@ AnalyzedModel lagging_tap_model(int64_t side = 32) {
   b.node("Flatten", {"a1"}, {"f"});                                       // a view that is a graph output
   b.conv("s1", "c2", 8, 4, 3).node("Tanh", {"c2"}, {"y"});                // s1 read after its view was taken
   return analyze_model(b.bytes(), {});
-}
-
-std::vector<float> random_values(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-1.f, 1.f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
 }
 
 struct Seen {

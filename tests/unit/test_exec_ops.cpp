@@ -14,9 +14,11 @@
 #include "mixq/exec/kernel.h"
 #include "mixq/exec/thread_pool.h"
 #include "support/onnx_builder.h"
+#include "support/random_values.h"
 
 using namespace mixq;
 using mixq::test::OnnxBuilder;
+using mixq::test::random_values;
 
 namespace {
 
@@ -24,14 +26,6 @@ namespace {
 constexpr double kTolAccumulate = 1e-5;  // Conv/Gemm/pool sums
 constexpr double kTolTranscend = 2e-6;   // exp/tanh/erf/... vs libm
 constexpr double kTolExact = 0;          // data movement, comparisons, max
-
-std::vector<float> random_values(int64_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
 
 void add_tensor(OnnxBuilder& b, const std::string& name, const Shape& shape, const std::vector<float>& v) {
   auto* t = b.graph().add_initializer();

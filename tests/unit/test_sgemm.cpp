@@ -8,15 +8,12 @@
 #include <vector>
 
 #include "mixq/exec/sgemm.h"
+#include "support/random_values.h"
 
 namespace {
 
 std::vector<float> random_floats(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(-1.f, 1.f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
+  return mixq::test::random_values(static_cast<int64_t>(n), seed);
 }
 
 }  // namespace

@@ -478,9 +478,10 @@ int Executor::fused_nodes_with_tap() const {
 namespace {
 // One run's tap calls, queued in production order and made one at a time by whichever
 // thread gets to them first: an idle pool worker (ThreadPool::set_idle_work) or run()
-// itself when too much is pending or at the end. A slot whose call is pending is
-// "pinned": run() neither writes into its buffer (no in-place reuse, no buffer move) nor
-// releases it; release() hands the buffer to the call, which returns it to the pool.
+// itself (too much pending, the pool would have to grow, or the run's end). run() never
+// writes into a posted slot's buffer (no in-place reuse, no buffer move) and hands the
+// release of a dead slot whose call is pending to that call (hand_over_release), which
+// returns the buffer to the pool.
 class BackgroundTap {
  public:
   // call(v) makes the tap call of slot v (values[v]).
