@@ -747,6 +747,37 @@ TEST_CASE("Resize: nearest and linear in several coordinate modes") {
   }
 }
 
+TEST_CASE("Resize nearest on the width only, the height only, and with the channels too: exact copies") {
+  Shape xs{2, 3, 5, 7};
+  auto x = random_values(shape_numel(xs), 23);
+  for (Shape ys : {Shape{2, 3, 5, 14}, Shape{2, 3, 11, 7}, Shape{2, 6, 10, 3}}) {
+    SECTION(shape_str(ys)) {
+      std::vector<float> ref;  // asymmetric + floor: source index floor(o * in / out)
+      for (int64_t n = 0; n < ys[0]; ++n)
+        for (int64_t c = 0; c < ys[1]; ++c)
+          for (int64_t h = 0; h < ys[2]; ++h)
+            for (int64_t w = 0; w < ys[3]; ++w) {
+              auto src = [](int64_t o, int64_t in, int64_t out) {
+                return std::min<int64_t>(int64_t(std::floor(float(o) / (float(out) / float(in)))), in - 1);
+              };
+              ref.push_back(x[((n * 3 + src(c, 3, ys[1])) * 5 + src(h, 5, ys[2])) * 7 + src(w, 7, ys[3])]);
+            }
+      OnnxBuilder b;
+      b.input("x", xs).output("y");
+      b.weight_i64("sizes", ys);
+      auto& n = b.node("Resize", {"x", "", "", "sizes"}, {"y"});
+      for (auto [k, v] : {std::pair{"mode", "nearest"}, std::pair{"coordinate_transformation_mode", "asymmetric"},
+                          std::pair{"nearest_mode", "floor"}}) {
+        auto* a = n.add_attribute();
+        a->set_name(k);
+        a->set_type(onnx::AttributeProto::STRING);
+        a->set_s(v);
+      }
+      require_close(run(b, {{"x", Tensor::from_f32(xs, x)}}).at("y"), ref, ys, kTolExact);
+    }
+  }
+}
+
 TEST_CASE("data movement: Transpose, Slice, Concat, Pad, Gather, Expand are exact") {
   Shape xs{2, 3, 4};
   std::vector<float> x(24);

@@ -15,6 +15,7 @@ struct Taps {
   std::vector<std::vector<std::pair<int64_t, float>>> taps;  // per output index
   std::vector<bool> extrapolate;                             // tf_crop_and_resize outside
   bool single = false;                                       // every output: one tap, weight 1
+  bool extrapolates = false;                                 // some output is the extrapolation value
   std::vector<int64_t> index;                                // that tap's index
 };
 
@@ -106,6 +107,7 @@ Taps make_taps(int64_t in, int64_t out, float scale, float roi_start, float roi_
   t.single = true;
   t.index.assign(out, 0);
   for (int64_t xo = 0; xo < out; ++xo) {
+    t.extrapolates = t.extrapolates || t.extrapolate[xo];
     if (t.extrapolate[xo]) continue;
     if (t.taps[xo].size() != 1 || t.taps[xo][0].second != 1.f)
       t.single = false;
@@ -168,9 +170,42 @@ std::unique_ptr<Kernel> make_resize(const KernelInit& k, bool upsample) {
     dims.push_back(int64_t(d));
     taps.push_back(make_taps(x[d], y[d], full_scales[d], roi_start[d], roi_end[d], c, n));
   }
+  // Nearest-style copies of the last two axes only (the FPN upsampling of detectors): one
+  // pass, out[o][j][i] = in[o][rows[j]][cols[i]], instead of one pass per axis.
+  bool copy_2d = rank >= 2 && !dims.empty();
+  std::vector<int64_t> rows, cols;
+  if (copy_2d) {
+    const int64_t H = x[rank - 2], W = x[rank - 1];
+    rows.resize(size_t(y[rank - 2]));
+    cols.resize(size_t(y[rank - 1]));
+    for (int64_t j = 0; j < H && j < int64_t(rows.size()); ++j) rows[j] = j;  // identity axes
+    for (int64_t i = 0; i < W && i < int64_t(cols.size()); ++i) cols[i] = i;
+    for (size_t s = 0; s < dims.size(); ++s) {
+      const Taps& t = taps[s];
+      copy_2d = copy_2d && dims[s] >= int64_t(rank) - 2 && t.single && !t.extrapolates;
+      if (copy_2d) (dims[s] == int64_t(rank) - 2 ? rows : cols) = t.index;
+    }
+  }
   return make_fn([=](const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
+    if (copy_2d) {
+      const float* xs = in[0]->f32().data();
+      float* ys = out[0]->f32().data();
+      const int64_t H = x[rank - 2], W = x[rank - 1], OH = y[rank - 2], OW = y[rank - 1];
+      const int64_t outer = H * W > 0 ? in[0]->numel() / (H * W) : 0;
+      parallel_range(pool, outer * OH, std::max<int64_t>(1, 16384 / std::max<int64_t>(OW, 1)),
+                     [&](int64_t r0, int64_t r1) {
+                       for (int64_t r = r0; r < r1; ++r) {
+                         const float* src = xs + ((r / OH) * H + rows[size_t(r % OH)]) * W;
+                         float* dst = ys + r * OW;
+                         for (int64_t i = 0; i < OW; ++i) dst[i] = src[cols[size_t(i)]];
+                       }
+                     });
+      return;
+    }
     Shape cur = x;
-    std::vector<float> a, b;
+    // Intermediate stages, kept between runs (every element is written: no zeroing; a
+    // fresh vector per run cost a page-faulting allocation and a memset each time).
+    thread_local std::vector<float> a, b;
     const float* stage_in = in[0]->f32().data();
     if (dims.empty()) {
       std::memcpy(out[0]->f32().data(), stage_in, in[0]->numel() * sizeof(float));
@@ -187,7 +222,7 @@ std::unique_ptr<Kernel> make_resize(const KernelInit& k, bool upsample) {
       if (last)
         dst = out[0]->f32().data();
       else {
-        b.assign(size_t(outer * nout * inner), 0.f);
+        b.resize(size_t(outer * nout * inner));
         dst = b.data();
       }
       const float* src = stage_in;
