@@ -519,7 +519,7 @@ class BackgroundTap {
       queued_.store(queue_.size() - head_);
     }
     pool_.post_idle_work();
-    if (over) catch_up(ExecOptions::kBackgroundTapBytes);
+    if (over) make_calls_until([&] { return pending_bytes_ <= ExecOptions::kBackgroundTapBytes; });
   }
   // Slot v was queued in this run (whether or not its call is done: run()'s buffer
   // decisions must not depend on the workers' timing).
@@ -529,10 +529,12 @@ class BackgroundTap {
   }
   bool any_pending() {
     std::lock_guard<std::mutex> lock(mu_);
-    return pending_bytes_ > 0 || head_ < queue_.size() || running_;
+    return !all_done();
   }
   // run(): makes (or waits for) every queued call; pending releases return their buffers.
-  void catch_up_all() { catch_up(0); }
+  void catch_up_all() {
+    make_calls_until([&] { return all_done(); });
+  }
   // run(): slot v is dead. True if its pending call will release it (run() must not touch
   // values[v] any more); false if run() releases it now.
   bool hand_over_release(int v) {
@@ -545,7 +547,7 @@ class BackgroundTap {
   // made here, where the tap may use the workers (none takes calls any more).
   void finish() {
     workers_take_calls_.store(false);
-    catch_up(0);
+    catch_up_all();
     std::lock_guard<std::mutex> lock(mu_);
     if (error_) std::rethrow_exception(error_);
   }
@@ -582,12 +584,14 @@ class BackgroundTap {
     done_.notify_all();
     return true;
   }
-  // Makes calls (or waits for the worker making one) until at most `bytes` are pending.
-  void catch_up(size_t bytes) {
+  bool all_done() const { return head_ == queue_.size() && !running_; }  // under mu_
+  // Makes calls (or waits for the worker making one) until done() holds (under mu_).
+  template <typename Done>
+  void make_calls_until(Done done) {
     for (;;) {
       if (call_next()) continue;
       std::unique_lock<std::mutex> lock(mu_);
-      if (pending_bytes_ <= bytes && (bytes > 0 || (head_ == queue_.size() && !running_))) return;
+      if (done()) return;
       if (running_) done_.wait(lock, [&] { return !running_; });
     }
   }
