@@ -560,7 +560,7 @@ void finish_output(const Epilogue* ep, int64_t m, const float* bias, float* v, i
 // yolov5n-face's 32 -> 32 convs on 80x80 .. 20x20 maps 1.3-2x faster, PP-OCRv4-det's
 // 96 -> 24 on 160x160 2x; narrower rows give sgemm too few columns.
 bool use_winograd(const ConvGeometry& g) {
-  return kSgemmIsPortable && g.G == 1 && g.KH == 3 && g.KW == 3 && g.SH == 1 && g.SW == 1 && g.DH == 1 && g.DW == 1 &&
+  return kSgemmLanes == 4 && g.G == 1 && g.KH == 3 && g.KW == 3 && g.SH == 1 && g.SW == 1 && g.DH == 1 && g.DW == 1 &&
          g.C >= 16 && g.M >= 16 && g.OH >= 8 && g.OW >= 16;
 }
 
@@ -572,7 +572,7 @@ bool use_direct(const ConvGeometry& g) {
   // With the portable 4-lane sgemm (wasm), stems of <= 4 input channels are faster as
   // im2col + sgemm (node: fastestdet's 3 -> 24 s2 4.4 -> 3.4 ms, yolov5n-face's 3 -> 16
   // s2 9.3-9.9 -> 7.4-8.2 ms): a tile sums only Cg*KH*KW = 27 products per output.
-  if (kSgemmIsPortable && g.Cg <= 4) return false;
+  if (kSgemmLanes == 4 && g.Cg <= 4) return false;
   return g.KH * g.KW > 1 && g.OH >= 4 && g.OH * g.OW >= 64;
 }
 
