@@ -113,7 +113,7 @@ TEST_CASE("Conv matches a naive convolution (groups, strides, dilations, pads, 1
       {"1x1 pointwise", {1, 16, 7, 7}, 8, 1, 1, 1, 1, 0}, {"depthwise", {1, 6, 12, 10}, 6, 3, 6, 1, 1, 1},
       {"depthwise s2", {1, 6, 11, 12}, 6, 3, 6, 2, 1, 1}, {"groups 2 dil 2", {1, 4, 13, 13}, 6, 3, 2, 1, 2, 2},
       {"5x5 no pad", {1, 3, 9, 9}, 4, 5, 1, 1, 1, 0},     {"1x1 stride 2", {1, 8, 8, 8}, 4, 1, 1, 2, 1, 0},
-      {"wide map", {1, 3, 40, 70}, 8, 3, 1, 1, 1, 1},
+      {"wide map", {1, 3, 40, 70}, 8, 3, 1, 1, 1, 1},     {"wide map stride 2", {1, 3, 9, 75}, 8, 3, 1, 2, 1, 1},
   };
   for (const ConvCase& c : cases) {
     SECTION(c.what) {
@@ -148,6 +148,12 @@ TEST_CASE("depthwise Conv matches a naive convolution (3x3, 5x5, 7x7, other kern
       {"3x5 s(1,2) p(1,2)", {1, 4, 9, 14}, 3, 5, 1, 2, 1, 1, 2},
       {"3x3 s(2,1) wide", {1, 2, 6, 45}, 3, 3, 2, 1, 1, 1, 1},
       {"7x7 pad > map", {1, 2, 3, 4}, 7, 7, 1, 1, 1, 3, 3},
+      // more channels than one vector: full and partial channel blocks (16 + 4, 2 x 16 + 1)
+      {"5x5 s1 p2, 20 channels", {1, 20, 11, 11}, 5, 5, 1, 1, 1, 2, 2},
+      {"3x3 s2 p1, 33 channels", {2, 33, 14, 13}, 3, 3, 2, 2, 1, 1, 1},
+      {"3x3 s1 p1, 32 channels, rows of 16+", {1, 32, 5, 37}, 3, 3, 1, 1, 1, 1, 1},
+      {"3x3 s2 p1, wide rows", {1, 17, 6, 75}, 3, 3, 2, 2, 1, 1, 1},
+      {"7x7 s1 p3, 24 channels", {1, 24, 8, 9}, 7, 7, 1, 1, 1, 3, 3},
   };
   for (const DwCase& c : cases) {
     SECTION(c.what) {
