@@ -13,6 +13,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -56,29 +57,42 @@ double peak(int threads) {
   (void)t0;
   return threads * 2.0 * n * n * n / (*std::max_element(ms.begin(), ms.end()) * 1e6);
 }
-// Time between consecutive tap calls of a tapped (unfused) run, per producing op type.
-void print_profile(mixq::Executor& ex, const mixq::AnalyzedModel& am, const std::map<std::string, mixq::Tensor>& feed) {
-  std::map<std::string, double> per_op;
-  std::vector<std::pair<double, std::string>> per_node;
+// Time between consecutive tap calls of tapped (unfused) runs, per producing op type and
+// node, summed over `runs` runs and printed per run.
+void print_profile(mixq::Executor& ex, const mixq::AnalyzedModel& am, const std::map<std::string, mixq::Tensor>& feed,
+                   int runs) {
+  std::map<std::string, double> per_op, per_node;
+  std::vector<std::string> order;  // nodes in production order
   auto noop = [](const std::string&, const mixq::Tensor&) {};
   ex.run(feed, noop);  // first tapped run allocates the tapped path's buffers
-  double last = now_ms(), t0 = last;
-  ex.run(feed, [&](const std::string& name, const mixq::Tensor&) {
-    int p = am.model.graph.producer(name);
-    double ms = now_ms() - last;
-    per_op[p >= 0 ? am.model.graph.nodes[p].op_type : "Input"] += ms;
-    if (p >= 0)
-      per_node.push_back({ms, am.model.graph.nodes[p].describe() + " " + mixq::shape_str(am.shapes.find(name)->shape)});
-    last = now_ms();
-  });
-  std::vector<std::pair<double, std::string>> rows;
-  for (auto& [op, ms] : per_op) rows.push_back({ms, op});
+  double total = 0;
+  for (int r = 0; r < runs; ++r) {
+    double last = now_ms(), t0 = last;
+    ex.run(feed, [&](const std::string& name, const mixq::Tensor&) {
+      int p = am.model.graph.producer(name);
+      double ms = now_ms() - last;
+      per_op[p >= 0 ? am.model.graph.nodes[p].op_type : "Input"] += ms;
+      if (p >= 0) {
+        std::string key = am.model.graph.nodes[p].describe() + " -> " + name + " " +
+                          mixq::shape_str(am.shapes.find(name)->shape);
+        if (r == 0) order.push_back(key);
+        per_node[key] += ms;
+      }
+      last = now_ms();
+    });
+    total += now_ms() - t0;
+  }
+  std::vector<std::pair<double, std::string>> rows, nodes;
+  for (auto& [op, ms] : per_op) rows.push_back({ms / runs, op});
+  for (auto& [key, ms] : per_node) nodes.push_back({ms / runs, key});
   std::sort(rows.rbegin(), rows.rend());
-  std::printf("profile (tapped run, %.3f ms):\n", now_ms() - t0);
+  std::sort(nodes.rbegin(), nodes.rend());
+  std::printf("profile (tapped runs, %.3f ms per run):\n", total / runs);
   for (auto& [ms, op] : rows) std::printf("  %-24s %9.3f ms\n", op.c_str(), ms);
-  std::sort(per_node.rbegin(), per_node.rend());
-  for (size_t i = 0; i < per_node.size() && i < 10; ++i)
-    std::printf("  %9.3f ms  %s\n", per_node[i].first, per_node[i].second.substr(0, 110).c_str());
+  for (size_t i = 0; i < nodes.size() && i < 10; ++i)
+    std::printf("  %9.3f ms  %s\n", nodes[i].first, nodes[i].second.substr(0, 110).c_str());
+  if (std::getenv("MIXQ_PROFILE_ALL"))  // every node in production order, to stderr
+    for (const std::string& key : order) std::fprintf(stderr, "%.4f %s\n", per_node[key] / runs, key.c_str());
 }
 
 }  // namespace
@@ -145,7 +159,7 @@ int main(int argc, char** argv) {
       std::printf("tap_latency_ms median=%.3f min=%.3f fused_nodes=%d fused_with_tap=%d\n", tap_median, tap_ms[0],
                   ex.fused_nodes(), tapped->fused_nodes_with_tap());
     }
-    if (mode == "profile") print_profile(ex, am, feed);
+    if (mode == "profile") print_profile(ex, am, feed, repeat);
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mixq_exec_bench: %s\n", e.what());
