@@ -1296,6 +1296,53 @@ TEST_CASE("a zero Pad before a Conv is folded into the Conv's pads, bit-exact, u
   }
 }
 
+TEST_CASE("a zero Pad before an AveragePool is folded as counted pads, bit-exact, only where the pool counts pads") {
+  // PyTorch: F.pad(x, (0, 1, 0, 1)) then avg_pool2d(3, 2) (ShuffleNet / FastestDet heads).
+  Shape xs{1, 5, 12, 11};
+  auto x = random_values(shape_numel(xs), 75, -2.f, 2.f);
+  OnnxBuilder b;
+  b.input("x", xs).output("a").output("c").output("e");
+  b.weight_i64("p_br", {0, 0, 0, 0, 0, 0, 1, 1});
+  b.node("Pad", {"x", "p_br"}, {"xa"});  // pool without pads: folded
+  auto& pa = b.node("AveragePool", {"xa"}, {"a"});
+  OnnxBuilder::attr_ints(pa, "kernel_shape", {3, 3});
+  OnnxBuilder::attr_ints(pa, "strides", {2, 2});
+  b.node("Pad", {"x", "p_br"}, {"xc"});  // pool with its own pads, counted: folded
+  auto& pc = b.node("AveragePool", {"xc"}, {"c"});
+  OnnxBuilder::attr_ints(pc, "kernel_shape", {3, 3});
+  OnnxBuilder::attr_ints(pc, "pads", {1, 1, 0, 0});
+  OnnxBuilder::attr_i(pc, "count_include_pad", 1);
+  b.node("Pad", {"x", "p_br"}, {"xe"});  // own pads not counted: not folded (the Pad's zeros count)
+  auto& pe = b.node("AveragePool", {"xe"}, {"e"});
+  OnnxBuilder::attr_ints(pe, "kernel_shape", {2, 2});
+  OnnxBuilder::attr_ints(pe, "pads", {1, 1, 1, 1});
+  AnalyzedModel am = analyze_model(b.bytes(), {});
+  Executor ex(am);
+  CHECK(ex.fused_nodes() == 2);
+  Tensor xt = Tensor::from_f32(xs, x);
+  auto folded = ex.run({{"x", xt}});
+  std::map<std::string, Tensor> all;
+  auto plain = ex.run({{"x", xt}}, [&](const std::string& n, const Tensor& t) { all[n] = t; });
+  for (const char* o : {"a", "c", "e"}) {
+    INFO("output " << o);
+    require_close(folded.at(o), plain.at(o).to_f32(), plain.at(o).shape(), kTolExact);
+  }
+  // against a naive average over the explicitly padded input (padded zeros count)
+  const auto& xa = all.at("xa");
+  const Shape ps = xa.shape();
+  const auto xv = xa.to_f32();
+  std::vector<float> ref;
+  for (int64_t c = 0; c < 5; ++c)
+    for (int64_t oh = 0; oh + 3 <= ps[2]; oh += 2)
+      for (int64_t ow = 0; ow + 3 <= ps[3]; ow += 2) {
+        double sum = 0;
+        for (int64_t kh = 0; kh < 3; ++kh)
+          for (int64_t kw = 0; kw < 3; ++kw) sum += xv[size_t((c * ps[2] + oh + kh) * ps[3] + ow + kw)];
+        ref.push_back(float(sum / 9));
+      }
+  require_close(folded.at("a"), ref, folded.at("a").shape(), kTolAccumulate);
+}
+
 TEST_CASE("graph inputs are read in place: the caller's tensors stay intact, in-place ops get their own buffer") {
   Shape xs{1, 2, 3, 40};  // > 4 KB: pooled sizes
   auto x = random_values(shape_numel(xs), 80, -1.f, 1.f);

@@ -116,11 +116,11 @@ struct Executor::Plan {
     int head = -1;              // absorbed: the step whose run_fused() does this one
     size_t pos = 0;             // absorbed: index in the head's `fused`
     size_t fused_with_tap = 0;  // fused head: how many of `fused` stay fused under the tap
-    // Zero Pad folded into the Conv after it (when no tap observes the Pad's output):
-    int folded_into = -1;                       // Pad: the Conv step that absorbs it
-    int fold_pad = -1;                          // Conv: the Pad step it absorbs
-    std::unique_ptr<exec::Kernel> fold_kernel;  // Conv: the kernel with the Pad's pads added
-    std::vector<int> fold_inputs;               // Conv: inputs with input 0 = the Pad's input
+    // Zero Pad folded into the Conv or AveragePool after it (when no tap observes the Pad's output):
+    int folded_into = -1;                       // Pad: the step that absorbs it
+    int fold_pad = -1;                          // Conv/AveragePool: the Pad step it absorbs
+    std::unique_ptr<exec::Kernel> fold_kernel;  // Conv/AveragePool: the kernel with the Pad's pads added
+    std::vector<int> fold_inputs;               // its inputs with input 0 = the Pad's input
   };
   struct Slot {
     std::string name;
@@ -233,11 +233,13 @@ Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::ma
     p.steps.push_back(std::move(step));
     p.inits.push_back(std::move(init));
   }
-  // Zero-Pad folding (TF exports pad explicitly before strided convs): a constant Pad of
-  // zeros on the spatial axes only, whose output only a Conv reads (as its input 0), is
-  // skipped and the Conv runs with the pads added to its own (a second kernel, chosen at
-  // run time when no tap observes the Pad's output). The Conv sees the same zeros at the
-  // same places, so results are bit-identical.
+  // Zero-Pad folding (TF exports pad explicitly before strided convs, PyTorch's F.pad before
+  // avg_pool2d): a constant Pad of zeros on the spatial axes only, whose output only a Conv
+  // or AveragePool reads (as its input 0), is skipped and the reader runs with the pads
+  // added to its own (a second kernel, chosen at run time when no tap observes the Pad's
+  // output). A Conv sees the same zeros at the same places; an AveragePool counts them
+  // (count_include_pad = 1, folded only if its own pads are zero or already counted) and
+  // adds no zeros to its double sums (+0 either way): results are bit-identical.
   {
     std::vector<int> readers(p.slots.size(), 0), reader_step(p.slots.size(), -1);
     for (size_t s = 0; s < p.steps.size(); ++s)
@@ -268,12 +270,17 @@ Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::ma
       const int t = reader_step[out];
       Plan::Step& conv = p.steps[t];
       const Node& cn = *conv.node;
-      if (cn.op_type != "Conv" || conv.inputs[0] != out || std::count(conv.inputs.begin(), conv.inputs.end(), out) != 1)
+      const bool avgpool = cn.op_type == "AveragePool";
+      if ((cn.op_type != "Conv" && !avgpool) || conv.inputs[0] != out ||
+          std::count(conv.inputs.begin(), conv.inputs.end(), out) != 1)
         continue;
       if (cn.attr_string("auto_pad", "NOTSET") != "NOTSET") continue;
       const size_t sp = rank - 2;
       std::vector<int64_t> cp = cn.attr_ints("pads", std::vector<int64_t>(2 * sp, 0));
       if (cp.size() != 2 * sp) continue;
+      if (avgpool && cn.attr_int("count_include_pad", 0) == 0 &&
+          std::any_of(cp.begin(), cp.end(), [](int64_t v) { return v != 0; }))
+        continue;
       for (size_t i = 0; i < sp; ++i) {
         cp[i] += pads[2 + i];
         cp[sp + i] += pads[rank + 2 + i];
@@ -284,10 +291,16 @@ Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::ma
       a.kind = Attribute::Kind::Ints;
       a.ints = cp;
       folded.attrs["pads"] = a;
+      if (avgpool) {
+        Attribute include;
+        include.kind = Attribute::Kind::Int;
+        include.i = 1;
+        folded.attrs["count_include_pad"] = include;
+      }
       exec::KernelInit init{folded, p.inits[t].inputs, p.inits[t].outputs, opset};
       init.inputs[0] = pi.inputs[0];
       try {
-        conv.fold_kernel = registry().at("Conv")(init);
+        conv.fold_kernel = registry().at(cn.op_type)(init);
       } catch (const Error&) {
         continue;  // the unfolded pair still runs
       }

@@ -301,17 +301,21 @@ std::unique_ptr<Kernel> make_pad(const KernelInit& k) {
         if (r == 0) std::memcpy(dst, src, es);
         return;
       }
+      // rows of the region in order: an odometer over the outer dims (no divisions)
       int64_t inner = region[r - 1];
       int64_t rows = rn / inner;
+      std::vector<int64_t> idx(r, 0);
+      int64_t so = src_base, doff = dst_base;
       for (int64_t row = 0; row < rows; ++row) {
-        int64_t so = src_base, doff = dst_base, rem = row;
-        for (int64_t d = int64_t(r) - 2; d >= 0; --d) {
-          int64_t idx = rem % region[d];
-          rem /= region[d];
-          so += idx * xs[d];
-          doff += idx * ysd[d];
-        }
         std::memcpy(dst + doff * es, src + so * es, inner * es);
+        for (int64_t d = int64_t(r) - 2; d >= 0; --d) {
+          so += xs[d];
+          doff += ysd[d];
+          if (++idx[d] < region[d]) break;
+          so -= region[d] * xs[d];
+          doff -= region[d] * ysd[d];
+          idx[d] = 0;
+        }
       }
       return;
     }

@@ -72,9 +72,16 @@ WindowColumns window_columns(const PoolGeometry& g, int64_t kw) {
   return {off, lo, hi};
 }
 
+// Every window column's WindowColumns (integer divisions: computed once per kernel).
+std::vector<WindowColumns> all_window_columns(const PoolGeometry& g) {
+  std::vector<WindowColumns> cols;
+  for (int64_t kw = 0; kw < g.KW; ++kw) cols.push_back(window_columns(g, kw));
+  return cols;
+}
+
 template <typename F>
-void for_window_column(const PoolGeometry& g, const float* irow, int64_t kw, F f) {
-  const auto [off, lo, hi] = window_columns(g, kw);
+void for_window_column(const PoolGeometry& g, const float* irow, const WindowColumns& wc, F f) {
+  const auto [off, lo, hi] = wc;
   const float* src = irow + off;
   if (g.SW == 1) {
     for (int64_t ow = lo; ow < hi; ++ow) f(ow, src[ow]);
@@ -118,7 +125,8 @@ std::unique_ptr<Kernel> make_maxpool(const KernelInit& k) {
   check(k.outputs.size() < 2 || !k.outputs[1], k.node, "MaxPool's Indices output is not supported");
   check(k.inputs[0]->dtype == DType::Float32, k.node, "only float32 MaxPool is supported");
   PoolGeometry g = pool_geometry(k);
-  return make_fn([g](const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
+  return make_fn([g, cols = all_window_columns(g)](const std::vector<const Tensor*>& in,
+                                                   const std::vector<Tensor*>& out, ThreadPool& pool) {
     for_each_plane(g, *in[0], *out[0], pool, [&](const float* xp, float* yp) {
       // Row-wise: for each window offset (kh, kw), max into the valid output range.
       for (int64_t oh = 0; oh < g.OH; ++oh) {
@@ -129,7 +137,7 @@ std::unique_ptr<Kernel> make_maxpool(const KernelInit& k) {
           if (ih < 0 || ih >= g.H) continue;
           const float* irow = xp + ih * g.W;
           for (int64_t kw = 0; kw < g.KW; ++kw) {
-            const auto [off, lo, hi] = window_columns(g, kw);
+            const auto [off, lo, hi] = cols[size_t(kw)];
             max_into_row(orow, irow + off, g.SW, lo, hi);
           }
         }
@@ -157,8 +165,16 @@ std::unique_ptr<Kernel> make_avgpool(const KernelInit& k) {
     axis_range(oh, g.SH, g.PT, g.KH, g.DH, g.H, g.PB, rows_valid[oh], rows_window[oh]);
   for (int64_t ow = 0; ow < g.OW; ++ow)
     axis_range(ow, g.SW, g.PL, g.KW, g.DW, g.W, g.PR, cols_valid[ow], cols_window[ow]);
-  return make_fn([g, include_pad, rows_valid, rows_window, cols_valid, cols_window](
-                     const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool) {
+  // Divisor per output as a double, +inf for an empty window (its sum 0 gives 0): one
+  // vectorised division per output row.
+  std::vector<double> divisor(size_t(g.OH * g.OW));
+  for (int64_t oh = 0; oh < g.OH; ++oh)
+    for (int64_t ow = 0; ow < g.OW; ++ow) {
+      int64_t div = include_pad ? rows_window[oh] * cols_window[ow] : rows_valid[oh] * cols_valid[ow];
+      divisor[size_t(oh * g.OW + ow)] = div > 0 ? double(div) : INFINITY;
+    }
+  return make_fn([g, divisor, cols = all_window_columns(g)](const std::vector<const Tensor*>& in,
+                                                            const std::vector<Tensor*>& out, ThreadPool& pool) {
     for_each_plane(g, *in[0], *out[0], pool, [&](const float* xp, float* yp) {
       thread_local std::vector<double> acc;
       if (acc.size() < size_t(g.OW)) acc.resize(size_t(g.OW));
@@ -170,13 +186,11 @@ std::unique_ptr<Kernel> make_avgpool(const KernelInit& k) {
           if (ih < 0 || ih >= g.H) continue;
           const float* irow = xp + ih * g.W;
           for (int64_t kw = 0; kw < g.KW; ++kw)
-            for_window_column(g, irow, kw, [a](int64_t ow, float v) { a[ow] += double(v); });
+            for_window_column(g, irow, cols[size_t(kw)], [a](int64_t ow, float v) { a[ow] += double(v); });
         }
         float* orow = yp + oh * g.OW;
-        for (int64_t ow = 0; ow < g.OW; ++ow) {
-          int64_t div = include_pad ? rows_window[oh] * cols_window[ow] : rows_valid[oh] * cols_valid[ow];
-          orow[ow] = div > 0 ? float(a[ow] / double(div)) : 0.f;
-        }
+        const double* d = divisor.data() + oh * g.OW;
+        for (int64_t ow = 0; ow < g.OW; ++ow) orow[ow] = float(a[ow] / d[ow]);
       }
     });
   });
