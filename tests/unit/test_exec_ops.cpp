@@ -784,6 +784,31 @@ TEST_CASE("Resize nearest on the width only, the height only, and with the chann
   }
 }
 
+TEST_CASE("large Concat and Gather of a batch of 1 are exact (ShuffleNet's channel shuffle)") {
+  // A batch of 1 concatenated on axis 1 (pieces of 133 KB and 87 KB), then the shuffle's
+  // Gather of one half on axis 0, with 1 and 2 threads.
+  Shape as{1, 21, 40, 40}, bs{1, 14, 40, 40};
+  auto av = random_values(shape_numel(as), 90), bv = random_values(shape_numel(bs), 91);
+  OnnxBuilder b;
+  b.input("a", as).input("b", bs).output("c").output("g");
+  OnnxBuilder::attr_i(b.node("Concat", {"a", "b"}, {"c"}), "axis", 1);
+  b.weight_i64("shape", {5, 7, 40, 40}).weight_i64("one", {1});
+  b.node("Reshape", {"c", "shape"}, {"r"});
+  auto& g = b.node("Gather", {"r", "one"}, {"g"});
+  OnnxBuilder::attr_i(g, "axis", 0);
+  const int64_t plane = 40 * 40;
+  std::vector<float> concat(av), half;
+  concat.insert(concat.end(), bv.begin(), bv.end());
+  half.assign(concat.begin() + 7 * plane, concat.begin() + 14 * plane);
+  for (int threads : {1, 2}) {
+    INFO("threads " << threads);
+    auto out = run(b, {{"a", Tensor::from_f32(as, av)}, {"b", Tensor::from_f32(bs, bv)}}, threads);
+    CHECK(out.at("c").to_f32() == concat);
+    CHECK(out.at("g").shape() == Shape{1, 7, 40, 40});
+    CHECK(out.at("g").to_f32() == half);
+  }
+}
+
 TEST_CASE("data movement: Transpose, Slice, Concat, Pad, Gather, Expand are exact") {
   Shape xs{2, 3, 4};
   std::vector<float> x(24);

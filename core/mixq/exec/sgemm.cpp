@@ -4,10 +4,10 @@
 //   AVX2 + FMA:                      a 6 x 16 tile in 12 ymm accumulators;
 //   otherwise (wasm SIMD128, MIXQ_PORTABLE_FP's SSE4.2): a 4 x 8 tile in 8 4-float vectors
 //     (wasm has no FMA and V8 gives a function 16 vector registers).
-// Per k the micro-kernel loads one row of a packed B panel (kNR floats) and splats kMR
-// floats of A (read in place, kMR row streams). B is packed per (kKC x kNC) block into
-// panels of kNR columns (zero-padded), so the micro-kernel reads it as one unit-stride
-// stream. Every C[i,j] is summed over k in order within each kKC block and the blocks are
+// Per k the micro-kernel loads one row of a B panel (kNR floats) and splats kMR floats
+// of A (read in place, kMR row streams). B is packed per (kKC x kNC) block into panels of
+// kNR columns (zero-padded), so the micro-kernel reads it as one unit-stride stream,
+// except where reading B's rows in place is faster (read_b_in_place). Every C[i,j] is summed over k in order within each kKC block and the blocks are
 // added in order: the summation order depends on K only. With -ffp-contract=off (wasm,
 // MIXQ_PORTABLE_FP) each step is a rounded multiply then a rounded add; natively the
 // compiler fuses them into FMAs.
@@ -49,14 +49,14 @@ void pack_b(const float* B, int64_t ldb, int64_t kc, int64_t nc, float* dst) {
   }
 }
 
-// C[0:MR, 0:nr] (+)= A[0:MR, 0:kc] * panel (kc x kNR).
+// C[0:MR, 0:nr] (+)= A[0:MR, 0:kc] * panel (kc x kNR, rows `ps` floats apart).
 template <int MR>
-void micro_kernel(const float* A, int64_t lda, const float* panel, int64_t kc, float* C, int64_t ldc, int64_t nr,
-                  bool accumulate) {
+void micro_kernel(const float* A, int64_t lda, const float* panel, int64_t ps, int64_t kc, float* C, int64_t ldc,
+                  int64_t nr, bool accumulate) {
   Vec acc[MR][kNV] = {};
   for (int64_t k = 0; k < kc; ++k) {
     Vec b[kNV];
-    for (int v = 0; v < kNV; ++v) b[v] = load_unaligned<Vec>(panel + k * kNR + kLanes * v);
+    for (int v = 0; v < kNV; ++v) b[v] = load_unaligned<Vec>(panel + k * ps + kLanes * v);
     for (int r = 0; r < MR; ++r) {
       const float x = A[r * lda + k];
       for (int v = 0; v < kNV; ++v) acc[r][v] = acc[r][v] + x * b[v];
@@ -79,12 +79,21 @@ void micro_kernel(const float* A, int64_t lda, const float* panel, int64_t kc, f
 
 // micro_kernel<mr> for the last rows of C (mr <= MR).
 template <int MR>
-void micro_kernel_rows(int64_t mr, const float* A, int64_t lda, const float* panel, int64_t kc, float* C, int64_t ldc,
-                       int64_t nr, bool accumulate) {
+void micro_kernel_rows(int64_t mr, const float* A, int64_t lda, const float* panel, int64_t ps, int64_t kc, float* C,
+                       int64_t ldc, int64_t nr, bool accumulate) {
   if constexpr (MR > 1) {
-    if (mr < MR) return micro_kernel_rows<MR - 1>(mr, A, lda, panel, kc, C, ldc, nr, accumulate);
+    if (mr < MR) return micro_kernel_rows<MR - 1>(mr, A, lda, panel, ps, kc, C, ldc, nr, accumulate);
   }
-  micro_kernel<MR>(A, lda, panel, kc, C, ldc, nr, accumulate);
+  micro_kernel<MR>(A, lda, panel, ps, kc, C, ldc, nr, accumulate);
+}
+
+// Whether the micro-kernel reads B's full panels in place rather than packed: packing
+// pays off when many row tiles reuse a panel, or when B's rows are far apart (a strided
+// panel then spans many pages). Measured natively (AVX-512, 1 thread): M <= 128 with a
+// k-block span under 2 MB 1.03-1.18x (the executor's 1x1 convs), M = 512 or a 6 MB span
+// 0.77-0.95x. Only the native tiles: the 4-lane kernel was not measured this way.
+bool read_b_in_place(int64_t M, int64_t kc, int64_t ldb) {
+  return kLanes >= 8 && M <= 128 && kc * ldb <= (int64_t(512) << 10);
 }
 
 }  // namespace
@@ -102,12 +111,17 @@ void sgemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const f
     int64_t nc = std::min(kNC, N - n0);
     for (int64_t k0 = 0; k0 < K; k0 += kKC) {
       int64_t kc = std::min(kKC, K - k0);
-      pack_b(B + k0 * ldb + n0, ldb, kc, nc, packed.data());
+      const float* b = B + k0 * ldb + n0;
+      // full panels read in place (or all packed), the partial last panel always packed
+      const int64_t in_place = read_b_in_place(M, kc, ldb) ? nc / kNR * kNR : 0;
+      if (in_place < nc) pack_b(b + in_place, ldb, kc, nc - in_place, packed.data());
       for (int64_t m0 = 0; m0 < M; m0 += kMR) {
         int64_t mr = std::min<int64_t>(kMR, M - m0);
-        for (int64_t p = 0; p < nc; p += kNR)
-          micro_kernel_rows<kMR>(mr, A + m0 * lda + k0, lda, packed.data() + p * kc, kc, C + m0 * ldc + n0 + p, ldc,
-                                 std::min(kNR, nc - p), k0 > 0);
+        for (int64_t p = 0; p < nc; p += kNR) {
+          const float* panel = p < in_place ? b + p : packed.data() + (p - in_place) * kc;
+          micro_kernel_rows<kMR>(mr, A + m0 * lda + k0, lda, panel, p < in_place ? ldb : kNR, kc,
+                                 C + m0 * ldc + n0 + p, ldc, std::min(kNR, nc - p), k0 > 0);
+        }
       }
     }
   }
