@@ -1,5 +1,5 @@
 // Native ThreadPool: size()-1 worker std::threads plus the calling thread pull task
-// indices of the current job from one atomic counter. The caller never waits for a
+// indices of the current job from per-participant ranges (Job below). The caller never waits for a
 // worker that has not joined the job yet (under machine load a sleeping worker may take
 // milliseconds to be scheduled): it runs the remaining tasks itself and then waits only
 // for workers still inside a task (polling up to kCallerPoll before it sleeps on the
@@ -12,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -24,12 +25,21 @@ thread_local bool t_inside_task = false;
 constexpr auto kSpin = std::chrono::microseconds(200);
 constexpr auto kCallerPoll = std::chrono::microseconds(50);
 
+// Task indices are dealt in `parts` contiguous ranges, one per participant (the caller is
+// part 0, worker i part i + 1): each drains its own range first, then takes what is left
+// of the others'. The same participant thus gets the same tasks in every job of a shape
+// (the same columns of consecutive convs, the same channel blocks), whose data its
+// core's cache still holds from the previous op; measured on two cores: a chain of
+// depthwise convs 2x faster than with tasks shuffled between the cores. A worker that
+// joins late (or never) only loses its range to the others.
 struct Job {
   const std::function<void(int64_t)>* task = nullptr;
   int64_t tasks = 0;
-  std::atomic<int64_t> next{0};
+  int parts = 1;
+  std::unique_ptr<std::atomic<int64_t>[]> next;  // per part: its next task index
   std::atomic<int> joined{0};  // workers inside run_tasks (changed under the pool mutex)
   std::exception_ptr error;
+  int64_t begin(int part) const { return tasks * part / parts; }
 };
 }  // namespace
 
@@ -59,23 +69,28 @@ struct ThreadPool::Impl {
     return did;
   }
 
-  void run_tasks(Job& j) {
+  // Participant `part`'s share of job j: its own range, then the rest of the others'.
+  void run_tasks(Job& j, int part) {
     bool was_inside = t_inside_task;
     t_inside_task = true;
-    for (;;) {
-      int64_t i = j.next.fetch_add(1);
-      if (i >= j.tasks) break;
-      try {
-        (*j.task)(i);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (!j.error) j.error = std::current_exception();
+    for (int k = 0; k < j.parts; ++k) {
+      const int q = (part + k) % j.parts;
+      const int64_t end = j.begin(q + 1);
+      for (;;) {
+        int64_t i = j.next[q].fetch_add(1);
+        if (i >= end) break;
+        try {
+          (*j.task)(i);
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (!j.error) j.error = std::current_exception();
+        }
       }
     }
     t_inside_task = was_inside;
   }
 
-  void worker_loop() {
+  void worker_loop(int part) {
     uint64_t seen = 0, seen_posts = 0;
     for (;;) {
       // Idle work first (a job's caller does not wait for workers that have not joined),
@@ -102,7 +117,7 @@ struct ThreadPool::Impl {
         j = job;
         ++j->joined;
       }
-      run_tasks(*j);
+      run_tasks(*j, part);
       std::lock_guard<std::mutex> lock(mu);
       if (--j->joined == 0) finished.notify_all();
     }
@@ -112,7 +127,7 @@ struct ThreadPool::Impl {
 ThreadPool::ThreadPool(int threads) : impl_(std::make_unique<Impl>()) {
   if (threads <= 0) threads = int(std::max(1u, std::thread::hardware_concurrency()));
   impl_->size = threads;
-  for (int i = 1; i < threads; ++i) impl_->workers.emplace_back([this] { impl_->worker_loop(); });
+  for (int i = 1; i < threads; ++i) impl_->workers.emplace_back([this, i] { impl_->worker_loop(i); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -162,13 +177,16 @@ void ThreadPool::parallel_for(int64_t tasks, const std::function<void(int64_t)>&
   Job j;
   j.task = &task;
   j.tasks = tasks;
+  j.parts = s.size;
+  j.next = std::make_unique<std::atomic<int64_t>[]>(size_t(j.parts));
+  for (int q = 0; q < j.parts; ++q) j.next[q].store(j.begin(q), std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lock(s.mu);
     s.job = &j;
     ++s.generation;
   }
   s.wake.notify_all();
-  s.run_tasks(j);
+  s.run_tasks(j, 0);
   {
     std::lock_guard<std::mutex> lock(s.mu);
     s.job = nullptr;  // no worker joins any more: j.joined only goes down
