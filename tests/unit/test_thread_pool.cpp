@@ -36,14 +36,16 @@ TEST_CASE("parallel_for: a busy worker's range is run by the caller") {
   // The worker is held inside idle work (which it takes before joining a job) while this
   // thread runs a job: the caller must run every task, the worker's range included.
   ThreadPool pool(2);
-  std::atomic<bool> busy{false}, release{false};
+  std::atomic<bool> armed{false}, busy{false}, release{false};
   const std::function<bool()> hold = [&] {
-    if (release.load()) return false;
+    if (!armed.load() || release.load()) return false;  // set_idle_work waits for callers inside
     busy.store(true);
     while (!release.load()) std::this_thread::yield();
     return true;
   };
   pool.set_idle_work(&hold);
+  armed.store(true);
+  pool.post_idle_work();
   while (!busy.load()) std::this_thread::yield();
   const auto caller = std::this_thread::get_id();
   std::atomic<int> on_caller{0};
