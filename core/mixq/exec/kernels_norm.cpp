@@ -93,6 +93,31 @@ std::unique_ptr<Kernel> make_layernorm(const KernelInit& k) {
   });
 }
 
+// max of v[0, n) as std::max folds it (NaNs skipped), in 8 independent lanes: the order
+// of a max does not change its value.
+float row_max(const float* v, int64_t n) {
+  float lanes[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) lanes[k] = lanes[k] < v[i + k] ? v[i + k] : lanes[k];
+  float m = -INFINITY;
+  for (int k = 0; k < 8; ++k) m = std::max(m, lanes[k]);
+  for (; i < n; ++i) m = std::max(m, v[i]);
+  return m;
+}
+
+// Sum of v[0, n) in double, in 8 partial sums (element i into sum i % 8, combined
+// pairwise in a fixed order): the same bits on every target, without one long chain of
+// dependent additions per row.
+double row_sum(const float* v, int64_t n) {
+  double part[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) part[k] += double(v[i + k]);
+  for (int k = 0; i < n; ++i, ++k) part[k] += double(v[i]);
+  return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+}
+
 std::unique_ptr<Kernel> make_softmax(const KernelInit& k, bool log) {
   const Shape& x = k.in_shape(0);
   check(k.inputs[0]->dtype == DType::Float32, k.node, "only float32 inputs are supported");
@@ -117,12 +142,13 @@ std::unique_ptr<Kernel> make_softmax(const KernelInit& k, bool log) {
                          const float* v = xp + o * n * inner + j;
                          float* w = y + o * n * inner + j;
                          float m = -INFINITY;
-                         for (int64_t i = 0; i < n; ++i) m = std::max(m, v[i * inner]);
                          double s = 0;
-                         if (inner == 1) {  // contiguous: vectorised exp (into w, overwritten for log)
+                         if (inner == 1) {  // contiguous: vectorised max, exp (into w, overwritten for log), sum
+                           m = row_max(v, n);
                            exp_shifted(v, w, n, m);
-                           for (int64_t i = 0; i < n; ++i) s += w[i];
+                           s = row_sum(w, n);
                          } else {
+                           for (int64_t i = 0; i < n; ++i) m = std::max(m, v[i * inner]);
                            for (int64_t i = 0; i < n; ++i) {
                              float e = std::exp(v[i * inner] - m);
                              if (!log) w[i * inner] = e;
