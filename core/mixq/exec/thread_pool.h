@@ -23,7 +23,8 @@ class ThreadPool {
 
   int size() const;
   // Runs task(i) for every i in [0, tasks) and returns when all are done. The first
-  // exception thrown by a task is re-thrown here (after all tasks finished).
+  // exception thrown by a task is re-thrown here once no task is running any more
+  // (tasks not started by then may be skipped: the serial pool stops at the exception).
   void parallel_for(int64_t tasks, const std::function<void(int64_t)>& task);
 
   // Idle work: between the tasks of parallel_for jobs, workers call `*work` (as if inside
