@@ -2,8 +2,10 @@
 // dilations, count_include_pad), GlobalAveragePool, GlobalMaxPool, LpNormalization-free
 // Reduce{Mean,Sum,Max,Min,Prod,L1,L2,SumSquare,LogSumExp} (axes as attribute or input).
 // Sums accumulate in double; one task per (batch, channel) plane / output block.
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <vector>
 
 #include "mixq/exec/kernel.h"
 #include "mixq/exec/vec.h"
@@ -92,22 +94,40 @@ void for_window_column(const PoolGeometry& g, const float* irow, const WindowCol
   }
 }
 
-// orow[ow] = max(orow[ow], src[ow * SW]) for ow in [lo, hi), as std::max does it (a NaN
-// in orow stays). Strides 1 and 2 run 4 columns at a time (in wasm one pmax per 4; the
-// compiler's own choice, f32x4.max with IEEE NaN rules, costs ~8 instructions in V8).
-void max_into_row(float* orow, const float* src, int64_t SW, int64_t lo, int64_t hi) {
-  typedef float V4 __attribute__((vector_size(16)));
-  int64_t ow = lo;
+typedef float V4 __attribute__((vector_size(16)));
+typedef float V16 __attribute__((vector_size(64)));
+inline V4 even_lanes(V4 a, V4 b) {
+  return __builtin_shufflevector(a, b, 0, 2, 4, 6);
+}
+inline V16 even_lanes(V16 a, V16 b) {
+  return __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+}
+
+// max_into_row's columns [ow, hi) in vectors of V, as far as whole vectors go; advances ow.
+template <class V>
+void max_into_row_vectors(float* orow, const float* src, int64_t SW, int64_t& ow, int64_t hi) {
+  constexpr int64_t L = sizeof(V) / sizeof(float);
   if (SW == 1) {
-    for (; ow + 4 <= hi; ow += 4)
-      store_unaligned(orow + ow, clamp_below(load_unaligned<V4>(orow + ow), load_unaligned<V4>(src + ow)));
+    for (; ow + L <= hi; ow += L)
+      store_unaligned(orow + ow, clamp_below(load_unaligned<V>(orow + ow), load_unaligned<V>(src + ow)));
   } else if (SW == 2) {
-    for (; ow + 4 < hi; ow += 4) {  // reads src[2 * ow + 7]: not past the last column read, 2 * (hi - 1)
-      const V4 a = load_unaligned<V4>(src + 2 * ow), b = load_unaligned<V4>(src + 2 * ow + 4);
-      const V4 even = __builtin_shufflevector(a, b, 0, 2, 4, 6);
-      store_unaligned(orow + ow, clamp_below(load_unaligned<V4>(orow + ow), even));
+    for (; ow + L < hi; ow += L) {  // reads src[2 * ow + 2L - 1]: not past the last column read, 2 * (hi - 1)
+      const V a = load_unaligned<V>(src + 2 * ow), b = load_unaligned<V>(src + 2 * ow + L);
+      store_unaligned(orow + ow, clamp_below(load_unaligned<V>(orow + ow), even_lanes(a, b)));
     }
   }
+}
+
+// orow[ow] = max(orow[ow], src[ow * SW]) for ow in [lo, hi), as std::max does it (a NaN
+// in orow stays). Strides 1 and 2 run 16 columns at a time under AVX-512 (a stride-2
+// pair is one permute), then 4 (in wasm one pmax per 4; the compiler's own choice,
+// f32x4.max with IEEE NaN rules, costs ~8 instructions in V8).
+void max_into_row(float* orow, const float* src, int64_t SW, int64_t lo, int64_t hi) {
+  int64_t ow = lo;
+#if defined(__AVX512F__)
+  max_into_row_vectors<V16>(orow, src, SW, ow, hi);
+#endif
+  max_into_row_vectors<V4>(orow, src, SW, ow, hi);
   for (; ow < hi; ++ow) orow[ow] = std::max(orow[ow], src[ow * SW]);
 }
 
@@ -128,18 +148,25 @@ std::unique_ptr<Kernel> make_maxpool(const KernelInit& k) {
   return make_fn([g, cols = all_window_columns(g)](const std::vector<const Tensor*>& in,
                                                    const std::vector<Tensor*>& out, ThreadPool& pool) {
     for_each_plane(g, *in[0], *out[0], pool, [&](const float* xp, float* yp) {
-      // Row-wise: for each window offset (kh, kw), max into the valid output range.
+      // Separable (a max is exact in any order): per output row the max of its window's
+      // input rows (one pass per kh), then per window column kw that row's max into the
+      // valid output range.
+      thread_local std::vector<float> column_max;
+      column_max.resize(size_t(g.W));
+      float* cm = column_max.data();
       for (int64_t oh = 0; oh < g.OH; ++oh) {
         float* orow = yp + oh * g.OW;
-        for (int64_t ow = 0; ow < g.OW; ++ow) orow[ow] = -INFINITY;
+        std::fill_n(orow, g.OW, -INFINITY);
+        // -inf first, then every row as the second operand: NaN inputs are skipped as in
+        // a plain max over the window
+        std::fill_n(cm, g.W, -INFINITY);
         for (int64_t kh = 0; kh < g.KH; ++kh) {
           int64_t ih = oh * g.SH - g.PT + kh * g.DH;
-          if (ih < 0 || ih >= g.H) continue;
-          const float* irow = xp + ih * g.W;
-          for (int64_t kw = 0; kw < g.KW; ++kw) {
-            const auto [off, lo, hi] = cols[size_t(kw)];
-            max_into_row(orow, irow + off, g.SW, lo, hi);
-          }
+          if (ih >= 0 && ih < g.H) max_into_row(cm, xp + ih * g.W, 1, 0, g.W);
+        }
+        for (int64_t kw = 0; kw < g.KW; ++kw) {
+          const auto [off, lo, hi] = cols[size_t(kw)];
+          max_into_row(orow, cm + off, g.SW, lo, hi);
         }
       }
     });
