@@ -13,8 +13,8 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <memory>
@@ -73,8 +73,8 @@ void print_profile(mixq::Executor& ex, const mixq::AnalyzedModel& am, const std:
       double ms = now_ms() - last;
       per_op[p >= 0 ? am.model.graph.nodes[p].op_type : "Input"] += ms;
       if (p >= 0) {
-        std::string key = am.model.graph.nodes[p].describe() + " -> " + name + " " +
-                          mixq::shape_str(am.shapes.find(name)->shape);
+        std::string key =
+            am.model.graph.nodes[p].describe() + " -> " + name + " " + mixq::shape_str(am.shapes.find(name)->shape);
         if (r == 0) order.push_back(key);
         per_node[key] += ms;
       }

@@ -2,8 +2,8 @@
 // count (tasks are dealt in per-participant ranges and taken over by the others when a
 // participant is late); a task's exception reaches the caller; a
 // parallel_for inside a task runs serially on that thread.
-#include <catch2/catch.hpp>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <functional>
 #include <stdexcept>

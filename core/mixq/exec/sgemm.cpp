@@ -7,13 +7,11 @@
 // Per k the micro-kernel loads one row of a B panel (kNR floats) and splats kMR floats
 // of A (read in place, kMR row streams). B is packed per (kKC x kNC) block into panels of
 // kNR columns (zero-padded), so the micro-kernel reads it as one unit-stride stream,
-// except where reading B's rows in place is faster (read_b_in_place). Every C[i,j] is summed over k in order within each kKC block and the blocks are
-// added in order: the summation order depends on K only. With -ffp-contract=off (wasm,
-// MIXQ_PORTABLE_FP) each step is a rounded multiply then a rounded add; natively the
-// compiler fuses them into FMAs.
-// Measured natively (AMD Zen 4, 1 thread) against Eigen's GEBP, which this replaced:
-// 1.16-1.28x on the executor's shapes (32x128x336 .. 1024^3), 98-111 GFLOP/s of a
-// 117 GFLOP/s FMA peak.
+// except where reading B's rows in place is faster (read_b_in_place). Every C[i,j] is summed over k in order within
+// each kKC block and the blocks are added in order: the summation order depends on K only. With -ffp-contract=off
+// (wasm, MIXQ_PORTABLE_FP) each step is a rounded multiply then a rounded add; natively the compiler fuses them into
+// FMAs. Measured natively (AMD Zen 4, 1 thread) against Eigen's GEBP, which this replaced: 1.16-1.28x on the executor's
+// shapes (32x128x336 .. 1024^3), 98-111 GFLOP/s of a 117 GFLOP/s FMA peak.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -119,8 +117,8 @@ void sgemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const f
         int64_t mr = std::min<int64_t>(kMR, M - m0);
         for (int64_t p = 0; p < nc; p += kNR) {
           const float* panel = p < in_place ? b + p : packed.data() + (p - in_place) * kc;
-          micro_kernel_rows<kMR>(mr, A + m0 * lda + k0, lda, panel, p < in_place ? ldb : kNR, kc,
-                                 C + m0 * ldc + n0 + p, ldc, std::min(kNR, nc - p), k0 > 0);
+          micro_kernel_rows<kMR>(mr, A + m0 * lda + k0, lda, panel, p < in_place ? ldb : kNR, kc, C + m0 * ldc + n0 + p,
+                                 ldc, std::min(kNR, nc - p), k0 > 0);
         }
       }
     }

@@ -37,7 +37,7 @@ struct Job {
   int64_t tasks = 0;
   int parts = 1;
   std::unique_ptr<std::atomic<int64_t>[]> next;  // per part: its next task index
-  std::atomic<int> joined{0};  // workers inside run_tasks (changed under the pool mutex)
+  std::atomic<int> joined{0};                    // workers inside run_tasks (changed under the pool mutex)
   std::exception_ptr error;
   int64_t begin(int part) const { return tasks * part / parts; }
 };
