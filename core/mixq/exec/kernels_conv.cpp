@@ -3,8 +3,10 @@
 // [SECTIONS]
 //   ConvGeometry        attributes -> sizes and pads
 //   Conv                im2col rows; depthwise direct path (padded, phase-split planes,
-//                       flat unit-stride sums); direct KxK path (the same planes per row
-//                       block, tiles of 8 output channels x 32 positions in registers);
+//                       flat unit-stride sums; under AVX-512 for rows < 128 columns
+//                       channel-blocked, 16 channels per vector); direct KxK path (the
+//                       same planes per row block, tiles of 8 output channels x 32
+//                       positions in registers);
 //                       epilogue stages (BatchNormalization, activations, constant
 //                       Add/Sub/Mul/Div, gates v * f(v)); GEMM path (1x1 = direct GEMM,
 //                       else im2col per column block) with the epilogue fused; tasks =

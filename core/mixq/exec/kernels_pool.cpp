@@ -1,7 +1,8 @@
 // Pooling and reductions: MaxPool, AveragePool (1-D/2-D, pads, auto_pad, ceil_mode,
 // dilations, count_include_pad), GlobalAveragePool, GlobalMaxPool, LpNormalization-free
 // Reduce{Mean,Sum,Max,Min,Prod,L1,L2,SumSquare,LogSumExp} (axes as attribute or input).
-// Sums accumulate in double; one task per (batch, channel) plane / output block.
+// Sums accumulate in double; MaxPool is separable per output row (rows' max, then
+// columns); one task per (batch, channel) plane / output block.
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
