@@ -1,17 +1,21 @@
 // sgemm in GCC/Clang vector types: one packed micro-kernel whose tile follows the target's
 // vector registers.
 //   AVX-512 (native -march=native): an 8 x 32 tile of C in 16 zmm accumulators;
-//   AVX2 + FMA:                      a 6 x 16 tile in 12 ymm accumulators;
+//   AVX2 + FMA:                      a 6 x 16 tile in 12 ymm accumulators (the classic
+//                                    choice for 16 registers; not measured here: this
+//                                    machine has AVX-512);
 //   otherwise (wasm SIMD128, MIXQ_PORTABLE_FP's SSE4.2): a 4 x 8 tile in 8 4-float vectors
-//     (wasm has no FMA and V8 gives a function 16 vector registers).
+//     (wasm has no FMA and V8 gives a function 16 vector registers; 6 x 8 was slower).
 // Per k the micro-kernel loads one row of a B panel (kNR floats) and splats kMR floats
 // of A (read in place, kMR row streams). B is packed per (kKC x kNC) block into panels of
 // kNR columns (zero-padded), so the micro-kernel reads it as one unit-stride stream,
-// except where reading B's rows in place is faster (read_b_in_place). Every C[i,j] is summed over k in order within
-// each kKC block and the blocks are added in order: the summation order depends on K only. With -ffp-contract=off
-// (wasm, MIXQ_PORTABLE_FP) each step is a rounded multiply then a rounded add; natively the compiler fuses them into
-// FMAs. Measured natively (AMD Zen 4, 1 thread) against Eigen's GEBP, which this replaced: 1.16-1.28x on the executor's
-// shapes (32x128x336 .. 1024^3), 98-111 GFLOP/s of a 117 GFLOP/s FMA peak.
+// except where reading B's rows in place is faster (read_b_in_place). Every C[i,j] is
+// summed over k in order within each kKC block and the blocks are added in order: the
+// summation order depends on K only. With -ffp-contract=off (wasm, MIXQ_PORTABLE_FP)
+// each step is a rounded multiply then a rounded add; natively the compiler fuses them
+// into FMAs. Measured natively (AMD Zen 4, 1 thread) against Eigen's GEBP, which this
+// replaced: 1.16-1.28x on the executor's shapes (32x128x336 .. 1024^3), 98-111 GFLOP/s
+// of a 117 GFLOP/s FMA peak.
 #include <algorithm>
 #include <cstring>
 #include <vector>
