@@ -731,8 +731,8 @@ class ConvKernel : public Kernel {
     check(w[0] == g_.M && w[1] == g_.Cg, n, "weight shape " + shape_str(w) + " does not match the input channels");
     K_ = g_.Cg * g_.KH * g_.KW;
     depthwise_ = g_.Cg == 1 && g_.Mg == 1;
-    if (depthwise_) dw_ = depthwise_plan(g_);
     dw_blocked_ = depthwise_ && use_depthwise_blocked(g_);
+    if (depthwise_ && !dw_blocked_) dw_ = depthwise_plan(g_);
     const Tensor* weights = k.constant(1);
     winograd_ = !depthwise_ && weights && use_winograd(g_);
     if (winograd_) winograd_plan_.prepare(weights->f32().data(), g_.M, g_.C);
@@ -807,7 +807,7 @@ class ConvKernel : public Kernel {
     float* y = out[0]->f32().data();
     const ConvGeometry& g = g_;
     int64_t P = g.OH * g.OW, HW = g.H * g.W;
-    if (depthwise_ && dw_blocked_) {
+    if (dw_blocked_) {
       const int64_t blocks = (g.C + kVecWidth - 1) / kVecWidth;
       pool.parallel_for(g.N * blocks, [&](int64_t t) {
         const int64_t n = t / blocks, c0 = (t % blocks) * kVecWidth, lanes = std::min(kVecWidth, g.C - c0);
