@@ -4,6 +4,10 @@
 //                                                      (REPEAT timed runs after 1 s of warm-up)
 //   mixq_exec_bench MODEL INPUT.npz REPEAT THREADS profile
 //                                                      -> also ms per op type (tapped, unfused run)
+//   mixq_exec_bench MODEL INPUT.npz REPEAT THREADS profile_all
+//                                                      -> also ms of every node, in production order, on
+//                                                         stderr (as MIXQ_PROFILE_ALL=1 with profile; wasm
+//                                                         does not see the environment)
 //   mixq_exec_bench MODEL INPUT.npz REPEAT THREADS tap|tap_background
 //                                                      -> also "tap_latency_ms median=M min=m": the run
 //                                                         calibration makes (every layer tensor observed,
@@ -60,7 +64,7 @@ double peak(int threads) {
 // Time between consecutive tap calls of tapped (unfused) runs, per producing op type and
 // node, summed over `runs` runs and printed per run.
 void print_profile(mixq::Executor& ex, const mixq::AnalyzedModel& am, const std::map<std::string, mixq::Tensor>& feed,
-                   int runs) {
+                   int runs, bool all_nodes) {
   std::map<std::string, double> per_op, per_node;
   std::vector<std::string> order;  // nodes in production order
   auto noop = [](const std::string&, const mixq::Tensor&) {};
@@ -91,7 +95,7 @@ void print_profile(mixq::Executor& ex, const mixq::AnalyzedModel& am, const std:
   for (auto& [ms, op] : rows) std::printf("  %-24s %9.3f ms\n", op.c_str(), ms);
   for (size_t i = 0; i < nodes.size() && i < 10; ++i)
     std::printf("  %9.3f ms  %s\n", nodes[i].first, nodes[i].second.substr(0, 110).c_str());
-  if (std::getenv("MIXQ_PROFILE_ALL"))  // every node in production order, to stderr
+  if (all_nodes)  // every node in production order, to stderr
     for (const std::string& key : order) std::fprintf(stderr, "%.4f %s\n", per_node[key] / runs, key.c_str());
 }
 
@@ -105,7 +109,9 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (argc < 4) {
-      std::fprintf(stderr, "usage: mixq_exec_bench MODEL INPUT.npz REPEAT [THREADS [profile]] | --peak [THREADS]\n");
+      std::fprintf(stderr,
+                   "usage: mixq_exec_bench MODEL INPUT.npz REPEAT [THREADS [profile|profile_all|tap|tap_background]] | "
+                   "--peak [THREADS]\n");
       return 2;
     }
     std::string model = argv[1];
@@ -159,7 +165,8 @@ int main(int argc, char** argv) {
       std::printf("tap_latency_ms median=%.3f min=%.3f fused_nodes=%d fused_with_tap=%d\n", tap_median, tap_ms[0],
                   ex.fused_nodes(), tapped->fused_nodes_with_tap());
     }
-    if (mode == "profile") print_profile(ex, am, feed, repeat);
+    if (mode == "profile" || mode == "profile_all")
+      print_profile(ex, am, feed, repeat, mode == "profile_all" || std::getenv("MIXQ_PROFILE_ALL"));
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mixq_exec_bench: %s\n", e.what());

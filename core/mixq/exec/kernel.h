@@ -103,8 +103,8 @@ std::unique_ptr<Kernel> make_view_kernel();
 // so a value's result never depends on its position or the buffer's alignment: the
 // stand-alone Sigmoid kernel and a fused Conv epilogue agree bit for bit.
 void logistic(const float* x, float* y, int64_t n, bool times_x = false);
-// y[i] = exp(x[i] - shift) (Eigen's vectorised float exp, one packet at a time like
-// logistic); y may equal x.
+// y[i] = exp(x[i] - shift) for x[i] <= shift (Softmax's exponentials: Cephes' expf in
+// 16-value vectors like logistic, ~1e-38 instead of denormals); y may equal x.
 void exp_shifted(const float* x, float* y, int64_t n, float shift);
 
 [[noreturn]] inline void fail(const Node& n, const std::string& msg) {

@@ -175,7 +175,10 @@ inline VecF splat(float x) {
   return VecF{} + x;
 }
 
-constexpr int64_t kDwChunk = 4 * kVecWidth;  // depthwise positions per register chunk
+// Depthwise sums per register chunk: 4 natively (4 x 16 positions under AVX-512), 8 of 4
+// lanes in wasm (fits its 15 SIMD registers with the load and the weight).
+constexpr int kDwVectors = kRegisterLanes == 4 ? 8 : 4;
+constexpr int64_t kDwChunk = kDwVectors * kRegisterLanes;  // depthwise positions per register chunk
 
 struct DepthwisePlan {
   int64_t Hq = 0, Wq = 0;    // rows per row phase; columns per column phase
@@ -240,6 +243,22 @@ void depthwise_pad(const ConvGeometry& g, const DepthwisePlan& d, const float* i
   pad_rows(g, d, in, 0, buf, d.buf_size);
 }
 
+// Positions [j0, j0 + NV * kRegisterLanes) of the flat run: bias, then the taps in order,
+// NV independent sums in registers.
+template <int NV>
+inline void depthwise_positions(const float* base, const int64_t* off, const float* w, int64_t KK, float bias,
+                                int64_t j0, float* a) {
+  constexpr int64_t L = kRegisterLanes;
+  VecReg r[NV];
+  for (int v = 0; v < NV; ++v) r[v] = VecReg{} + bias;
+  for (int64_t k = 0; k < KK; ++k) {
+    const float* src = base + off[k] + j0;
+    const float wv = w[k];
+    for (int v = 0; v < NV; ++v) r[v] += wv * load_unaligned<VecReg>(src + v * L);
+  }
+  for (int v = 0; v < NV; ++v) store_unaligned(a + j0 + v * L, r[v]);
+}
+
 void depthwise_plane(const ConvGeometry& g, const DepthwisePlan& d, const float* in, const float* w, float bias,
                      float* out) {
   thread_local std::vector<float> padded, acc;
@@ -251,34 +270,16 @@ void depthwise_plane(const ConvGeometry& g, const DepthwisePlan& d, const float*
   const int64_t KK = int64_t(d.off.size());
   for (int64_t oh0 = 0; oh0 < g.OH; oh0 += block_rows) {
     const int64_t rows = std::min(block_rows, g.OH - oh0), n = rows * d.Wq;
-    float* __restrict a = acc.data();
     const float* base = padded.data() + oh0 * d.Wq;
-    // four vectors at a time (four independent FMA chains), their sums held in registers
-    // over all taps, then single vectors; the last runs past n into the buffer's slack
-    // (dropped). Every position sums its taps in the same order on either path.
+    // kDwVectors independent sums held in registers over all taps, then single vectors;
+    // the last runs past n into the buffer's slack (dropped). Every position sums its
+    // taps in the same order on either path.
     int64_t j0 = 0;
-    for (; j0 + kDwChunk <= n; j0 += kDwChunk) {
-      VecF r0 = splat(bias), r1 = r0, r2 = r0, r3 = r0;
-      for (int64_t k = 0; k < KK; ++k) {
-        const float* src = base + d.off[k] + j0;
-        const float wv = w[k];
-        r0 += wv * load_vec(src);
-        r1 += wv * load_vec(src + kVecWidth);
-        r2 += wv * load_vec(src + 2 * kVecWidth);
-        r3 += wv * load_vec(src + 3 * kVecWidth);
-      }
-      store_vec(a + j0, r0);
-      store_vec(a + j0 + kVecWidth, r1);
-      store_vec(a + j0 + 2 * kVecWidth, r2);
-      store_vec(a + j0 + 3 * kVecWidth, r3);
-    }
-    for (; j0 < n; j0 += kVecWidth) {
-      VecF r0 = splat(bias);
-      for (int64_t k = 0; k < KK; ++k) r0 += w[k] * load_vec(base + d.off[k] + j0);
-      store_vec(a + j0, r0);
-    }
+    for (; j0 + kDwChunk <= n; j0 += kDwChunk)
+      depthwise_positions<kDwVectors>(base, d.off.data(), w, KK, bias, j0, acc.data());
+    for (; j0 < n; j0 += kRegisterLanes) depthwise_positions<1>(base, d.off.data(), w, KK, bias, j0, acc.data());
     // the block's valid columns to the output rows
-    for (int64_t r = 0; r < rows; ++r) std::memcpy(out + (oh0 + r) * g.OW, a + r * d.Wq, g.OW * sizeof(float));
+    for (int64_t r = 0; r < rows; ++r) std::memcpy(out + (oh0 + r) * g.OW, acc.data() + r * d.Wq, g.OW * sizeof(float));
   }
 }
 
@@ -424,7 +425,10 @@ void depthwise_blocked(const ConvGeometry& g, const float* x, int64_t lanes, con
 // per-tap offset of a flat run over p = oh * Wq + ow); a tile of kDirectMB output
 // channels x 2 vectors of positions keeps its sums in registers over all (input channel,
 // tap) pairs, in that fixed order. Block sizes depend on the shape only.
-constexpr int64_t kDirectMB = 8;
+// Register tile: kDirectMB output channels x kDirectVectors vectors of positions (8 x 2
+// natively; 4 x 2 of 4 lanes in wasm, whose 15 SIMD registers would spill 8 x 2).
+constexpr int64_t kDirectMB = kRegisterLanes == 4 ? 4 : 8;
+constexpr int kDirectVectors = 2;
 constexpr int64_t kDirectBudget = 32768;       // floats of channel buffers per row block (128 KB)
 constexpr int64_t kDirectMaxBuffer = 1 << 20;  // floats: wider maps x more channels take im2col + GEMM
 
@@ -447,7 +451,7 @@ DirectPlan direct_plan(const ConvGeometry& g) {
   ConvGeometry b = g;
   b.OH = d.rows;
   d.dw = depthwise_plan(b);
-  d.span = (d.rows * d.dw.Wq + kVecWidth - 1) / kVecWidth * kVecWidth;
+  d.span = (d.rows * d.dw.Wq + kRegisterLanes - 1) / kRegisterLanes * kRegisterLanes;
   int64_t max_off = *std::max_element(d.dw.off.begin(), d.dw.off.end());
   d.chan_stride = std::max(g.SW * g.SH * d.dw.Hq * d.dw.Wq, max_off + d.span);
   d.m_tiles = (g.Mg + kDirectMB - 1) / kDirectMB;
@@ -455,43 +459,33 @@ DirectPlan direct_plan(const ConvGeometry& g) {
 }
 
 // out[m * stride + j] = sum over (c, k) of w[c][k][m] * buf[c * cs + off[k] + j] for
-// j < span (a multiple of one vector) and m < kDirectMB.
+// j in [j, j + NV * kRegisterLanes) and m < kDirectMB: the tile's sums in registers.
+template <int NV>
+inline void direct_positions(const float* buf, int64_t cs, int64_t Cg, const int64_t* off, int64_t KK, const float* w,
+                             int64_t j, int64_t stride, float* out) {
+  constexpr int64_t MB = kDirectMB, L = kRegisterLanes;
+  VecReg a[MB][NV] = {};
+  const float* wp = w;
+  for (int64_t c = 0; c < Cg; ++c) {
+    const float* bc = buf + c * cs + j;
+    for (int64_t k = 0; k < KK; ++k, wp += MB) {
+      VecReg x[NV];
+      for (int v = 0; v < NV; ++v) x[v] = load_unaligned<VecReg>(bc + off[k] + v * L);
+      for (int64_t m = 0; m < MB; ++m)
+        for (int v = 0; v < NV; ++v) a[m][v] += wp[m] * x[v];
+    }
+  }
+  for (int64_t m = 0; m < MB; ++m)
+    for (int v = 0; v < NV; ++v) store_unaligned(out + m * stride + j + v * L, a[m][v]);
+}
+
+// direct_positions over j < span (a multiple of kRegisterLanes).
 void direct_tile(const float* buf, int64_t cs, int64_t Cg, const int64_t* off, int64_t KK, const float* w, int64_t span,
                  int64_t stride, float* out) {
-  constexpr int64_t MB = kDirectMB;
+  constexpr int64_t chunk = kDirectVectors * kRegisterLanes;
   int64_t j = 0;
-  for (; j + 2 * kVecWidth <= span; j += 2 * kVecWidth) {
-    VecF a0[MB], a1[MB];
-    for (int64_t m = 0; m < MB; ++m) a0[m] = a1[m] = VecF{};
-    const float* wp = w;
-    for (int64_t c = 0; c < Cg; ++c) {
-      const float* bc = buf + c * cs + j;
-      for (int64_t k = 0; k < KK; ++k, wp += MB) {
-        const VecF x0 = load_vec(bc + off[k]), x1 = load_vec(bc + off[k] + kVecWidth);
-        for (int64_t m = 0; m < MB; ++m) {
-          a0[m] += wp[m] * x0;
-          a1[m] += wp[m] * x1;
-        }
-      }
-    }
-    for (int64_t m = 0; m < MB; ++m) {
-      store_vec(out + m * stride + j, a0[m]);
-      store_vec(out + m * stride + j + kVecWidth, a1[m]);
-    }
-  }
-  if (j < span) {  // one vector left
-    VecF a0[MB];
-    for (int64_t m = 0; m < MB; ++m) a0[m] = VecF{};
-    const float* wp = w;
-    for (int64_t c = 0; c < Cg; ++c) {
-      const float* bc = buf + c * cs + j;
-      for (int64_t k = 0; k < KK; ++k, wp += MB) {
-        const VecF x0 = load_vec(bc + off[k]);
-        for (int64_t m = 0; m < MB; ++m) a0[m] += wp[m] * x0;
-      }
-    }
-    for (int64_t m = 0; m < MB; ++m) store_vec(out + m * stride + j, a0[m]);
-  }
+  for (; j + chunk <= span; j += chunk) direct_positions<kDirectVectors>(buf, cs, Cg, off, KK, w, j, stride, out);
+  for (; j < span; j += kRegisterLanes) direct_positions<1>(buf, cs, Cg, off, KK, w, j, stride, out);
 }
 
 // The Conv epilogue: bias and a folded BatchNormalization (v * scale + shift, when the
@@ -881,7 +875,7 @@ class ConvKernel : public Kernel {
     pool.parallel_for(g.N * g.G * d.blocks, [&](int64_t t) {
       const int64_t blk = t % d.blocks, ng = t / d.blocks, n = ng / g.G, gi = ng % g.G;
       const int64_t oh0 = blk * d.rows, rows = std::min(d.rows, g.OH - oh0);
-      const int64_t span = (rows * d.dw.Wq + kVecWidth - 1) / kVecWidth * kVecWidth;
+      const int64_t span = (rows * d.dw.Wq + kRegisterLanes - 1) / kRegisterLanes * kRegisterLanes;
       thread_local std::vector<float> buf, tmp;
       if (buf.size() < size_t(g.Cg * cs)) buf.resize(size_t(g.Cg * cs));
       if (tmp.size() < size_t(MB * d.span)) tmp.resize(size_t(MB * d.span));

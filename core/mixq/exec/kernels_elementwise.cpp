@@ -166,24 +166,31 @@ std::unique_ptr<Kernel> unary_eigen(const KernelInit& k, G g) {
 }  // namespace
 
 namespace {
-// 16-value vectors (GCC/Clang vector types: one AVX-512 register natively, four SIMD128
-// registers in wasm, whose independent chains hide the latency of wasm's non-fused
-// multiply-adds).
-typedef float Vec16 __attribute__((vector_size(16 * sizeof(float))));
-typedef int32_t Vec16i __attribute__((vector_size(16 * sizeof(int32_t))));
+// Vectors of L floats (GCC/Clang vector types); kMathLanes (below) is the width of the
+// logistic and exp loops.
+template <int L>
+struct Lanes {
+  typedef float F __attribute__((vector_size(L * sizeof(float))));
+  typedef int32_t I __attribute__((vector_size(L * sizeof(int32_t))));
+};
 
-bool any_lane(Vec16i mask) {
-  uint64_t w[8];
+template <int L>
+bool any_lane(typename Lanes<L>::I mask) {
+  int32_t w[L];
   std::memcpy(w, &mask, sizeof w);
-  return (w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7]) != 0;
+  int32_t any = 0;
+  for (int k = 0; k < L; k++) any |= w[k];
+  return any != 0;
 }
 
 // The polynomial coefficients, read once per call through a volatile table: as opaque
 // values they stay in registers or spill slots, where literal vector constants would be
 // rebuilt at every use by V8's wasm compiler (measured 1.4x slower).
-struct LogisticCoefficients {
-  Vec16 v[20];
-  LogisticCoefficients() {
+template <int L>
+struct MathCoefficients {
+  using V = typename Lanes<L>::F;
+  V v[20];
+  MathCoefficients() {
     static const volatile float c[20] = {
         -87.3f,
         1.44269504088896341f,
@@ -205,85 +212,91 @@ struct LogisticCoefficients {
         6.29106785017040e-06f,
         1.70198817374094e-03f,
         1.16817656904453e-01f};  // logistic denominator (the last, 9.93151921023180e-01, below)
-    for (int k = 0; k < 20; k++) v[k] = Vec16{} + c[k];
+    for (int k = 0; k < 20; k++) v[k] = V{} + c[k];
   }
 };
 
 // e^x for x <= 0 (Cephes' expf: x = n ln2 + r, |r| <= ln2/2, degree-7 polynomial, 2^n by
 // the exponent bits); x below -87.3 gives e^-87.3 (~1e-38) instead of denormals.
-Vec16 exp_nonpositive(Vec16 x, const LogisticCoefficients& k) {
+template <int L>
+typename Lanes<L>::F exp_nonpositive(typename Lanes<L>::F x, const MathCoefficients<L>& k) {
+  using V = typename Lanes<L>::F;
+  using VI = typename Lanes<L>::I;
   x = clamp_below(x, k.v[0]);
-  const Vec16 fx = x * k.v[1] + 0.5f;
-  Vec16 n = __builtin_convertvector(__builtin_convertvector(fx, Vec16i), Vec16);  // truncation
-  n = n > fx ? n - 1.f : n;                                                       // floor
-  Vec16 r = x - n * k.v[2];
+  const V fx = x * k.v[1] + 0.5f;
+  V n = __builtin_convertvector(__builtin_convertvector(fx, VI), V);  // truncation
+  n = n > fx ? n - 1.f : n;                                           // floor
+  V r = x - n * k.v[2];
   r = r - n * k.v[3];
-  Vec16 p = r * k.v[4] + k.v[5];
+  V p = r * k.v[4] + k.v[5];
   p = p * r + k.v[6];
   p = p * r + k.v[7];
   p = p * r + k.v[8];
   p = p * r + k.v[9];
-  const Vec16 y = p * (r * r) + r + 1.f;
-  const Vec16i bits = (__builtin_convertvector(n, Vec16i) + 127) << 23;
-  return y * (Vec16)bits;
+  const V y = p * (r * r) + r + 1.f;
+  const VI bits = (__builtin_convertvector(n, VI) + 127) << 23;
+  return y * (V)bits;
 }
 
 // Eigen's float logistic (a rational approximation, exact to ~1 ulp, saturating at 1; e^x
-// below -9), on 16 values.
-inline Vec16 logistic16(Vec16 x_in, const LogisticCoefficients& k) {
-  const Vec16 x = clamp_above(x_in, Vec16{} + 15.6437711715698242f);  // NaN stays NaN
-  const Vec16 x2 = x * x;
-  Vec16 p = x2 * k.v[10] + k.v[11];
+// below -9).
+template <int L>
+typename Lanes<L>::F logistic_lanes(typename Lanes<L>::F x_in, const MathCoefficients<L>& k) {
+  using V = typename Lanes<L>::F;
+  using VI = typename Lanes<L>::I;
+  const V x = clamp_above(x_in, V{} + 15.6437711715698242f);  // NaN stays NaN
+  const V x2 = x * x;
+  V p = x2 * k.v[10] + k.v[11];
   p = x2 * p + k.v[12];
   p = x2 * p + k.v[13];
   p = x2 * p + k.v[14];
   p = x * p;
-  Vec16 q = x2 * k.v[15] + k.v[16];
+  V q = x2 * k.v[15] + k.v[16];
   q = x2 * q + k.v[17];
   q = x2 * q + k.v[18];
   q = x2 * q + k.v[19];
   q = x2 * q + 9.93151921023180e-01f;
-  Vec16 y = p / q + 0.5f;
-  y = clamp_above(y, Vec16{} + 1.f);
-  const Vec16i small = x_in < -9.f;
-  if (any_lane(small)) y = small ? exp_nonpositive(x_in, k) : y;
+  V y = p / q + 0.5f;
+  y = clamp_above(y, V{} + 1.f);
+  const VI small = x_in < -9.f;
+  if (any_lane<L>(small)) y = small ? exp_nonpositive<L>(x_in, k) : y;
   return y;
 }
-}  // namespace
 
-void logistic(const float* x, float* y, int64_t n, bool times_x) {
-  const LogisticCoefficients k;
+// y = f(x) over n floats, L at a time (the tail through a zero-padded block).
+template <int L, class F>
+void map_lanes(const float* x, float* y, int64_t n, F f) {
+  using V = typename Lanes<L>::F;
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const Vec16 v = load_unaligned<Vec16>(x + i);
-    const Vec16 s = logistic16(v, k);
-    store_unaligned(y + i, times_x ? v * s : s);
-  }
-  if (i < n) {
-    float tmp[16] = {};
-    std::memcpy(tmp, x + i, (n - i) * sizeof(float));
-    const Vec16 v = load_unaligned<Vec16>(tmp);
-    const Vec16 s = logistic16(v, k);
-    store_unaligned(tmp, times_x ? v * s : s);
-    std::memcpy(y + i, tmp, (n - i) * sizeof(float));
-  }
-}
-
-void exp_shifted(const float* x, float* y, int64_t n, float shift) {
-  using Packet = Eigen::internal::packet_traits<float>::type;
-  constexpr int64_t L = Eigen::internal::packet_traits<float>::size;
-  const Packet s = Eigen::internal::pset1<Packet>(shift);
-  int64_t i = 0;
-  for (; i + L <= n; i += L)
-    Eigen::internal::pstoreu(y + i,
-                             Eigen::internal::pexp(Eigen::internal::psub(Eigen::internal::ploadu<Packet>(x + i), s)));
+  for (; i + L <= n; i += L) store_unaligned(y + i, f(load_unaligned<V>(x + i)));
   if (i < n) {
     float tmp[L] = {};
     std::memcpy(tmp, x + i, (n - i) * sizeof(float));
-    Eigen::internal::pstoreu(tmp,
-                             Eigen::internal::pexp(Eigen::internal::psub(Eigen::internal::ploadu<Packet>(tmp), s)));
+    store_unaligned(tmp, f(load_unaligned<V>(tmp)));
     std::memcpy(y + i, tmp, (n - i) * sizeof(float));
   }
+}
+
+// 16 on every target: in wasm four independent SIMD128 chains per step (4 and 8 lanes
+// measured no faster in node).
+constexpr int kMathLanes = 16;
+}  // namespace
+
+void logistic(const float* x, float* y, int64_t n, bool times_x) {
+  using V = Lanes<kMathLanes>::F;
+  const MathCoefficients<kMathLanes> k;
+  if (times_x) {
+    map_lanes<kMathLanes>(x, y, n, [&](V v) { return v * logistic_lanes<kMathLanes>(v, k); });
+  } else {
+    map_lanes<kMathLanes>(x, y, n, [&](V v) { return logistic_lanes<kMathLanes>(v, k); });
+  }
+}
+
+// e^(x - shift) for x <= shift (Softmax's shifted exponentials; above, the result is wrong).
+void exp_shifted(const float* x, float* y, int64_t n, float shift) {
+  using V = Lanes<kMathLanes>::F;
+  const MathCoefficients<kMathLanes> k;
+  map_lanes<kMathLanes>(x, y, n, [&](V v) { return exp_nonpositive<kMathLanes>(v - shift, k); });
 }
 
 namespace {

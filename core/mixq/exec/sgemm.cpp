@@ -26,16 +26,11 @@
 namespace mixq::exec {
 namespace {
 
-#if defined(__AVX512F__)
-constexpr int kLanes = 16, kMR = 8;
-#elif defined(__AVX2__) && defined(__FMA__)
-constexpr int kLanes = 8, kMR = 6;
-#else
-constexpr int kLanes = 4, kMR = 4;
-#endif
+constexpr int kLanes = kRegisterLanes;
+constexpr int kMR = kLanes == 16 ? 8 : kLanes == 8 ? 6 : 4;
 constexpr int kNV = 2;  // vectors per tile row
 constexpr int64_t kNR = kNV * kLanes, kKC = 512, kNC = 256;
-typedef float Vec __attribute__((vector_size(kLanes * sizeof(float))));
+using Vec = VecReg;
 
 // Packs rows [0, kc) and columns [0, nc) of B into panels of kNR columns, kc x kNR each.
 void pack_b(const float* B, int64_t ldb, int64_t kc, int64_t nc, float* dst) {

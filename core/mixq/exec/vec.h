@@ -8,6 +8,19 @@
 
 namespace mixq::exec {
 
+// Floats per hardware vector register: 16 under AVX-512, 8 under AVX2 + FMA, else 4 (wasm
+// SIMD128, MIXQ_PORTABLE_FP's SSE). Register tiles are sized from it: a tile of wider
+// vectors than the target's is split into several registers per vector and spills
+// (V8 gives a wasm function 15 usable SIMD registers).
+#if defined(__AVX512F__)
+inline constexpr int kRegisterLanes = 16;
+#elif defined(__AVX2__) && defined(__FMA__)
+inline constexpr int kRegisterLanes = 8;
+#else
+inline constexpr int kRegisterLanes = 4;
+#endif
+typedef float VecReg __attribute__((vector_size(kRegisterLanes * sizeof(float))));
+
 template <class V>
 inline V load_unaligned(const float* p) {
   V v;
