@@ -5,8 +5,8 @@
 //   Conv                im2col rows; depthwise direct path (padded, phase-split planes,
 //                       flat unit-stride sums; under AVX-512 for rows < 128 columns
 //                       channel-blocked, 16 channels per vector); direct KxK path (the
-//                       same planes per row block, tiles of 8 output channels x 32
-//                       positions in registers);
+//                       same planes per row block, tiles of output channels x positions
+//                       in registers, sized by the target's vector width);
 //                       epilogue stages (BatchNormalization, activations, constant
 //                       Add/Sub/Mul/Div, gates v * f(v)); GEMM path (1x1 = direct GEMM,
 //                       else im2col per column block) with the epilogue fused; tasks =

@@ -46,17 +46,35 @@ void pack_b(const float* B, int64_t ldb, int64_t kc, int64_t nc, float* dst) {
   }
 }
 
-// C[0:MR, 0:nr] (+)= A[0:MR, 0:kc] * panel (kc x kNR, rows `ps` floats apart).
+// Whether A is packed into row tiles (A[r, k] at k * kMR + r) so that the micro-kernel
+// walks A and B with two pointer bumps per k, its loads at constant offsets. In wasm the
+// in-place form costs ~20 integer instructions of index arithmetic per k (64-bit indices,
+// per-row address sums) besides the 16 float ones; natively addressing modes absorb it.
+constexpr bool kPackA = kLanes == 4;
+
+// C[0:MR, 0:nr] (+)= A[0:MR, 0:kc] * panel (kc x kNR, rows `ps` floats apart); A is in
+// place (rows lda apart) or, with kPackA, packed (kMR floats per k).
 template <int MR>
 void micro_kernel(const float* A, int64_t lda, const float* panel, int64_t ps, int64_t kc, float* C, int64_t ldc,
                   int64_t nr, bool accumulate) {
   Vec acc[MR][kNV] = {};
-  for (int64_t k = 0; k < kc; ++k) {
-    Vec b[kNV];
-    for (int v = 0; v < kNV; ++v) b[v] = load_unaligned<Vec>(panel + k * ps + kLanes * v);
-    for (int r = 0; r < MR; ++r) {
-      const float x = A[r * lda + k];
-      for (int v = 0; v < kNV; ++v) acc[r][v] = acc[r][v] + x * b[v];
+  if constexpr (kPackA) {
+    const float* a = A;
+    const float* b = panel;
+    for (const float* end = A + kc * kMR; a != end; a += kMR, b += ps) {
+      Vec bv[kNV];
+      for (int v = 0; v < kNV; ++v) bv[v] = load_unaligned<Vec>(b + kLanes * v);
+      for (int r = 0; r < MR; ++r)
+        for (int v = 0; v < kNV; ++v) acc[r][v] = acc[r][v] + a[r] * bv[v];
+    }
+  } else {
+    for (int64_t k = 0; k < kc; ++k) {
+      Vec b[kNV];
+      for (int v = 0; v < kNV; ++v) b[v] = load_unaligned<Vec>(panel + k * ps + kLanes * v);
+      for (int r = 0; r < MR; ++r) {
+        const float x = A[r * lda + k];
+        for (int v = 0; v < kNV; ++v) acc[r][v] = acc[r][v] + x * b[v];
+      }
     }
   }
   for (int r = 0; r < MR; ++r) {
@@ -104,6 +122,8 @@ void sgemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const f
   }
   thread_local std::vector<float> packed;
   packed.resize(size_t(kKC * ((kNC + kNR - 1) / kNR) * kNR));
+  thread_local std::vector<float> packed_a;
+  if (kPackA) packed_a.resize(size_t(kKC * kMR));
   for (int64_t n0 = 0; n0 < N; n0 += kNC) {
     int64_t nc = std::min(kNC, N - n0);
     for (int64_t k0 = 0; k0 < K; k0 += kKC) {
@@ -114,10 +134,16 @@ void sgemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const f
       if (in_place < nc) pack_b(b + in_place, ldb, kc, nc - in_place, packed.data());
       for (int64_t m0 = 0; m0 < M; m0 += kMR) {
         int64_t mr = std::min<int64_t>(kMR, M - m0);
+        const float* a = A + m0 * lda + k0;
+        if constexpr (kPackA) {  // this row tile's k block, once for all panels
+          for (int64_t k = 0; k < kc; ++k)
+            for (int r = 0; r < kMR; ++r) packed_a[size_t(k * kMR + r)] = r < mr ? a[r * lda + k] : 0.f;
+          a = packed_a.data();
+        }
         for (int64_t p = 0; p < nc; p += kNR) {
           const float* panel = p < in_place ? b + p : packed.data() + (p - in_place) * kc;
-          micro_kernel_rows<kMR>(mr, A + m0 * lda + k0, lda, panel, p < in_place ? ldb : kNR, kc, C + m0 * ldc + n0 + p,
-                                 ldc, std::min(kNR, nc - p), k0 > 0);
+          micro_kernel_rows<kMR>(mr, a, lda, panel, p < in_place ? ldb : kNR, kc, C + m0 * ldc + n0 + p, ldc,
+                                 std::min(kNR, nc - p), k0 > 0);
         }
       }
     }
