@@ -3,8 +3,9 @@
 // [SECTIONS]
 //   ConvGeometry        attributes -> sizes and pads
 //   Conv                im2col rows; depthwise direct path (padded, phase-split planes,
-//                       flat unit-stride sums; under AVX-512 for rows < 128 columns
-//                       channel-blocked, 16 channels per vector); direct KxK path (the
+//                       flat unit-stride sums; channel-blocked instead, a register of
+//                       channels per vector, with 4 lanes and under AVX-512 for rows
+//                       < 128 columns); direct KxK path (the
 //                       same planes per row block, tiles of output channels x positions
 //                       in registers, sized by the target's vector width);
 //                       epilogue stages (BatchNormalization, activations, constant
@@ -160,20 +161,8 @@ void im2col_block(const ConvGeometry& g, const float* in, int64_t p0, int64_t nb
 // Then tap (kh, kw) of output (oh, ow) is buf[off[k] + oh * Wq + ow] for a per-tap
 // constant off[k], for any stride and dilation: the whole plane is computed as flat
 // unit-stride multiply-adds over p = oh * Wq + ow (columns ow >= OW are computed and
-// dropped), one tap at a time, in blocks that stay in L1.
-// 16 floats as one GCC/Clang vector (one AVX-512 register natively, four SIMD128
-// registers in wasm); loads and stores are unaligned.
-constexpr int64_t kVecWidth = 16;
-typedef float VecF __attribute__((vector_size(kVecWidth * sizeof(float))));
-inline VecF load_vec(const float* p) {
-  return load_unaligned<VecF>(p);
-}
-inline void store_vec(float* p, VecF v) {
-  store_unaligned(p, v);
-}
-inline VecF splat(float x) {
-  return VecF{} + x;
-}
+// dropped), one tap at a time, in blocks that stay in L1. Vectors are the target's
+// registers (VecReg); loads and stores are unaligned.
 
 // Depthwise sums per register chunk: 4 natively (4 x 16 positions under AVX-512), 8 of 4
 // lanes in wasm (fits its 15 SIMD registers with the load and the weight).
@@ -284,38 +273,42 @@ void depthwise_plane(const ConvGeometry& g, const DepthwisePlan& d, const float*
 }
 
 // Depthwise, channel-blocked: for narrow output rows the planar path above computes whole
-// vectors mostly past the row ends (an 11-wide row uses 11 of 16 lanes). Here kVecWidth
-// channels are interleaved instead, one channel per lane: 16 x 16 transposes copy the
-// block's planes into a zero-bordered [Hp][Wp] buffer of channel vectors, every output
-// position is one vector of all channels (bias, then the taps in (kh, kw) order: the
-// planar path's order, so both give the same bits), and transposes copy the results back
-// to planes. Any stride and dilation; `lanes` <= kVecWidth channels (the rest zero).
-static_assert(kVecWidth == 16, "the transposes below are 16 x 16");
+// vectors mostly past the row ends (an 11-wide row uses 11 of 16 lanes), and small planes
+// cost their per-plane setup. Here kRegisterLanes (L) channels are interleaved instead,
+// one channel per lane: L x L transposes copy the block's planes into a zero-bordered
+// [Hp][Wp] buffer of channel vectors, every output position is one vector of all channels
+// (bias, then the taps in (kh, kw) order: the planar path's order, so both give the same
+// bits), and transposes copy the results back to planes. Any stride and dilation;
+// `lanes` <= L channels (the rest zero).
+constexpr int64_t kDwLanes = kRegisterLanes;
 
-// v[j][i] <- v[i][j]: four rounds of the perfect shuffle (v[2i], v[2i+1]) <- the lanes of
-// v[i] and v[i + 8] interleaved.
-inline void transpose16(VecF* v) {
-  for (int round = 0; round < 4; ++round) {
-    VecF t[16];
-    for (int i = 0; i < 8; ++i) {
-      t[2 * i] = __builtin_shufflevector(v[i], v[i + 8], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-      t[2 * i + 1] =
-          __builtin_shufflevector(v[i], v[i + 8], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+// v[j][i] <- v[i][j] for L = 16 or 4: log2(L) rounds of the perfect shuffle (v[2i],
+// v[2i+1]) <- the lanes of v[i] and v[i + L/2] interleaved.
+template <class V>
+inline void transpose_lanes(V* v) {
+  constexpr int L = sizeof(V) / sizeof(float), H = L / 2;
+  static_assert(L == 16 || L == 4, "transposes for 16 and 4 lanes");
+  for (int round = 0; round < (L == 16 ? 4 : 2); ++round) {
+    V t[L];
+    for (int i = 0; i < H; ++i) {
+      if constexpr (L == 16) {
+        t[2 * i] = __builtin_shufflevector(v[i], v[i + H], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        t[2 * i + 1] =
+            __builtin_shufflevector(v[i], v[i + H], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+      } else {
+        t[2 * i] = __builtin_shufflevector(v[i], v[i + H], 0, 4, 1, 5);
+        t[2 * i + 1] = __builtin_shufflevector(v[i], v[i + H], 2, 6, 3, 7);
+      }
     }
-    for (int i = 0; i < 16; ++i) v[i] = t[i];
+    for (int i = 0; i < L; ++i) v[i] = t[i];
   }
 }
 
-// Loads positions [p0, p0 + 16) of `lanes` planes (plane stride `stride`; planes past
-// `lanes` read as zeros) as 16 channel vectors.
-inline void load_transposed(const float* planes, int64_t stride, int64_t lanes, int64_t p0, VecF* v) {
-  if (lanes == 16) {
-    for (int l = 0; l < 16; ++l) v[l] = load_vec(planes + l * stride + p0);
-  } else {
-    for (int l = 0; l < 16; ++l) v[l] = VecF{};
-    for (int64_t l = 0; l < lanes; ++l) v[l] = load_vec(planes + l * stride + p0);
-  }
-  transpose16(v);
+// Loads positions [p0, p0 + L) of `lanes` planes (plane stride `stride`; planes past
+// `lanes` read as zeros) as L channel vectors.
+inline void load_transposed(const float* planes, int64_t stride, int64_t lanes, int64_t p0, VecReg* v) {
+  for (int l = 0; l < kDwLanes; ++l) v[l] = l < lanes ? load_unaligned<VecReg>(planes + l * stride + p0) : VecReg{};
+  transpose_lanes(v);
 }
 
 // The outputs of depthwise_blocked: out[oh * OW + ow] = bias + the taps of buf in (kh, kw)
@@ -324,18 +317,19 @@ inline void load_transposed(const float* planes, int64_t stride, int64_t lanes, 
 // any width stride, dilation and kernel.
 constexpr int kDwBlock = 8;
 template <int KW>
-void depthwise_blocked_rows(const ConvGeometry& g, const VecF* buf, int64_t Wp, const VecF* wv, VecF bv, VecF* out) {
+void depthwise_blocked_rows(const ConvGeometry& g, const VecReg* buf, int64_t Wp, const VecReg* wv, VecReg bv,
+                            VecReg* out) {
   const int64_t SW = g.SW, DW = g.DW, kw_n = KW > 0 ? KW : g.KW;
   for (int64_t oh = 0; oh < g.OH; ++oh) {
-    const VecF* row = buf + oh * g.SH * Wp;
-    VecF* o = out + oh * g.OW;
+    const VecReg* row = buf + oh * g.SH * Wp;
+    VecReg* o = out + oh * g.OW;
     int64_t ow = 0;
     for (; ow + kDwBlock <= g.OW; ow += kDwBlock) {
-      VecF a[kDwBlock];
+      VecReg a[kDwBlock];
       for (int i = 0; i < kDwBlock; ++i) a[i] = bv;
       for (int64_t kh = 0; kh < g.KH; ++kh) {
-        const VecF* r = row + kh * g.DH * Wp + ow * SW;
-        const VecF* wk = wv + kh * kw_n;
+        const VecReg* r = row + kh * g.DH * Wp + ow * SW;
+        const VecReg* wk = wv + kh * kw_n;
         if constexpr (KW > 0) {
 #pragma GCC unroll 8
           for (int kw = 0; kw < KW; ++kw)
@@ -349,7 +343,7 @@ void depthwise_blocked_rows(const ConvGeometry& g, const VecF* buf, int64_t Wp, 
       for (int i = 0; i < kDwBlock; ++i) o[ow + i] = a[i];
     }
     for (; ow < g.OW; ++ow) {
-      VecF a = bv;
+      VecReg a = bv;
       for (int64_t kh = 0; kh < g.KH; ++kh)
         for (int64_t kw = 0; kw < kw_n; ++kw) a += wv[kh * kw_n + kw] * row[kh * g.DH * Wp + ow * SW + kw * DW];
       o[ow] = a;
@@ -361,11 +355,11 @@ void depthwise_blocked(const ConvGeometry& g, const float* x, int64_t lanes, con
                        float* y) {
   const int64_t Hp = (g.OH - 1) * g.SH + (g.KH - 1) * g.DH + 1, Wp = (g.OW - 1) * g.SW + (g.KW - 1) * g.DW + 1;
   const int64_t KK = g.KH * g.KW, P = g.OH * g.OW, HW = g.H * g.W;
-  thread_local std::vector<VecF> buf, out, wv;
+  thread_local std::vector<VecReg> buf, out, wv;
   if (buf.size() < size_t(Hp * Wp)) buf.resize(size_t(Hp * Wp));
   if (out.size() < size_t(P)) out.resize(size_t(P));
-  wv.assign(size_t(KK), VecF{});
-  VecF bv{};
+  wv.assign(size_t(KK), VecReg{});
+  VecReg bv{};
   for (int64_t l = 0; l < lanes; ++l) {
     for (int64_t k = 0; k < KK; ++k) wv[k][l] = w[l * KK + k];
     if (bias) bv[l] = bias[l];
@@ -374,27 +368,27 @@ void depthwise_blocked(const ConvGeometry& g, const float* x, int64_t lanes, con
   // the rest is zero.
   const int64_t r0 = std::min(g.PT, Hp), r1 = std::min(g.PT + g.H, Hp);
   const int64_t c0 = std::min(g.PL, Wp), c1 = std::min(g.PL + g.W, Wp);
-  VecF* bp = buf.data();
-  std::fill(bp, bp + r0 * Wp, VecF{});
-  std::fill(bp + r1 * Wp, bp + Hp * Wp, VecF{});
+  VecReg* bp = buf.data();
+  std::fill(bp, bp + r0 * Wp, VecReg{});
+  std::fill(bp + r1 * Wp, bp + Hp * Wp, VecReg{});
   for (int64_t r = r0; r < r1; ++r) {
-    std::fill(bp + r * Wp, bp + r * Wp + c0, VecF{});
-    std::fill(bp + r * Wp + c1, bp + (r + 1) * Wp, VecF{});
+    std::fill(bp + r * Wp, bp + r * Wp + c0, VecReg{});
+    std::fill(bp + r * Wp + c1, bp + (r + 1) * Wp, VecReg{});
   }
-  // input rows to buffer rows, 16 positions per transpose; a row's last < 16 positions
-  // (and rows narrower than 16) one at a time
+  // input rows to buffer rows, L positions per transpose; a row's last < L positions
+  // (and rows narrower than L) one at a time
   const int64_t rows = r1 - r0, cols = c1 - c0;
   for (int64_t ih = 0; ih < rows; ++ih) {
     const float* src = x + ih * g.W;
-    VecF* dst = bp + (r0 + ih) * Wp + c0;
+    VecReg* dst = bp + (r0 + ih) * Wp + c0;
     int64_t iw = 0;
-    for (; iw + 16 <= cols; iw += 16) {
-      VecF v[16];
+    for (; iw + kDwLanes <= cols; iw += kDwLanes) {
+      VecReg v[kDwLanes];
       load_transposed(src, HW, lanes, iw, v);
-      for (int j = 0; j < 16; ++j) dst[iw + j] = v[j];
+      for (int j = 0; j < kDwLanes; ++j) dst[iw + j] = v[j];
     }
     for (; iw < cols; ++iw) {
-      VecF v{};
+      VecReg v{};
       for (int64_t l = 0; l < lanes; ++l) v[l] = src[l * HW + iw];
       dst[iw] = v;
     }
@@ -408,14 +402,14 @@ void depthwise_blocked(const ConvGeometry& g, const float* x, int64_t lanes, con
   // back to planes
   const float* of = reinterpret_cast<const float*>(out.data());
   int64_t p0 = 0;
-  for (; p0 + 16 <= P; p0 += 16) {
-    VecF v[16];
-    for (int64_t j = 0; j < 16; ++j) v[j] = out[p0 + j];
-    transpose16(v);
-    for (int64_t l = 0; l < lanes; ++l) store_vec(y + l * P + p0, v[l]);
+  for (; p0 + kDwLanes <= P; p0 += kDwLanes) {
+    VecReg v[kDwLanes];
+    for (int64_t j = 0; j < kDwLanes; ++j) v[j] = out[p0 + j];
+    transpose_lanes(v);
+    for (int64_t l = 0; l < lanes; ++l) store_unaligned(y + l * P + p0, v[l]);
   }
   for (; p0 < P; ++p0)
-    for (int64_t l = 0; l < lanes; ++l) y[l * P + p0] = of[p0 * kVecWidth + l];
+    for (int64_t l = 0; l < lanes; ++l) y[l * P + p0] = of[p0 * kDwLanes + l];
 }
 
 // Direct convolution, for convs where im2col + GEMM copies about as much as it computes
@@ -698,10 +692,12 @@ bool use_winograd(const ConvGeometry& g) {
 // Which depthwise convs take the channel-blocked path (shape only). Natively under AVX-512
 // (a 16-lane shuffle is one permute), measured against the planar path (1 thread, 3x3 and
 // 5x5, stride 1 and 2): output rows of 11 to 80 columns 0.45-0.75x the time (stride-2
-// 3x3 on 80 columns 1.0x), 160 columns 0.74-1.7x. In wasm, where the transposes and the
-// register tiles cost several SIMD128 instructions each, it was 1.1-3x slower: planar.
+// 3x3 on 80 columns 1.0x), 160 columns 0.74-1.7x. With 4 lanes (wasm, MIXQ_PORTABLE_FP)
+// always, measured in node against planar: MobileNetV2-0.35 (maps of 4..64 columns)
+// 0.88x, PP-OCR cls / rec / det (96, 80, 160..320 columns) 0.91x / 0.96x / 0.97x of the
+// whole model, fastestdet and yolov5n-face 0.98x. (8 lanes, AVX2: planar, unmeasured.)
 bool use_depthwise_blocked(const ConvGeometry& g) {
-  return kSgemmLanes == 16 && g.OW < 128;
+  return kRegisterLanes == 4 || (kRegisterLanes == 16 && g.OW < 128);
 }
 
 // Which convs take the direct path (shape only).
@@ -802,9 +798,9 @@ class ConvKernel : public Kernel {
     const ConvGeometry& g = g_;
     int64_t P = g.OH * g.OW, HW = g.H * g.W;
     if (dw_blocked_) {
-      const int64_t blocks = (g.C + kVecWidth - 1) / kVecWidth;
+      const int64_t blocks = (g.C + kDwLanes - 1) / kDwLanes;
       pool.parallel_for(g.N * blocks, [&](int64_t t) {
-        const int64_t n = t / blocks, c0 = (t % blocks) * kVecWidth, lanes = std::min(kVecWidth, g.C - c0);
+        const int64_t n = t / blocks, c0 = (t % blocks) * kDwLanes, lanes = std::min(kDwLanes, g.C - c0);
         float* yb = y + (n * g.C + c0) * P;
         depthwise_blocked(g, x + (n * g.C + c0) * HW, lanes, w + c0 * g.KH * g.KW, b ? b + c0 : nullptr, yb);
         if (ep)
