@@ -160,7 +160,7 @@ void bin_range(const float* x, int64_t count, float wf, int64_t n, int64_t copie
       // Zeros are dropped here (compressed out) rather than counted in the zero slots:
       // ReLU outputs are often half zeros, and the increments are the cost.
       const __mmask16 nonzero = _mm512_cmp_ps_mask((__m512)v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
-      const __m512i slot = (__m512i)__builtin_convertvector(q, VecI);
+      const __m512i slot = (__m512i) __builtin_convertvector(q, VecI);
       if (nonzero == 0xffff) {  // no zero (compressing would cost the zero-free data ~1.3x)
         _mm512_storeu_si512(idx + used, slot);
         used += kSlots;
