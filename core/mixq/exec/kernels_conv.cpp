@@ -5,9 +5,9 @@
 //   Conv                im2col rows; depthwise direct path (padded, phase-split planes,
 //                       flat unit-stride sums; channel-blocked instead, a register of
 //                       channels per vector, with 4 lanes and under AVX-512 for rows
-//                       < 128 columns); direct KxK path (the
-//                       same planes per row block, tiles of output channels x positions
-//                       in registers, sized by the target's vector width);
+//                       < 128 columns); direct KxK path (the same planes per row block,
+//                       tiles of output channels x positions in registers, sized by the
+//                       target's vector width);
 //                       epilogue stages (BatchNormalization, activations, constant
 //                       Add/Sub/Mul/Div, gates v * f(v)); GEMM path (1x1 = direct GEMM,
 //                       else im2col per column block) with the epilogue fused; tasks =
@@ -282,19 +282,22 @@ void depthwise_plane(const ConvGeometry& g, const DepthwisePlan& d, const float*
 // `lanes` <= L channels (the rest zero).
 constexpr int64_t kDwLanes = kRegisterLanes;
 
-// v[j][i] <- v[i][j] for L = 16 or 4: log2(L) rounds of the perfect shuffle (v[2i],
+// v[j][i] <- v[i][j] for L = 16, 8 or 4: log2(L) rounds of the perfect shuffle (v[2i],
 // v[2i+1]) <- the lanes of v[i] and v[i + L/2] interleaved.
 template <class V>
 inline void transpose_lanes(V* v) {
   constexpr int L = sizeof(V) / sizeof(float), H = L / 2;
-  static_assert(L == 16 || L == 4, "transposes for 16 and 4 lanes");
-  for (int round = 0; round < (L == 16 ? 4 : 2); ++round) {
+  static_assert(L == 16 || L == 8 || L == 4, "transposes for 16, 8 and 4 lanes");
+  for (int round = 0; round < (L == 16 ? 4 : L == 8 ? 3 : 2); ++round) {
     V t[L];
     for (int i = 0; i < H; ++i) {
       if constexpr (L == 16) {
         t[2 * i] = __builtin_shufflevector(v[i], v[i + H], 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
         t[2 * i + 1] =
             __builtin_shufflevector(v[i], v[i + H], 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+      } else if constexpr (L == 8) {
+        t[2 * i] = __builtin_shufflevector(v[i], v[i + H], 0, 8, 1, 9, 2, 10, 3, 11);
+        t[2 * i + 1] = __builtin_shufflevector(v[i], v[i + H], 4, 12, 5, 13, 6, 14, 7, 15);
       } else {
         t[2 * i] = __builtin_shufflevector(v[i], v[i + H], 0, 4, 1, 5);
         t[2 * i + 1] = __builtin_shufflevector(v[i], v[i + H], 2, 6, 3, 7);
@@ -419,9 +422,10 @@ void depthwise_blocked(const ConvGeometry& g, const float* x, int64_t lanes, con
 // per-tap offset of a flat run over p = oh * Wq + ow); a tile of kDirectMB output
 // channels x 2 vectors of positions keeps its sums in registers over all (input channel,
 // tap) pairs, in that fixed order. Block sizes depend on the shape only.
-// Register tile: kDirectMB output channels x kDirectVectors vectors of positions (8 x 2
-// natively; 4 x 2 of 4 lanes in wasm, whose 15 SIMD registers would spill 8 x 2).
-constexpr int64_t kDirectMB = kRegisterLanes == 4 ? 4 : 8;
+// Register tile: kDirectMB output channels x kDirectVectors vectors of positions: 8 x 2
+// under AVX-512 (32 registers); 4 x 2 with 16 registers (wasm's 15 usable SIMD registers
+// spilled 8 x 2, 6 x 2 and 4 x 3 were slower; AVX2 has 16 too, unmeasured).
+constexpr int64_t kDirectMB = kRegisterLanes == 16 ? 8 : 4;
 constexpr int kDirectVectors = 2;
 constexpr int64_t kDirectBudget = 32768;       // floats of channel buffers per row block (128 KB)
 constexpr int64_t kDirectMaxBuffer = 1 << 20;  // floats: wider maps x more channels take im2col + GEMM
