@@ -97,14 +97,14 @@ void register_norm_kernels(KernelRegistry& r);
 std::unique_ptr<Kernel> make_view_kernel();
 
 // --- helpers shared by kernels ---
-// y[i] = sigmoid(x[i]) (Eigen's rational approximation, in 16-value vectors), or
-// x[i] * sigmoid(x[i]) with `times_x` (Swish); y may equal x. Always evaluated 16 values
-// at a time (the tail padded),
-// so a value's result never depends on its position or the buffer's alignment: the
-// stand-alone Sigmoid kernel and a fused Conv epilogue agree bit for bit.
+// y[i] = sigmoid(x[i]) (Eigen's rational approximation, in vector registers), or
+// x[i] * sigmoid(x[i]) with `times_x` (Swish); y may equal x. Each value takes the same
+// per-lane operations whatever its position (the tail is padded into a full vector), so
+// the stand-alone Sigmoid kernel and a fused Conv epilogue agree bit for bit, and so do
+// targets of different vector widths.
 void logistic(const float* x, float* y, int64_t n, bool times_x = false);
 // y[i] = exp(x[i] - shift) for x[i] <= shift (Softmax's exponentials: Cephes' expf in
-// 16-value vectors like logistic, ~1e-38 instead of denormals); y may equal x.
+// vector registers like logistic, ~1e-38 instead of denormals); y may equal x.
 void exp_shifted(const float* x, float* y, int64_t n, float shift);
 
 [[noreturn]] inline void fail(const Node& n, const std::string& msg) {

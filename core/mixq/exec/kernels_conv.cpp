@@ -4,7 +4,7 @@
 //   ConvGeometry        attributes -> sizes and pads
 //   Conv                im2col rows; depthwise direct path (padded, phase-split planes,
 //                       flat unit-stride sums; channel-blocked instead, a register of
-//                       channels per vector, with 4 lanes and under AVX-512 for rows
+//                       channels per vector, with 4 lanes and natively for rows
 //                       < 128 columns); direct KxK path (the same planes per row block,
 //                       tiles of output channels x positions in registers, sized by the
 //                       target's vector width);
@@ -696,12 +696,14 @@ bool use_winograd(const ConvGeometry& g) {
 // Which depthwise convs take the channel-blocked path (shape only). Natively under AVX-512
 // (a 16-lane shuffle is one permute), measured against the planar path (1 thread, 3x3 and
 // 5x5, stride 1 and 2): output rows of 11 to 80 columns 0.45-0.75x the time (stride-2
-// 3x3 on 80 columns 1.0x), 160 columns 0.74-1.7x. With 4 lanes (wasm, MIXQ_PORTABLE_FP)
-// always, measured in node against planar: MobileNetV2-0.35 (maps of 4..64 columns)
+// 3x3 on 80 columns 1.0x), 160 columns 0.74-1.7x. AVX2 (8 lanes, an AVX2 build on the
+// same machine): MobileNetV2-0.35 0.75x, PP-OCR cls 0.81-0.93x, fastestdet 0.88x, rec
+// 0.90x of the model time; wider rows too about even (det, yolov5n-face). With 4 lanes
+// (wasm, MIXQ_PORTABLE_FP) always, measured in node against planar: MobileNetV2-0.35
 // 0.88x, PP-OCR cls / rec / det (96, 80, 160..320 columns) 0.91x / 0.96x / 0.97x of the
-// whole model, fastestdet and yolov5n-face 0.98x. (8 lanes, AVX2: planar, unmeasured.)
+// whole model, fastestdet and yolov5n-face 0.98x.
 bool use_depthwise_blocked(const ConvGeometry& g) {
-  return kRegisterLanes == 4 || (kRegisterLanes == 16 && g.OW < 128);
+  return kRegisterLanes == 4 || g.OW < 128;
 }
 
 // Which convs take the direct path (shape only).
