@@ -158,6 +158,7 @@ void bin_range(const float* x, int64_t count, float wf, int64_t n, int64_t copie
       VecF q = a / wf + 0.5f;
       q = q < limit ? q : limit;  // NaN, inf and values past the range: the overflow slot
 #if defined(__AVX512F__)
+      static_assert(kSlots == 16, "the mask below is one 16-lane register");
       // Zeros are dropped here (compressed out) rather than counted in the zero slots:
       // ReLU outputs are often half zeros, and the increments are the cost.
       const __mmask16 nonzero = _mm512_cmp_ps_mask((__m512)v, _mm512_setzero_ps(), _CMP_NEQ_UQ);

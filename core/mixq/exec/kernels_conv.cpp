@@ -424,7 +424,8 @@ void depthwise_blocked(const ConvGeometry& g, const float* x, int64_t lanes, con
 // tap) pairs, in that fixed order. Block sizes depend on the shape only.
 // Register tile: kDirectMB output channels x kDirectVectors vectors of positions: 8 x 2
 // under AVX-512 (32 registers); 4 x 2 with 16 registers (wasm's 15 usable SIMD registers
-// spilled 8 x 2, 6 x 2 and 4 x 3 were slower; AVX2 has 16 too, unmeasured).
+// spilled 8 x 2, 6 x 2 and 4 x 3 were slower; AVX2 has 16 too: not tuned, its build
+// matches the AVX-512 one's model times within noise).
 constexpr int64_t kDirectMB = kRegisterLanes == 16 ? 8 : 4;
 constexpr int kDirectVectors = 2;
 constexpr int64_t kDirectBudget = 32768;       // floats of channel buffers per row block (128 KB)

@@ -3,7 +3,8 @@
 //
 // [SECTIONS]
 //   broadcast engine     collapse dims, innermost row loop with 0/1 strides
-//   unary float ops      Eigen array paths for exp/tanh/logistic/log, scalar loops else
+//   unary float ops      Eigen array paths for exp/tanh/log; logistic and Softmax's exp
+//                        in register-wide vectors; scalar loops else
 //   binary / variadic    float fast path; int64 and double paths for other dtypes
 //   Where, Cast, Not, Clip
 //   registration

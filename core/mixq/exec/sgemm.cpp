@@ -2,12 +2,14 @@
 // vector registers.
 //   AVX-512 (native -march=native): an 8 x 32 tile of C in 16 zmm accumulators;
 //   AVX2 + FMA:                      a 6 x 16 tile in 12 ymm accumulators (the classic
-//                                    choice for 16 registers; not measured here: this
-//                                    machine has AVX-512);
+//                                    choice for 16 registers; tested by tools/test's
+//                                    AVX2 build, not tuned);
 //   otherwise (wasm SIMD128, MIXQ_PORTABLE_FP's SSE4.2): a 4 x 8 tile in 8 4-float vectors
-//     (wasm has no FMA and V8 gives a function 16 vector registers; 6 x 8 was slower).
+//     (wasm has no FMA and V8 gives a function 15 usable vector registers; 5 x 8, 6 x 8
+//     and 3 x 12 were slower).
 // Per k the micro-kernel loads one row of a B panel (kNR floats) and splats kMR floats
-// of A (read in place, kMR row streams). B is packed per (kKC x kNC) block into panels of
+// of A (natively read in place, kMR row streams; with 4 lanes from a packed row tile,
+// kPackA). B is packed per (kKC x kNC) block into panels of
 // kNR columns (zero-padded), so the micro-kernel reads it as one unit-stride stream,
 // except where reading B's rows in place is faster (read_b_in_place). Every C[i,j] is
 // summed over k in order within each kKC block and the blocks are added in order: the
