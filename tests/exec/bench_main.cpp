@@ -12,6 +12,11 @@
 //                                                      -> also "tap_latency_ms median=M min=m": the run
 //                                                         calibration makes (every layer tensor observed,
 //                                                         an empty tap), timed alternately with the plain run
+//   mixq_exec_bench MODEL INPUT.npz REPEAT THREADS stats
+//                                                      -> also "stats_ms_per_sample median=M min=m": the kl
+//                                                         statistics of every layer tensor of one run (copied
+//                                                         once), added REPEAT times on one thread (as the
+//                                                         background tap does), without inference
 //   mixq_exec_bench --peak [THREADS]                   -> "peak_gflops G" (exec::sgemm 1024^3,
 //                                                         one product per thread)
 #include <Eigen/Core>
@@ -28,6 +33,7 @@
 
 #include "mixq/analysis.h"
 #include "mixq/calib/calibrate.h"
+#include "mixq/calib/histogram.h"
 #include "mixq/error.h"
 #include "mixq/exec/executor.h"
 #include "mixq/exec/sgemm.h"
@@ -141,6 +147,27 @@ int main(int argc, char** argv) {
       for (double start = now_ms();
            tapped->run(feed, [](const std::string&, const mixq::Tensor&) {}), now_ms() - start < 1000;) {
       }
+    }
+    if (mode == "stats") {
+      mixq::ExecOptions eo{threads};
+      eo.observe = mixq::calib::calibrated_tensors(am);
+      std::vector<std::vector<float>> tensors;
+      mixq::Executor(am, eo).run(feed, [&](const std::string&, const mixq::Tensor& t) {
+        if (t.dtype() == mixq::DType::Float32) tensors.emplace_back(t.f32().begin(), t.f32().end());
+      });
+      std::vector<mixq::calib::TensorStats> stats(tensors.size());
+      std::vector<double> per_sample;
+      size_t values = 0;
+      for (const auto& t : tensors) values += t.size();
+      for (int i = 0; i < repeat + 1; ++i) {
+        double t0 = now_ms();
+        for (size_t k = 0; k < tensors.size(); ++k) stats[k].add(tensors[k]);
+        if (i > 0) per_sample.push_back(now_ms() - t0);  // the first sample sets the ranges
+      }
+      std::sort(per_sample.begin(), per_sample.end());
+      std::printf("stats_ms_per_sample median=%.3f min=%.3f tensors=%zu values=%zu\n",
+                  per_sample[per_sample.size() / 2], per_sample[0], tensors.size(), values);
+      return 0;
     }
     std::vector<double> ms, tap_ms;
     for (int i = 0; i < repeat; ++i) {

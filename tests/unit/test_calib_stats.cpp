@@ -239,6 +239,54 @@ TEST_CASE("kl: same candidate as a plain double implementation; clips outliers; 
   CHECK(compute_threshold(CaliMethod::Kl, su, {}, "u").threshold == Approx(1.0).epsilon(0.01));
 }
 
+TEST_CASE("kl: the prefix-sum form gives the float loop's divergences; grown histograms take it") {
+  // Histograms the float loop handles (up to 2^18 bins): gaussian, laplace-like, ReLU-like
+  // and bimodal |x|, at the default bins and extended ranges.
+  struct Case {
+    const char* name;
+    std::vector<float> values;
+    int bins;
+  };
+  std::vector<Case> cases;
+  cases.push_back({"gaussian", gaussian(100000, 1.f, 11, 30.f), 2048});
+  auto lap = gaussian(100000, 1.f, 12);
+  for (float& v : lap) v = v * std::fabs(v);  // heavier tails
+  cases.push_back({"heavy tails", lap, 8192});
+  auto relu = gaussian(100000, 2.f, 13);
+  for (float& v : relu) v = std::max(v, 0.f);
+  cases.push_back({"relu", relu, 2048});
+  auto two = gaussian(100000, 0.5f, 14);
+  for (size_t i = 0; i < two.size(); i += 3) two[i] += 6.f;
+  cases.push_back({"bimodal", two, 32768});
+  for (const Case& c : cases) {
+    INFO(c.name);
+    TensorStats s(stats_config_for(CaliMethod::Kl, c.bins, 0));
+    s.add(c.values);
+    std::vector<int64_t> padded = s.histogram().counts;
+    padded.resize((padded.size() + 127) / 128 * 128, 0);
+    for (int target : {128, 8}) {
+      const auto loop = kl_divergences(padded, target, KlForm::FloatLoop);
+      const auto sums = kl_divergences(padded, target, KlForm::PrefixSums);
+      REQUIRE(loop.size() == sums.size());
+      for (size_t k = 0; k < loop.size(); k++) {
+        INFO("target " << target << " candidate " << k);
+        CHECK(sums[k] == Approx(loop[k]).epsilon(1e-3).margin(1e-6));  // float accumulation
+      }
+      auto first_min = [](const std::vector<double>& v) { return std::min_element(v.begin(), v.end()) - v.begin(); };
+      CHECK(first_min(sums) == first_min(loop));
+    }
+  }
+  // A first sample a thousandth of the later range grows the histogram to ~2M bins (as a
+  // detector's output on an empty first image): the threshold step stays O(bins).
+  TensorStats grown(stats_config_for(CaliMethod::Kl, 2048, 0));
+  grown.add(gaussian(20000, 0.001f, 15));
+  grown.add(gaussian(20000, 1.f, 16, 8.f));
+  REQUIRE(grown.histogram().counts.size() > (size_t{1} << 20));
+  auto r = compute_threshold(CaliMethod::Kl, grown, {}, "grown");
+  CHECK(r.threshold > 1.0);  // the later samples' gaussian, not the first sample's range
+  CHECK(r.threshold < 8.0);
+}
+
 TEST_CASE("max, guard for all-zero tensors") {
   TensorStats s(stats_config_for(CaliMethod::Max, 2048, 0));
   s.add(std::vector<float>{-3.f, 1.f, 2.5f});

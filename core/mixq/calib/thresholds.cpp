@@ -54,83 +54,134 @@ StatsConfig stats_config_for(CaliMethod method, int bins, int64_t percentile_kee
   return c;
 }
 
-float kl_threshold(std::span<const int64_t> hist, float width, int dst_bins) {
+namespace {
+// TPU-MLIR's float loop costs O(N^2 / dst_bins): fine for the 2048 default bins, hours
+// for the millions a histogram reaches when a tensor's range grows a thousandfold after
+// its first sample (PP-OCR det's final Sigmoid on a text-free first image: 5,002,707
+// bins, 5.5 minutes for that one layer). Past this size the prefix-sum form is used.
+constexpr int64_t kFloatLoopBins = int64_t{1} << 18;
+
+int64_t first_minimum(const std::vector<double>& kl) {
+  int64_t best = 0;
+  for (int64_t k = 1; k < static_cast<int64_t>(kl.size()); k++)
+    if (kl[best] > kl[k]) best = k;
+  return best;
+}
+}  // namespace
+
+std::vector<double> kl_divergences_float(std::span<const int64_t> hist, int dst_bins) {
   const int64_t N = static_cast<int64_t>(hist.size());
   const int64_t BINS = dst_bins;
-  require(BINS > 0 && N >= BINS && N % BINS == 0, "kl: histogram size must be a multiple of the target bins");
   int64_t count = 0;
   for (int64_t v : hist) count += v;
-  const int64_t kl_num = N / BINS;
-  std::vector<float> kl(kl_num, 0.f);
-  std::vector<float> P, Q;
-  // Exact float tail sums (P[i-1] accumulates hist[i-1..N) left to right) cost O(N) per
-  // candidate; past this size a double suffix sum is used instead.
-  const bool exact_tail = N <= (int64_t{1} << 18);
-  std::vector<double> suffix;
-  if (!exact_tail) {
-    suffix.assign(N + 1, 0.0);
-    for (int64_t j = N - 1; j >= 0; j--) suffix[j] = suffix[j + 1] + static_cast<double>(hist[j]);
-  }
-  // log10(P[b] + 1e-30) for b < i-1 does not depend on the candidate: computed once.
+  const float fcount = static_cast<float>(count);
+  // P[b] = hist[b] / count and log10(P[b] + 1e-30) for b < i-1 do not depend on the
+  // candidate i: computed once. Q is one value per chunk (or 0 on empty bins): its log10
+  // once per chunk. The arithmetic per term is the float loop's.
+  std::vector<float> p_bin(N);
   std::vector<double> log_p_bin(N);
-  {
-    const float fcount = static_cast<float>(count);
-    for (int64_t b = 0; b < N; b++) {
-      float p = static_cast<float>(hist[b]) / fcount;
-      log_p_bin[b] = std::log10(static_cast<double>(p) + 1e-30);
-    }
+  for (int64_t b = 0; b < N; b++) {
+    p_bin[b] = static_cast<float>(hist[b]) / fcount;
+    log_p_bin[b] = std::log10(static_cast<double>(p_bin[b]) + 1e-30);
   }
+  const double log_q_empty = std::log10(0.0 + 1e-30);
+  std::vector<int64_t> suffix(N + 1, 0);
+  for (int64_t b = N - 1; b >= 0; b--) suffix[b] = suffix[b + 1] + hist[b];
+  std::vector<double> kl;
   float prefix_sum = 0.f;  // float sum of hist[0:i), continued from candidate to candidate
   int64_t prefix_end = 0;
-  int64_t m = 0;
-  for (int64_t i = BINS; i < N + 1; i += BINS, m++) {
-    P.assign(i, 0.f);
-    for (int64_t j = 0; j < i - 1; j++) P[j] = static_cast<float>(hist[j]);
-    if (exact_tail) {
-      float tail = 0.f;
-      for (int64_t j = i - 1; j < N; j++) tail += static_cast<float>(hist[j]);
-      P[i - 1] = tail;
+  for (int64_t i = BINS; i < N + 1; i += BINS) {
+    // P[i-1] before the division: hist[i-1..N) summed left to right in float; every
+    // partial sum is an exact integer while the total is at most 2^24.
+    float tail = 0.f;
+    if (count <= (int64_t{1} << 24)) {
+      tail = static_cast<float>(suffix[i - 1]);
     } else {
-      P[i - 1] = static_cast<float>(suffix[i - 1]);
+      for (int64_t j = i - 1; j < N; j++) tail += static_cast<float>(hist[j]);
     }
-    const float fcount = static_cast<float>(count);
-    for (int64_t j = 0; j < i; j++) P[j] /= fcount;
+    const float p_last = tail / fcount;
     for (; prefix_end < i; prefix_end++) prefix_sum += static_cast<float>(hist[prefix_end]);
     const float sum = prefix_sum;
     const int64_t expand = i / BINS;
-    Q.assign(i, 0.f);
-    int64_t idx = 0;
-    for (int64_t j = 0; j < BINS; j++) {
+    float acc = 0.f;
+    for (int64_t j = 0, start = 0; j < BINS; j++, start += expand) {
       float sum_bin = 0.f, positive = 0.f;
-      int64_t start = idx;
-      for (int64_t k = 0; k < expand; k++, idx++) {
-        sum_bin += static_cast<float>(hist[idx]);
-        positive += hist[idx] > 0 ? 1.f : 0.f;
+      for (int64_t b = start; b < start + expand; b++) {
+        sum_bin += static_cast<float>(hist[b]);
+        positive += hist[b] > 0 ? 1.f : 0.f;
       }
       positive = positive == 0.f ? 1.f : positive;
       const float q_base = sum_bin / positive / sum;
-      for (int64_t b = start; b < idx; b++) Q[b] = hist[b] ? q_base : 0.f;
+      const double log_q = std::log10(static_cast<double>(q_base) + 1e-30);
+      for (int64_t b = start; b < start + expand; b++) {
+        const float p = b < i - 1 ? p_bin[b] : p_last;
+        // P[b] == 0 gives an exact 0 term (log10 of 1e-30 is finite): skipping it changes nothing.
+        if (p == 0.f) continue;
+        const double log_p = b < i - 1 ? log_p_bin[b] : std::log10(static_cast<double>(p) + 1e-30);
+        const double term = static_cast<double>(p) * (log_p - (hist[b] ? log_q : log_q_empty));
+        acc = static_cast<float>(static_cast<double>(acc) + term);
+      }
     }
-    float acc = 0.f;
-    for (int64_t b = 0; b < i; b++) {
-      // P[b] == 0 gives an exact 0 term (log10 of 1e-30 is finite): skipping it changes nothing.
-      if (P[b] == 0.f) continue;
-      const double log_p = b < i - 1 ? log_p_bin[b] : std::log10(static_cast<double>(P[b]) + 1e-30);
-      double term = static_cast<double>(P[b]) * (log_p - std::log10(static_cast<double>(Q[b]) + 1e-30));
-      acc = static_cast<float>(static_cast<double>(acc) + term);
-    }
-    kl[m] = acc;
+    kl.push_back(acc);
   }
-  int64_t best = 0;
-  float best_kl = kl[0];
-  for (int64_t k = 1; k < m; k++) {
-    if (best_kl > kl[k]) {
-      best_kl = kl[k];
-      best = k;
-    }
+  return kl;
+}
+
+std::vector<double> kl_divergences_prefix_sums(std::span<const int64_t> hist, int dst_bins) {
+  const int64_t N = static_cast<int64_t>(hist.size());
+  const int64_t BINS = dst_bins;
+  // Prefix sums over bins [0, k): counts, nonzero bins, P and P*log10(P + 1e-30).
+  std::vector<int64_t> counts(N + 1, 0), nonzero(N + 1, 0);
+  for (int64_t b = 0; b < N; b++) {
+    counts[b + 1] = counts[b] + hist[b];
+    nonzero[b + 1] = nonzero[b] + (hist[b] > 0);
   }
-  float th = width * static_cast<float>(best + 1);
-  th = th * static_cast<float>(BINS);
+  const double total = static_cast<double>(counts[N]);
+  std::vector<double> p_sum(N + 1, 0.0), p_log_p(N + 1, 0.0);
+  for (int64_t b = 0; b < N; b++) {
+    const double p = static_cast<double>(hist[b]) / total;
+    p_sum[b + 1] = p_sum[b] + p;
+    p_log_p[b + 1] = p_log_p[b] + (hist[b] ? p * std::log10(p + 1e-30) : 0.0);
+  }
+  // KL(i) = sum_{b < i-1} P log P - sum over chunks of log Q(chunk) * P(chunk's bins < i-1)
+  //         + the tail bin P[i-1] (log P[i-1] - log Q[i-1]).
+  std::vector<double> kl;
+  for (int64_t i = BINS; i < N + 1; i += BINS) {
+    const int64_t expand = i / BINS;
+    const double sum = static_cast<double>(counts[i]);
+    double acc = p_log_p[i - 1];
+    double q_last = 0;
+    for (int64_t start = 0; start < i; start += expand) {
+      const int64_t end = start + expand;
+      const int64_t in_chunk = counts[end] - counts[start];
+      if (in_chunk == 0) continue;
+      const double positive = static_cast<double>(nonzero[end] - nonzero[start]);
+      const double q = static_cast<double>(in_chunk) / positive / sum;
+      acc -= (p_sum[std::min(end, i - 1)] - p_sum[start]) * std::log10(q + 1e-30);
+      q_last = q;  // the last nonempty chunk; used below only when it holds bin i-1
+    }
+    const double p_last = static_cast<double>(counts[N] - counts[i - 1]) / total;
+    if (p_last > 0) {
+      const double q = hist[i - 1] ? q_last : 0.0;
+      acc += p_last * (std::log10(p_last + 1e-30) - std::log10(q + 1e-30));
+    }
+    kl.push_back(acc);
+  }
+  return kl;
+}
+
+std::vector<double> kl_divergences(std::span<const int64_t> hist, int dst_bins, KlForm form) {
+  const int64_t N = static_cast<int64_t>(hist.size());
+  require(dst_bins > 0 && N >= dst_bins && N % dst_bins == 0,
+          "kl: histogram size must be a multiple of the target bins");
+  if (form == KlForm::Auto) form = N > kFloatLoopBins ? KlForm::PrefixSums : KlForm::FloatLoop;
+  return form == KlForm::FloatLoop ? kl_divergences_float(hist, dst_bins) : kl_divergences_prefix_sums(hist, dst_bins);
+}
+
+float kl_threshold(std::span<const int64_t> hist, float width, int dst_bins) {
+  const std::vector<double> kl = kl_divergences(hist, dst_bins, KlForm::Auto);
+  float th = width * static_cast<float>(first_minimum(kl) + 1);
+  th = th * static_cast<float>(dst_bins);
   return th;
 }
 

@@ -37,6 +37,12 @@ StatsConfig stats_config_for(CaliMethod method, int bins, int64_t percentile_kee
 
 // TPU-MLIR's kl_diversity_hist(hist, width, N, dst_bins); N must be a multiple of dst_bins.
 float kl_threshold(std::span<const int64_t> hist, float width, int dst_bins = 128);
+// The divergence of each candidate i = dst_bins, 2*dst_bins, ..., N (kl_threshold takes the
+// first minimum). FloatLoop: TPU-MLIR's float arithmetic, O(N^2 / dst_bins): hours at the
+// millions of bins range extensions can reach. PrefixSums: the same sums in double from
+// prefix sums, O(N); equal up to float rounding. Auto: FloatLoop up to 2^18 bins.
+enum class KlForm { Auto, FloatLoop, PrefixSums };
+std::vector<double> kl_divergences(std::span<const int64_t> hist, int dst_bins, KlForm form = KlForm::Auto);
 // Pads to a multiple of dst_bins and runs kl_threshold with the histogram's width.
 float kl_threshold(const Histogram& hist, int dst_bins = 128);
 // The percentile of layer `layer_index` among `num_layers`.
