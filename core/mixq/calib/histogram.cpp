@@ -302,51 +302,79 @@ float TensorStats::absmax() const {
   return std::max(std::fabs(min_), std::fabs(max_));
 }
 
+namespace {
+// Sum and count of the |x| above `cut` in [0, n), and the minimum of x (NaN never
+// replaces). The sums run in 8 double lanes (value i into lane i % 8, two 4-double
+// vectors), added in lane order at the end: the same order on every target, for any
+// thread count (callers use fixed chunks). The per-value double sum it replaces was one
+// dependent add per value (OCTAV: 21 passes per sample; PP-OCRv4-det 2 s per sample).
+struct AboveCut {
+  double sum = 0;
+  int64_t count = 0;
+  float min = INFINITY;
+};
+typedef float F4 __attribute__((vector_size(16)));
+typedef int32_t I4 __attribute__((vector_size(16)));
+typedef double D4 __attribute__((vector_size(32)));
+typedef int64_t L4 __attribute__((vector_size(32)));
+inline D4 widen_where(F4 a, I4 mask) {
+  return (D4)((L4)__builtin_convertvector(a, D4) & __builtin_convertvector(mask, L4));
+}
+AboveCut above_cut(const float* x, int64_t n, float cut) {
+  D4 sum0{}, sum1{};
+  I4 count0{}, count1{};
+  F4 mn0 = F4{} + INFINITY, mn1 = mn0;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const F4 v0 = exec::load_unaligned<F4>(x + i), v1 = exec::load_unaligned<F4>(x + i + 4);
+    const F4 a0 = (F4)((I4)v0 & 0x7fffffff), a1 = (F4)((I4)v1 & 0x7fffffff);
+    const I4 m0 = a0 > cut, m1 = a1 > cut;  // true is -1
+    sum0 += widen_where(a0, m0);
+    sum1 += widen_where(a1, m1);
+    count0 -= m0;
+    count1 -= m1;
+    mn0 = v0 < mn0 ? v0 : mn0;
+    mn1 = v1 < mn1 ? v1 : mn1;
+  }
+  double lanes[8];
+  AboveCut r;
+  for (int k = 0; k < 4; k++) {
+    lanes[k] = sum0[k];
+    lanes[k + 4] = sum1[k];
+    r.count += count0[k] + count1[k];
+    r.min = mn0[k] < r.min ? mn0[k] : r.min;
+    r.min = mn1[k] < r.min ? mn1[k] : r.min;
+  }
+  for (; i < n; i++) {
+    const float a = std::fabs(x[i]);
+    if (a > cut) lanes[i % 8] += static_cast<double>(a), r.count++;
+    r.min = x[i] < r.min ? x[i] : r.min;
+  }
+  for (double l : lanes) r.sum += l;
+  return r;
+}
+}  // namespace
+
 double octav_scale(std::span<const float> x, int bits, ThreadPool* pool) {
   const int64_t n = static_cast<int64_t>(x.size());
   const int64_t chunks = (n + kChunk - 1) / kChunk;
-  struct Part {
-    double sum = 0;
-    int64_t count = 0;
-    float min = INFINITY;
+  std::vector<AboveCut> parts(chunks);
+  auto sums_above = [&](float cut) {
+    for_chunks(pool, n, [&](int64_t c, int64_t b, int64_t e) { parts[c] = above_cut(x.data() + b, e - b, cut); });
+    AboveCut total;
+    for (const AboveCut& p : parts) total.sum += p.sum, total.count += p.count, total.min = std::min(total.min, p.min);
+    return total;
   };
-  std::vector<Part> parts(chunks);
-  for_chunks(pool, n, [&](int64_t c, int64_t b, int64_t e) {
-    Part p;
-    for (int64_t i = b; i < e; i++) {
-      float a = std::fabs(x[i]);
-      p.sum += a;
-      p.count += a > 0;
-      p.min = x[i] < p.min ? x[i] : p.min;
-    }
-    parts[c] = p;
-  });
-  double abs_sum = 0;
-  int64_t nonzero = 0;
-  float mn = INFINITY;
-  for (const Part& p : parts) abs_sum += p.sum, nonzero += p.count, mn = std::min(mn, p.min);
-  if (nonzero == 0) return 0;
-  const double u = std::fabs(static_cast<double>(mn) - 0) < 1e-6 ? 4 : 1;
+  const AboveCut nonzero = sums_above(0.f);  // sum of |x| (zeros add nothing), count of |x| > 0, min
+  if (nonzero.count == 0) return 0;
+  const double u = std::fabs(static_cast<double>(nonzero.min) - 0) < 1e-6 ? 4 : 1;
   const double coef = 1.0 / std::pow(4.0, bits) / 3.0 / u;
-  double s = abs_sum / static_cast<double>(nonzero);
+  double s = nonzero.sum / static_cast<double>(nonzero.count);
   for (int it = 0; it < 20; it++) {
     // numpy compares the float32 |x| with float32(s) (scalar demoted to the array type)
-    const float sf = static_cast<float>(s);
-    for_chunks(pool, n, [&](int64_t c, int64_t b, int64_t e) {
-      Part p;  // sum/count of |x| > s; min unused
-      for (int64_t i = b; i < e; i++) {
-        const float a = std::fabs(x[i]);
-        const bool above = a > sf;
-        p.sum += above ? static_cast<double>(a) : 0.0;
-        p.count += above;
-      }
-      parts[c] = p;
-    });
-    double above_sum = 0;
-    int64_t above = 0;
-    for (const Part& p : parts) above_sum += p.sum, above += p.count;
-    const int64_t below = n - above;
-    double next = above_sum / (coef * static_cast<double>(below) + static_cast<double>(above));
+    const AboveCut above = sums_above(static_cast<float>(s));
+    const int64_t below = n - above.count;
+    double next = above.sum / (coef * static_cast<double>(below) + static_cast<double>(above.count));
     if (std::fabs(next - s) < 1e-6) break;
     s = next;
   }
