@@ -424,6 +424,27 @@ TEST_CASE("admm: reaches the least-squares optimum of a brute-force threshold se
   double th = compute_threshold(CaliMethod::Admm, s, {}, "a").threshold;
   CHECK(mse(th) <= best_e * 1.05);
   CHECK(th < s.absmax());
+  // The documented formulation, every bin summed in every round (admm_threshold sums the
+  // bins of each level from prefix sums): the same threshold.
+  double plain_s = s.absmax() / 127.0, plain_e = mse(s.absmax());
+  for (int k = 1; k <= 64; k++) {
+    double sc = s.absmax() * k / 64.0 / 127.0;
+    for (int round = 0; round < 100; round++) {
+      double xq = 0, qq = 0;
+      for (size_t b = 0; b < h.counts.size(); b++) {
+        double x = b * h.width, q = std::min(127.0, std::nearbyint(x / sc));
+        xq += h.counts[b] * x * q;
+        qq += h.counts[b] * q * q;
+      }
+      if (qq <= 0) break;
+      const double next = xq / qq;
+      const bool done = std::fabs(next - sc) <= 1e-12 * sc;
+      sc = next;
+      if (done) break;
+    }
+    if (mse(127 * sc) < plain_e) plain_e = mse(127 * sc), plain_s = sc;
+  }
+  CHECK(th == Approx(std::min<double>(127 * plain_s, s.absmax())).epsilon(1e-9));
 }
 
 TEST_CASE("cali table: exact format, no exponents or inf; reader reports rows TPU-MLIR drops") {

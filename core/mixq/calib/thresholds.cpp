@@ -215,22 +215,64 @@ double quantization_sse(const Histogram& hist, double s) {
 }
 }  // namespace
 
+namespace {
+// The alternating step's sums over bins (x_b = b * width, q_b = min(127, nearbyint(x_b / s))):
+// q_b does not decrease with b, so the bins of each q are one range, found by an estimate
+// checked against the same expression; xq and qq then come from prefix sums of c and c*x:
+// O(128) a round instead of O(bins) (a 2048-bin layer took ~8 ms, 100 rounds x 64 starts).
+class AdmmSums {
+ public:
+  explicit AdmmSums(const Histogram& hist) : width_(hist.width), n_(static_cast<int64_t>(hist.counts.size())) {
+    c_.assign(n_ + 1, 0.0);
+    cx_.assign(n_ + 1, 0.0);
+    for (int64_t b = 0; b < n_; b++) {
+      const double c = static_cast<double>(hist.counts[b]);
+      c_[b + 1] = c_[b] + c;
+      cx_[b + 1] = cx_[b] + c * (static_cast<double>(b) * width_);
+    }
+  }
+  // Sum of c*x*q and of c*q*q for the step s.
+  void sums(double s, double& xq, double& qq) const {
+    xq = qq = 0;
+    int64_t lo = first_bin(1, s);
+    for (int q = 1; q <= 127; q++) {
+      const int64_t hi = q == 127 ? n_ : first_bin(q + 1, s);
+      const double qd = q;
+      xq += qd * (cx_[hi] - cx_[lo]);
+      qq += qd * qd * (c_[hi] - c_[lo]);
+      lo = hi;
+    }
+  }
+
+ private:
+  double level(int64_t b, double s) const {
+    return std::min(127.0, std::nearbyint(static_cast<double>(b) * width_ / s));
+  }
+  // The first bin whose level is at least q (n_ if none).
+  int64_t first_bin(int q, double s) const {
+    const double estimate = std::ceil((q - 0.5) * s / width_);
+    int64_t b = estimate <= 0 ? 0 : estimate >= static_cast<double>(n_) ? n_ : static_cast<int64_t>(estimate);
+    while (b > 0 && level(b - 1, s) >= q) b--;
+    while (b < n_ && level(b, s) < q) b++;
+    return b;
+  }
+  double width_;
+  int64_t n_;
+  std::vector<double> c_, cx_;  // prefix sums over bins [0, k)
+};
+}  // namespace
+
 double admm_threshold(const Histogram& hist, float absmax) {
   if (hist.counts.empty() || absmax <= 0 || hist.width <= 0) return absmax;
   double best_s = absmax / 127.0, best_e = quantization_sse(hist, best_s);
+  const AdmmSums sums(hist);
   // Alternating minimization from 64 starts s = absmax*k/64/127: the q-step and the
   // least-squares s-step each lower the error, so each start ends in a local optimum.
   for (int k = 1; k <= 64; k++) {
     double s = absmax * k / 64.0 / 127.0;
     for (int round = 0; round < 100; round++) {
       double xq = 0, qq = 0;
-      for (size_t b = 0; b < hist.counts.size(); b++) {
-        if (!hist.counts[b]) continue;
-        double x = static_cast<double>(b) * hist.width;
-        double q = std::min(127.0, std::nearbyint(x / s));
-        xq += static_cast<double>(hist.counts[b]) * x * q;
-        qq += static_cast<double>(hist.counts[b]) * q * q;
-      }
+      sums.sums(s, xq, qq);
       if (qq <= 0) break;
       double next = xq / qq;
       bool done = std::fabs(next - s) <= 1e-12 * s;
