@@ -1,8 +1,10 @@
 // Calibration data selection: CPython-exact random, DataSelector order, data lists, and
 // model_transform-style image preprocessing.
+#include <array>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
+#include <random>
 
 #include "mixq/calib/dataset.h"
 #include "mixq/calib/preprocess.h"
@@ -136,6 +138,64 @@ TEST_CASE("resize_linear matches a plain float bilinear within one level") {
         double ref = (1 - ay) * ((1 - ax) * p(y0, x0) + ax * p(y0, x1)) + ay * ((1 - ax) * p(y1, x0) + ax * p(y1, x1));
         CHECK(std::fabs(out.pixels[y * w + x] - ref) <= 1.0);
       }
+    }
+  }
+}
+
+namespace {
+// OpenCV's INTER_LINEAR on 8-bit data written out per output pixel: 11-bit coefficients,
+// both source rows resized horizontally, the vertical pass as VResizeLinearVec_32s8u for
+// whole 8-value chunks of a row and exactly rounded for the rest.
+Image opencv_linear_per_pixel(const Image& src, int h, int w) {
+  auto taps = [](int in, int out, int d, int& i0, int& a0, int& a1) {
+    float f = static_cast<float>((d + 0.5) * (1.0 / (static_cast<double>(out) / in)) - 0.5);
+    int s = static_cast<int>(std::floor(f));
+    f -= static_cast<float>(s);
+    if (s < 0) f = 0, s = 0;
+    if (s >= in - 1) f = 0, s = in - 1;
+    i0 = s;
+    a0 = static_cast<int>(std::clamp<long>(std::lrint((1.f - f) * 2048), -32768, 32767));
+    a1 = static_cast<int>(std::clamp<long>(std::lrint(f * 2048), -32768, 32767));
+  };
+  const int cn = src.channels, row_len = w * cn;
+  Image d{h, w, cn, std::vector<uint8_t>(static_cast<size_t>(h) * row_len)};
+  for (int y = 0; y < h; y++) {
+    int y0, b0, b1;
+    taps(src.height, h, y, y0, b0, b1);
+    const int y1 = std::min(y0 + 1, src.height - 1);
+    for (int x = 0; x < w; x++) {
+      int x0, a0, a1;
+      taps(src.width, w, x, x0, a0, a1);
+      for (int c = 0; c < cn; c++) {
+        auto horizontal = [&](int sy) {
+          const uint8_t* r = src.pixels.data() + static_cast<size_t>(sy) * src.width * cn;
+          return x0 + 1 < src.width ? r[x0 * cn + c] * a0 + r[(x0 + 1) * cn + c] * a1 : r[x0 * cn + c] * 2048;
+        };
+        const int h0 = horizontal(y0), h1 = horizontal(y1), i = x * cn + c;
+        int v;
+        if (i < row_len / 8 * 8) {
+          int s0 = std::clamp(h0 >> 4, -32768, 32767), s1 = std::clamp(h1 >> 4, -32768, 32767);
+          v = (((s0 * b0) >> 16) + ((s1 * b1) >> 16) + 2) >> 2;
+        } else {
+          v = static_cast<int>((int64_t{h0} * b0 + int64_t{h1} * b1 + (int64_t{1} << 21)) >> 22);
+        }
+        d.pixels[static_cast<size_t>(y) * row_len + i] = static_cast<uint8_t>(std::clamp(v, 0, 255));
+      }
+    }
+  }
+  return d;
+}
+}  // namespace
+
+TEST_CASE("resize_linear equals OpenCV's fixed-point INTER_LINEAR written out per pixel") {
+  std::mt19937 g(5);
+  for (int cn : {1, 3}) {
+    for (auto [sh, sw, h, w] : {std::array{480, 640, 352, 352}, std::array{37, 53, 640, 640}, std::array{1, 1, 5, 7},
+                                std::array{9, 1, 4, 3}, std::array{100, 100, 99, 101}, std::array{31, 17, 8, 300}}) {
+      INFO("channels " << cn << " " << sh << "x" << sw << " -> " << h << "x" << w);
+      Image src{sh, sw, cn, std::vector<uint8_t>(static_cast<size_t>(sh) * sw * cn)};
+      for (auto& p : src.pixels) p = static_cast<uint8_t>(g());
+      CHECK(resize_linear(src, h, w).pixels == opencv_linear_per_pixel(src, h, w).pixels);
     }
   }
 }

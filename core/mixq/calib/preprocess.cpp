@@ -137,7 +137,7 @@ constexpr int kCoefBits = 11;
 constexpr int kCoefScale = 1 << kCoefBits;
 
 struct Tap {
-  int index;
+  int index, next;  // next = min(index + 1, size - 1); a1 is 0 wherever next == index
   int16_t a0, a1;
 };
 
@@ -155,56 +155,74 @@ std::vector<Tap> linear_taps(int src_size, int dst_size) {
     f -= static_cast<float>(s);
     if (s < 0) f = 0, s = 0;
     if (s >= src_size - 1) f = 0, s = src_size - 1;
-    taps[d] = {s, saturate_short((1.f - f) * kCoefScale), saturate_short(f * kCoefScale)};
+    taps[d] = {s, std::min(s + 1, src_size - 1), saturate_short((1.f - f) * kCoefScale), saturate_short(f * kCoefScale)};
   }
   return taps;
+}
+
+// The horizontal pass of one source row into `out` (width * kChannels fixed-point values).
+// At the right edge a1 is 0 and next == index: v0 * a0 with a0 = 2^11, OpenCV's v0 << 11.
+template <int kChannels>
+void resize_row(const uint8_t* s, const std::vector<Tap>& xt, int32_t* out) {
+  for (size_t dx = 0; dx < xt.size(); dx++) {
+    const Tap& t = xt[dx];
+    const uint8_t* p0 = s + t.index * kChannels;
+    const uint8_t* p1 = s + t.next * kChannels;
+    for (int c = 0; c < kChannels; c++) out[dx * kChannels + c] = p0[c] * t.a0 + p1[c] * t.a1;
+  }
 }
 }  // namespace
 
 Image resize_linear(const Image& src, int height, int width) {
   require(height > 0 && width > 0, "resize: empty target size");
+  require(src.channels == 1 || src.channels == 3, "resize: expected 1 or 3 channels");
   Image dst;
   dst.height = height;
   dst.width = width;
   dst.channels = src.channels;
   const int cn = src.channels;
-  dst.pixels.resize(static_cast<size_t>(height) * width * cn);
   if (src.height == height && src.width == width) {
     dst.pixels = src.pixels;
     return dst;
   }
-  auto xt = linear_taps(src.width, width);
-  auto yt = linear_taps(src.height, height);
+  dst.pixels.resize(static_cast<size_t>(height) * width * cn);
+  const auto xt = linear_taps(src.width, width);
+  const auto yt = linear_taps(src.height, height);
   const int row_len = width * cn;
-  std::vector<int32_t> buf0(row_len), buf1(row_len);
-  auto hresize = [&](int sy, std::vector<int32_t>& out) {
+  // The two horizontally resized source rows in use, kept while consecutive output rows
+  // read them (row index -1: none yet).
+  std::vector<int32_t> rows[2] = {std::vector<int32_t>(row_len), std::vector<int32_t>(row_len)};
+  int row_of[2] = {-1, -1};
+  auto resized_row = [&](int sy, int keep) -> const int32_t* {
+    for (int k = 0; k < 2; k++)
+      if (row_of[k] == sy) return rows[k].data();
+    const int k = row_of[0] == keep ? 1 : 0;  // replace the row not needed now
     const uint8_t* s = src.pixels.data() + static_cast<size_t>(sy) * src.width * cn;
-    for (int dx = 0; dx < width; dx++) {
-      const Tap& t = xt[dx];
-      for (int c = 0; c < cn; c++) {
-        int v0 = s[t.index * cn + c];
-        out[dx * cn + c] = t.index + 1 < src.width ? v0 * t.a0 + s[(t.index + 1) * cn + c] * t.a1 : v0 * kCoefScale;
-      }
+    if (cn == 3) {
+      resize_row<3>(s, xt, rows[k].data());
+    } else {
+      resize_row<1>(s, xt, rows[k].data());
     }
+    row_of[k] = sy;
+    return rows[k].data();
   };
   // OpenCV's SIMD vertical pass (VResizeLinearVec_32s8u) covers whole 8-lane chunks; the
   // scalar tail rounds exactly.
   const int simd_len = row_len / 8 * 8;
   for (int dy = 0; dy < height; dy++) {
     const Tap& t = yt[dy];
-    int y1 = std::min(t.index + 1, src.height - 1);
-    hresize(t.index, buf0);
-    hresize(y1, buf1);
+    const int32_t* b0 = resized_row(t.index, t.next);
+    const int32_t* b1 = resized_row(t.next, t.index);
+    const int a0 = t.a0, a1 = t.a1;
     uint8_t* d = dst.pixels.data() + static_cast<size_t>(dy) * row_len;
-    for (int x = 0; x < row_len; x++) {
-      int v;
-      if (x < simd_len) {
-        int s0 = std::clamp(buf0[x] >> 4, -32768, 32767), s1 = std::clamp(buf1[x] >> 4, -32768, 32767);
-        v = (((s0 * t.a0) >> 16) + ((s1 * t.a1) >> 16) + 2) >> 2;
-      } else {
-        v = static_cast<int>(
-            (static_cast<int64_t>(buf0[x]) * t.a0 + static_cast<int64_t>(buf1[x]) * t.a1 + (int64_t{1} << 21)) >> 22);
-      }
+    for (int x = 0; x < simd_len; x++) {
+      const int s0 = std::clamp(b0[x] >> 4, -32768, 32767), s1 = std::clamp(b1[x] >> 4, -32768, 32767);
+      const int v = (((s0 * a0) >> 16) + ((s1 * a1) >> 16) + 2) >> 2;
+      d[x] = static_cast<uint8_t>(std::clamp(v, 0, 255));
+    }
+    for (int x = simd_len; x < row_len; x++) {
+      const int v = static_cast<int>(
+          (static_cast<int64_t>(b0[x]) * a0 + static_cast<int64_t>(b1[x]) * a1 + (int64_t{1} << 21)) >> 22);
       d[x] = static_cast<uint8_t>(std::clamp(v, 0, 255));
     }
   }
