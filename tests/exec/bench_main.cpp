@@ -8,6 +8,11 @@
 //                                                      -> also ms of every node, in production order, on
 //                                                         stderr (as MIXQ_PROFILE_ALL=1 with profile; wasm
 //                                                         does not see the environment)
+//   mixq_exec_bench MODEL INPUT.npz REPEAT THREADS profile_fused
+//                                                      -> as profile_all, but the runs observe only the
+//                                                         layers' tensors (calibration's tap): Conv
+//                                                         epilogues stay fused, so each row is a fused
+//                                                         step (plus the unobserved steps before it)
 //   mixq_exec_bench MODEL INPUT.npz REPEAT THREADS tap|tap_background
 //                                                      -> also "tap_latency_ms median=M min=m": the run
 //                                                         calibration makes (every layer tensor observed,
@@ -118,7 +123,8 @@ int main(int argc, char** argv) {
     }
     if (argc < 4) {
       std::fprintf(stderr,
-                   "usage: mixq_exec_bench MODEL INPUT.npz REPEAT [THREADS [profile|profile_all|tap|tap_background]] | "
+                   "usage: mixq_exec_bench MODEL INPUT.npz REPEAT [THREADS [profile|profile_all|profile_fused|tap|tap_background|"
+                   "stats]] | "
                    "--peak [THREADS]\n");
       return 2;
     }
@@ -204,6 +210,12 @@ int main(int argc, char** argv) {
     }
     if (mode == "profile" || mode == "profile_all")
       print_profile(ex, am, feed, repeat, mode == "profile_all" || std::getenv("MIXQ_PROFILE_ALL"));
+    if (mode == "profile_fused") {
+      mixq::ExecOptions eo{threads};
+      eo.observe = mixq::calib::calibrated_tensors(am);
+      mixq::Executor fused(am, eo);
+      print_profile(fused, am, feed, repeat, true);
+    }
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mixq_exec_bench: %s\n", e.what());
