@@ -67,7 +67,6 @@ int64_t first_minimum(const std::vector<double>& kl) {
     if (kl[best] > kl[k]) best = k;
   return best;
 }
-}  // namespace
 
 std::vector<double> kl_divergences_float(std::span<const int64_t> hist, int dst_bins) {
   const int64_t N = static_cast<int64_t>(hist.size());
@@ -170,6 +169,8 @@ std::vector<double> kl_divergences_prefix_sums(std::span<const int64_t> hist, in
   return kl;
 }
 
+}  // namespace
+
 std::vector<double> kl_divergences(std::span<const int64_t> hist, int dst_bins, KlForm form) {
   const int64_t N = static_cast<int64_t>(hist.size());
   require(dst_bins > 0 && N >= dst_bins && N % dst_bins == 0,
@@ -213,9 +214,7 @@ double quantization_sse(const Histogram& hist, double s) {
   }
   return e;
 }
-}  // namespace
 
-namespace {
 // The alternating step's sums over bins (x_b = b * width, q_b = min(127, nearbyint(x_b / s))):
 // q_b does not decrease with b, so the bins of each q are one range, found by an estimate
 // checked against the same expression; xq and qq then come from prefix sums of c and c*x:
