@@ -1211,6 +1211,64 @@ TEST_CASE("Conv epilogue fusion of Swish (x * Sigmoid(x)), Sigmoid, HardSwish, H
   }
 }
 
+TEST_CASE("Conv + Relu + MaxPool (a stem): the MaxPool runs inside the Conv, bit-identical to the unfused run") {
+  struct Case {
+    const char* name;
+    int64_t c, m, h, w, stride;                          // conv 3x3, pads 1
+    std::vector<int64_t> kernel, strides, pads, dilations;  // the MaxPool
+    int64_t ceil_mode;
+  };
+  const std::vector<Case> cases = {
+      {"3x3 s2 p1 (ResNet / ShuffleNet stem), odd map", 8, 12, 37, 41, 2, {3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 0},
+      {"2x2 s2, 20 output channels", 6, 20, 30, 26, 2, {2, 2}, {2, 2}, {0, 0, 0, 0}, {1, 1}, 0},
+      {"3x3 s2 ceil_mode, asymmetric pads", 5, 8, 44, 31, 2, {3, 3}, {2, 2}, {0, 1, 1, 0}, {1, 1}, 1},
+      {"3x3 s1, dilation 2, stride-1 conv", 8, 9, 24, 20, 1, {3, 3}, {1, 1}, {2, 2, 2, 2}, {2, 2}, 0},
+  };
+  for (const Case& k : cases) {
+    INFO(k.name);
+    const Shape xs{1, k.c, k.h, k.w};
+    auto x = random_values(shape_numel(xs), 70, -1.f, 1.f);
+    OnnxBuilder b;
+    b.input("x", xs).output("y");
+    add_tensor(b, "cw", {k.m, k.c, 3, 3}, random_values(k.m * k.c * 9, 71, -0.5f, 0.5f));
+    add_tensor(b, "cb", {k.m}, random_values(k.m, 72, -0.2f, 0.2f));
+    auto& conv = b.node("Conv", {"x", "cw", "cb"}, {"c"});
+    OnnxBuilder::attr_ints(conv, "kernel_shape", {3, 3});
+    OnnxBuilder::attr_ints(conv, "pads", {1, 1, 1, 1});
+    OnnxBuilder::attr_ints(conv, "strides", {k.stride, k.stride});
+    b.node("Relu", {"c"}, {"r"});
+    auto& mp = b.node("MaxPool", {"r"}, {"y"});
+    OnnxBuilder::attr_ints(mp, "kernel_shape", k.kernel);
+    OnnxBuilder::attr_ints(mp, "strides", k.strides);
+    OnnxBuilder::attr_ints(mp, "pads", k.pads);
+    OnnxBuilder::attr_ints(mp, "dilations", k.dilations);
+    OnnxBuilder::attr_i(mp, "ceil_mode", k.ceil_mode);
+    AnalyzedModel am = analyze_model(b.bytes(), {});
+    Executor ex(am);
+    CHECK(ex.fused_nodes() == 2);  // the Relu and the MaxPool
+    Tensor xt = Tensor::from_f32(xs, x);
+    auto fused = ex.run({{"x", xt}});
+    std::map<std::string, Tensor> all;
+    auto tapped = ex.run({{"x", xt}}, [&](const std::string& n, const Tensor& t) { all[n] = t; });
+    REQUIRE(all.count("r"));  // with a tap every tensor is produced
+    const Shape ys = tapped.at("y").shape();
+    require_close(fused.at("y"), tapped.at("y").to_f32(), ys, kTolExact);
+    for (int threads : {1, 3}) {
+      INFO("threads " << threads);
+      require_close(run(b, {{"x", xt}}, threads).at("y"), fused.at("y").to_f32(), ys, kTolExact);
+    }
+    // Observing the Relu's output keeps the Relu fused and runs the MaxPool on its own.
+    ExecOptions o;
+    o.observe = std::set<std::string>{"r", "y"};
+    Executor obs(am, o);
+    CHECK(obs.fused_nodes_with_tap() == 1);
+    auto observed = obs.run({{"x", xt}}, [&](const std::string& n, const Tensor& t) {
+      require_close(t, all.at(n).to_f32(), all.at(n).shape(), kTolExact);
+    });
+    require_close(observed.at("y"), fused.at("y").to_f32(), ys, kTolExact);
+  }
+}
+
 TEST_CASE("Conv epilogue fusion of constant Mul/Add/Sub/Div and a decomposed HardSwish is bit-exact") {
   // PP-OCR style: conv, per-channel Mul, scalar Add (conv value as input 1), then
   // x * Clip(x + 3, 0, 6) / 6, then Sub of a scalar.

@@ -395,7 +395,9 @@ Executor::Executor(const AnalyzedModel& am, ExecOptions options) : plan_(std::ma
         Plan::Step& next = p.steps[t];
         int via = via_input(t, cur);
         if (via < 0 || next.outputs.empty() || next.outputs[0] < 0) break;
-        if (!same_value_kind(next.outputs[0], cur)) break;
+        // A consumer keeps the value's dtype and shape, except a MaxPool (a Conv may end
+        // its group with one: kernels_conv.cpp).
+        if (!same_value_kind(next.outputs[0], cur) && next.node->op_type != "MaxPool") break;
         if (!step.kernel->absorb(p.inits[t], size_t(via))) break;
         if (step.fold_kernel && !step.fold_kernel->absorb(p.inits[t], size_t(via))) drop_fold(step);
         absorbed[t] = true;

@@ -17,9 +17,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 #include "mixq/exec/conv_winograd.h"
 #include "mixq/exec/kernel.h"
+#include "mixq/exec/max_pool.h"
 #include "mixq/exec/sgemm.h"
 #include "mixq/exec/vec.h"
 
@@ -440,12 +442,14 @@ struct DirectPlan {
   int64_t m_tiles = 0;      // ceil(Mg / kDirectMB)
 };
 
-DirectPlan direct_plan(const ConvGeometry& g) {
+// min_rows: a row block holds at least this many output rows (a fused MaxPool's window).
+DirectPlan direct_plan(const ConvGeometry& g, int64_t min_rows = 1) {
   DirectPlan d;
   int64_t Wp = (g.OW - 1) * g.SW + (g.KW - 1) * g.DW + 1;
   int64_t per_row = g.SH * ((Wp + g.SW - 1) / g.SW) * g.SW;  // buffer floats per output row and channel
   d.rows = std::clamp<int64_t>(kDirectBudget / std::max<int64_t>(1, g.Cg * per_row), 1, g.OH);
   if (g.N * g.G * ((g.OH + d.rows - 1) / d.rows) < 4) d.rows = std::max<int64_t>(1, (g.OH + 3) / 4);  // >= 4 tasks
+  d.rows = std::clamp<int64_t>(d.rows, std::min(min_rows, g.OH), g.OH);
   d.blocks = (g.OH + d.rows - 1) / d.rows;
   ConvGeometry b = g;
   b.OH = d.rows;
@@ -763,11 +767,14 @@ class ConvKernel : public Kernel {
   }
   int64_t macs() const override { return g_.N * g_.M * g_.OH * g_.OW * K_; }
   bool absorb(const KernelInit& consumer, size_t via) override {
+    if (maxpool_) return false;  // a MaxPool ends the group
+    if (consumer.node.op_type == "MaxPool") return absorb_maxpool(consumer, via);
     if (!absorb_into(epilogue_, consumer, via, consumer.out_shape(0))) return false;
     stages_after_.push_back(epilogue_.stages.size());
     return true;
   }
   bool absorb_gate(const std::vector<std::pair<const KernelInit*, size_t>>& chain) override {
+    if (maxpool_) return false;
     Stage gate;
     gate.kind = Stage::Kind::Gate;
     for (const auto& [c, via] : chain) {
@@ -786,14 +793,24 @@ class ConvKernel : public Kernel {
   void run_fused(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool,
                  size_t steps) override {
     size_t stages = steps == 0 ? 0 : stages_after_.at(std::min(steps, stages_after_.size()) - 1);
-    if (steps == 0 || !epilogue_.active) return execute(in, out, pool, nullptr);
-    if (stages == epilogue_.stages.size()) return execute(in, out, pool, &epilogue_);
+    const Epilogue* ep = nullptr;
     Epilogue prefix;  // a tap observes a tensor inside the group: the first `steps` only
-    prefix.active = true;
-    prefix.scale = epilogue_.scale;
-    prefix.shift = epilogue_.shift;
-    prefix.stages.assign(epilogue_.stages.begin(), epilogue_.stages.begin() + stages);
-    execute(in, out, pool, &prefix);
+    if (steps > 0 && epilogue_.active) {
+      if (stages == epilogue_.stages.size()) {
+        ep = &epilogue_;
+      } else {
+        prefix.active = true;
+        prefix.scale = epilogue_.scale;
+        prefix.shift = epilogue_.shift;
+        prefix.stages.assign(epilogue_.stages.begin(), epilogue_.stages.begin() + stages);
+        ep = &prefix;
+      }
+    }
+    if (maxpool_ && steps >= maxpool_->step) {
+      const float* b = in.size() > 2 && in[2] ? in[2]->f32().data() : nullptr;
+      return execute_direct_maxpool(in[0]->f32().data(), in[1]->f32().data(), b, out[0]->f32().data(), pool, ep);
+    }
+    execute(in, out, pool, ep);
   }
 
   void execute(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out, ThreadPool& pool,
@@ -898,6 +915,73 @@ class ConvKernel : public Kernel {
     });
   }
 
+  // A MaxPool reading this conv's output (after its epilogue) is absorbed on the direct
+  // path: each task computes the conv rows its block of pooled rows reads (blocks
+  // overlap by the window's extra rows, computed twice) and pools them from the tile
+  // buffer, so the conv's output (a stem's largest tensor) is never written. Each value
+  // gets the same operations as in the unfused pair: bit-identical.
+  struct FusedMaxPool {
+    PoolGeometry geometry;
+    std::vector<WindowColumns> cols;
+    int64_t rows = 1, blocks = 1;  // pooled rows per block, blocks per plane
+    size_t step = 0;               // absorbed steps up to and including the MaxPool
+  };
+  bool absorb_maxpool(const KernelInit& c, size_t via) {
+    if (!direct_ || via != 0 || c.outputs.size() != 1 || c.in_shape(0).size() != 4) return false;
+    PoolGeometry pg = pool_geometry(c);
+    const int64_t window = (pg.KH - 1) * pg.DH + 1;  // conv rows one pooled row reads
+    if (pg.H != g_.OH || pg.W != g_.OW || window > g_.OH) return false;
+    DirectPlan d = direct_plan(g_, window);
+    if (g_.Cg * d.chan_stride > kDirectMaxBuffer) return false;
+    FusedMaxPool mp;
+    mp.rows = std::max<int64_t>(1, (d.rows - window) / pg.SH + 1);
+    mp.blocks = (pg.OH + mp.rows - 1) / mp.rows;
+    mp.cols = all_window_columns(pg);
+    mp.geometry = pg;
+    dp_ = d;  // same weights packing (m_tiles) with more rows per block
+    stages_after_.push_back(epilogue_.stages.size());
+    mp.step = stages_after_.size();
+    maxpool_ = std::move(mp);
+    return true;
+  }
+  void execute_direct_maxpool(const float* x, const float* w, const float* b, float* y, ThreadPool& pool,
+                              const Epilogue* ep) {
+    const ConvGeometry& g = g_;
+    const DirectPlan& d = dp_;
+    const FusedMaxPool& mp = *maxpool_;
+    const PoolGeometry& pg = mp.geometry;
+    const int64_t KK = g.KH * g.KW, MB = kDirectMB, HW = g.H * g.W, cs = d.chan_stride, Wq = d.dw.Wq;
+    if (!packed_) pack_direct_weights(w);
+    pool.parallel_for(g.N * g.G * mp.blocks, [&](int64_t t) {
+      const int64_t blk = t % mp.blocks, ng = t / mp.blocks, n = ng / g.G, gi = ng % g.G;
+      const int64_t p0 = blk * mp.rows, p1 = std::min(p0 + mp.rows, pg.OH);
+      // conv rows [r0, r1) hold every window row of pooled rows [p0, p1)
+      const int64_t r0 = std::clamp<int64_t>(p0 * pg.SH - pg.PT, 0, g.OH);
+      const int64_t r1 = std::clamp<int64_t>((p1 - 1) * pg.SH - pg.PT + (pg.KH - 1) * pg.DH + 1, r0, g.OH);
+      const int64_t span = ((r1 - r0) * Wq + kRegisterLanes - 1) / kRegisterLanes * kRegisterLanes;
+      thread_local std::vector<float> buf, tmp, column_max;
+      if (buf.size() < size_t(g.Cg * cs)) buf.resize(size_t(g.Cg * cs));
+      if (tmp.size() < size_t(MB * d.span)) tmp.resize(size_t(MB * d.span));
+      column_max.resize(size_t(pg.W));
+      const float* xin = x + (n * g.C + gi * g.Cg) * HW;
+      for (int64_t c = 0; c < g.Cg; ++c) pad_rows(g, d.dw, xin + c * HW, r0 * g.SH, buf.data() + c * cs, cs);
+      for (int64_t mt = 0; mt < d.m_tiles; ++mt) {
+        direct_tile(buf.data(), cs, g.Cg, d.dw.off.data(), KK, wpk_.data() + (gi * d.m_tiles + mt) * g.Cg * KK * MB,
+                    span, d.span, tmp.data());
+        for (int64_t mi = 0; mi < MB && mt * MB + mi < g.Mg; ++mi) {
+          const int64_t mm = gi * g.Mg + mt * MB + mi;
+          float* rows = tmp.data() + mi * d.span;  // conv row r at (r - r0) * Wq
+          finish_output(ep, mm, b, rows, (r1 - r0) * Wq);
+          float* plane = y + (n * g.M + mm) * pg.OH * pg.OW;
+          for (int64_t ph = p0; ph < p1; ++ph)
+            max_pool_row(
+                pg, mp.cols, [rows, r0, Wq](int64_t r) { return rows + (r - r0) * Wq; }, ph, column_max.data(),
+                plane + ph * pg.OW);
+        }
+      }
+    });
+  }
+
  private:
   ConvGeometry g_;
   DepthwisePlan dw_;
@@ -907,6 +991,7 @@ class ConvKernel : public Kernel {
   bool packed_ = false;        // wpk_ holds the constant weights (else packed per run)
   Epilogue epilogue_;
   std::vector<size_t> stages_after_;  // per absorbed step: epilogue stages once it is absorbed
+  std::optional<FusedMaxPool> maxpool_;
   int64_t K_ = 0, nb_ = 0, col_blocks_ = 0, mb_ = 0, m_blocks_ = 0;
   bool depthwise_ = false, dw_blocked_ = false, pointwise_ = false, direct_ = false, winograd_ = false;
 };

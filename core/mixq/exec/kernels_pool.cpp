@@ -9,15 +9,10 @@
 #include <vector>
 
 #include "mixq/exec/kernel.h"
+#include "mixq/exec/max_pool.h"
 #include "mixq/exec/vec.h"
 
 namespace mixq::exec {
-namespace {
-
-struct PoolGeometry {
-  int64_t planes = 1, H = 1, W = 1, OH = 1, OW = 1;
-  int64_t KH = 1, KW = 1, SH = 1, SW = 1, DH = 1, DW = 1, PT = 0, PL = 0, PB = 0, PR = 0;
-};
 
 PoolGeometry pool_geometry(const KernelInit& k) {
   const Node& n = k.node;
@@ -58,29 +53,18 @@ PoolGeometry pool_geometry(const KernelInit& k) {
   return g;
 }
 
-// Runs fn(input plane, output plane) over all N*C planes, ~64K window reads per task
-// (task boundaries depend on the shape only).
-// Window column kw of one input row: f(ow, irow[ow * SW - PL + kw * DW]) for every output
-// column ow whose input column lies inside the row. Strides 1 and 2 run as constant-stride
-// loops (vectorised, with permutes for 2).
-// The output columns [lo, hi) whose window column kw reads inside the input row, at
-// input offset off + ow * SW.
-struct WindowColumns {
-  int64_t off, lo, hi;
-};
-WindowColumns window_columns(const PoolGeometry& g, int64_t kw) {
-  const int64_t off = kw * g.DW - g.PL;
-  const int64_t lo = off >= 0 ? 0 : (-off + g.SW - 1) / g.SW;
-  const int64_t hi = g.W - off <= 0 ? 0 : std::min<int64_t>(g.OW, (g.W - off + g.SW - 1) / g.SW);
-  return {off, lo, hi};
-}
-
-// Every window column's WindowColumns (integer divisions: computed once per kernel).
 std::vector<WindowColumns> all_window_columns(const PoolGeometry& g) {
   std::vector<WindowColumns> cols;
-  for (int64_t kw = 0; kw < g.KW; ++kw) cols.push_back(window_columns(g, kw));
+  for (int64_t kw = 0; kw < g.KW; ++kw) {
+    const int64_t off = kw * g.DW - g.PL;
+    const int64_t lo = off >= 0 ? 0 : (-off + g.SW - 1) / g.SW;
+    const int64_t hi = g.W - off <= 0 ? 0 : std::min<int64_t>(g.OW, (g.W - off + g.SW - 1) / g.SW);
+    cols.push_back({off, lo, hi});
+  }
   return cols;
 }
+
+namespace {
 
 template <typename F>
 void for_window_column(const PoolGeometry& g, const float* irow, const WindowColumns& wc, F f) {
@@ -119,10 +103,11 @@ void max_into_row_vectors(float* orow, const float* src, int64_t SW, int64_t& ow
   }
 }
 
-// orow[ow] = max(orow[ow], src[ow * SW]) for ow in [lo, hi), as std::max does it (a NaN
-// in orow stays). Strides 1 and 2 run 16 columns at a time under AVX-512 (a stride-2
-// pair is one permute), then 4 (in wasm one pmax per 4; the compiler's own choice,
-// f32x4.max with IEEE NaN rules, costs ~8 instructions in V8).
+}  // namespace
+
+// Strides 1 and 2 run 16 columns at a time under AVX-512 (a stride-2 pair is one
+// permute), then 4 (in wasm one pmax per 4; the compiler's own choice, f32x4.max with
+// IEEE NaN rules, costs ~8 instructions in V8).
 void max_into_row(float* orow, const float* src, int64_t SW, int64_t lo, int64_t hi) {
   int64_t ow = lo;
 #if defined(__AVX512F__)
@@ -131,6 +116,8 @@ void max_into_row(float* orow, const float* src, int64_t SW, int64_t lo, int64_t
   max_into_row_vectors<V4>(orow, src, SW, ow, hi);
   for (; ow < hi; ++ow) orow[ow] = std::max(orow[ow], src[ow * SW]);
 }
+
+namespace {
 
 template <typename Fn>
 void for_each_plane(const PoolGeometry& g, const Tensor& in, Tensor& out, ThreadPool& pool, Fn&& fn) {
@@ -154,22 +141,8 @@ std::unique_ptr<Kernel> make_maxpool(const KernelInit& k) {
       // valid output range.
       thread_local std::vector<float> column_max;
       column_max.resize(size_t(g.W));
-      float* cm = column_max.data();
-      for (int64_t oh = 0; oh < g.OH; ++oh) {
-        float* orow = yp + oh * g.OW;
-        std::fill_n(orow, g.OW, -INFINITY);
-        // -inf first, then every row as the second operand: NaN inputs are skipped as in
-        // a plain max over the window
-        std::fill_n(cm, g.W, -INFINITY);
-        for (int64_t kh = 0; kh < g.KH; ++kh) {
-          int64_t ih = oh * g.SH - g.PT + kh * g.DH;
-          if (ih >= 0 && ih < g.H) max_into_row(cm, xp + ih * g.W, 1, 0, g.W);
-        }
-        for (int64_t kw = 0; kw < g.KW; ++kw) {
-          const auto [off, lo, hi] = cols[size_t(kw)];
-          max_into_row(orow, cm + off, g.SW, lo, hi);
-        }
-      }
+      for (int64_t oh = 0; oh < g.OH; ++oh)
+        max_pool_row(g, cols, [xp, &g](int64_t ih) { return xp + ih * g.W; }, oh, column_max.data(), yp + oh * g.OW);
     });
   });
 }
