@@ -1214,15 +1214,19 @@ TEST_CASE("Conv epilogue fusion of Swish (x * Sigmoid(x)), Sigmoid, HardSwish, H
 TEST_CASE("Conv + Relu + MaxPool (a stem): the MaxPool runs inside the Conv, bit-identical to the unfused run") {
   struct Case {
     const char* name;
-    int64_t c, m, h, w, stride;                          // conv 3x3, pads 1
+    int64_t c, m, h, w, k, stride;                          // conv k x k, pads k / 2
     std::vector<int64_t> kernel, strides, pads, dilations;  // the MaxPool
     int64_t ceil_mode;
   };
+  // Natively the 3x3 convs take the direct path, the 1x1 the GEMM; in wasm 3 input
+  // channels take im2col + GEMM.
   const std::vector<Case> cases = {
-      {"3x3 s2 p1 (ResNet / ShuffleNet stem), odd map", 8, 12, 37, 41, 2, {3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 0},
-      {"2x2 s2, 20 output channels", 6, 20, 30, 26, 2, {2, 2}, {2, 2}, {0, 0, 0, 0}, {1, 1}, 0},
-      {"3x3 s2 ceil_mode, asymmetric pads", 5, 8, 44, 31, 2, {3, 3}, {2, 2}, {0, 1, 1, 0}, {1, 1}, 1},
-      {"3x3 s1, dilation 2, stride-1 conv", 8, 9, 24, 20, 1, {3, 3}, {1, 1}, {2, 2, 2, 2}, {2, 2}, 0},
+      {"3x3 s2 p1 (ResNet / ShuffleNet stem), odd map", 8, 12, 37, 41, 3, 2, {3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 0},
+      {"3 input channels", 3, 24, 64, 50, 3, 2, {3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 0},
+      {"2x2 s2, 20 output channels", 6, 20, 30, 26, 3, 2, {2, 2}, {2, 2}, {0, 0, 0, 0}, {1, 1}, 0},
+      {"3x3 s2 ceil_mode, asymmetric pads", 5, 8, 44, 31, 3, 2, {3, 3}, {2, 2}, {0, 1, 1, 0}, {1, 1}, 1},
+      {"3x3 s1, dilation 2, stride-1 conv", 8, 9, 24, 20, 3, 1, {3, 3}, {1, 1}, {2, 2, 2, 2}, {2, 2}, 0},
+      {"1x1 conv (GEMM path)", 16, 24, 33, 29, 1, 1, {3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 0},
   };
   for (const Case& k : cases) {
     INFO(k.name);
@@ -1230,11 +1234,11 @@ TEST_CASE("Conv + Relu + MaxPool (a stem): the MaxPool runs inside the Conv, bit
     auto x = random_values(shape_numel(xs), 70, -1.f, 1.f);
     OnnxBuilder b;
     b.input("x", xs).output("y");
-    add_tensor(b, "cw", {k.m, k.c, 3, 3}, random_values(k.m * k.c * 9, 71, -0.5f, 0.5f));
+    add_tensor(b, "cw", {k.m, k.c, k.k, k.k}, random_values(k.m * k.c * k.k * k.k, 71, -0.5f, 0.5f));
     add_tensor(b, "cb", {k.m}, random_values(k.m, 72, -0.2f, 0.2f));
     auto& conv = b.node("Conv", {"x", "cw", "cb"}, {"c"});
-    OnnxBuilder::attr_ints(conv, "kernel_shape", {3, 3});
-    OnnxBuilder::attr_ints(conv, "pads", {1, 1, 1, 1});
+    OnnxBuilder::attr_ints(conv, "kernel_shape", {k.k, k.k});
+    OnnxBuilder::attr_ints(conv, "pads", {k.k / 2, k.k / 2, k.k / 2, k.k / 2});
     OnnxBuilder::attr_ints(conv, "strides", {k.stride, k.stride});
     b.node("Relu", {"c"}, {"r"});
     auto& mp = b.node("MaxPool", {"r"}, {"y"});

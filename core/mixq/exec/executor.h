@@ -12,8 +12,9 @@
 // - Results are byte-identical for any thread count (work is split in tasks whose
 //   boundaries never depend on the number of threads).
 // - Without a tap, a Conv absorbs a following BatchNormalization/Relu/Clip/LeakyRelu
-//   chain (fused_nodes()); with a tap every node runs so every tensor is observed, unless
-//   ExecOptions::observe limits the tap to tensors that fusion does not hide. A folded
+//   chain, and on its direct path a MaxPool ending it (fused_nodes()); with a tap every
+//   node runs so every tensor is observed, unless ExecOptions::observe limits the tap to
+//   tensors that fusion does not hide. A folded
 //   BatchNormalization may change results in the last float bit. Likewise a constant zero
 //   Pad read only by a Conv is folded into the Conv's pads (bit-exact) unless the tap
 //   observes the Pad's output.

@@ -44,7 +44,8 @@ class Kernel {
   // Epilogue fusion (used when no tap observes the hidden tensors): offers the single
   // consumer of output 0 (reading it through its input `via`), e.g. BatchNormalization,
   // Relu, Clip, LeakyRelu, Sigmoid, HardSigmoid, HardSwish, or Add/Sub/Mul/Div by a
-  // constant. Returns true when the kernel absorbed it; run_fused() then writes the
+  // constant, all of the value's shape, or a MaxPool (a shape change: it must end the
+  // group). Returns true when the kernel absorbed it; run_fused() then writes the
   // consumer's output instead.
   virtual bool absorb(const KernelInit& consumer, size_t via) { return false; }
   // Gate fusion: the only readers of output 0 (after what was absorbed so far), v, are a

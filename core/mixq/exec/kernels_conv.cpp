@@ -808,7 +808,7 @@ class ConvKernel : public Kernel {
     }
     if (maxpool_ && steps >= maxpool_->step) {
       const float* b = in.size() > 2 && in[2] ? in[2]->f32().data() : nullptr;
-      return execute_direct_maxpool(in[0]->f32().data(), in[1]->f32().data(), b, out[0]->f32().data(), pool, ep);
+      return execute_maxpool(in[0]->f32().data(), in[1]->f32().data(), b, out[0]->f32().data(), pool, ep);
     }
     execute(in, out, pool, ep);
   }
@@ -915,11 +915,12 @@ class ConvKernel : public Kernel {
     });
   }
 
-  // A MaxPool reading this conv's output (after its epilogue) is absorbed on the direct
-  // path: each task computes the conv rows its block of pooled rows reads (blocks
-  // overlap by the window's extra rows, computed twice) and pools them from the tile
-  // buffer, so the conv's output (a stem's largest tensor) is never written. Each value
-  // gets the same operations as in the unfused pair: bit-identical.
+  // A MaxPool reading this conv's output (after its epilogue) is absorbed on the direct and
+  // GEMM paths: each task computes the conv rows its block of pooled rows reads (blocks
+  // overlap by the window's extra rows, computed twice) and pools them from its buffer,
+  // so the conv's output (a stem's largest tensor) is never written. Each value gets the
+  // same operations as in the unfused pair (sums in an order that depends on K only):
+  // bit-identical.
   struct FusedMaxPool {
     PoolGeometry geometry;
     std::vector<WindowColumns> cols;
@@ -927,57 +928,88 @@ class ConvKernel : public Kernel {
     size_t step = 0;               // absorbed steps up to and including the MaxPool
   };
   bool absorb_maxpool(const KernelInit& c, size_t via) {
-    if (!direct_ || via != 0 || c.outputs.size() != 1 || c.in_shape(0).size() != 4) return false;
+    if (depthwise_ || winograd_ || via != 0 || c.outputs.size() != 1 || c.in_shape(0).size() != 4) return false;
     PoolGeometry pg = pool_geometry(c);
     const int64_t window = (pg.KH - 1) * pg.DH + 1;  // conv rows one pooled row reads
     if (pg.H != g_.OH || pg.W != g_.OW || window > g_.OH) return false;
-    DirectPlan d = direct_plan(g_, window);
-    if (g_.Cg * d.chan_stride > kDirectMaxBuffer) return false;
+    int64_t conv_rows = 0;  // per block
+    if (direct_) {
+      DirectPlan d = direct_plan(g_, window);
+      if (g_.Cg * d.chan_stride > kDirectMaxBuffer) return false;
+      dp_ = d;  // same weights packing (m_tiles) with more rows per block
+      conv_rows = d.rows;
+    } else {
+      conv_rows = std::clamp<int64_t>(nb_ / g_.OW, window, g_.OH);  // about the GEMM's column block
+      if (g_.G != 1 || std::max(K_, g_.M) * conv_rows * g_.OW > kDirectMaxBuffer) return false;
+    }
     FusedMaxPool mp;
-    mp.rows = std::max<int64_t>(1, (d.rows - window) / pg.SH + 1);
+    mp.rows = std::max<int64_t>(1, (conv_rows - window) / pg.SH + 1);
     mp.blocks = (pg.OH + mp.rows - 1) / mp.rows;
     mp.cols = all_window_columns(pg);
     mp.geometry = pg;
-    dp_ = d;  // same weights packing (m_tiles) with more rows per block
     stages_after_.push_back(epilogue_.stages.size());
     mp.step = stages_after_.size();
     maxpool_ = std::move(mp);
     return true;
   }
-  void execute_direct_maxpool(const float* x, const float* w, const float* b, float* y, ThreadPool& pool,
-                              const Epilogue* ep) {
+  // Pooled rows [p0, p1) of block `blk` and the conv rows [r0, r1) they read.
+  void maxpool_block(int64_t blk, int64_t& p0, int64_t& p1, int64_t& r0, int64_t& r1) const {
+    const PoolGeometry& pg = maxpool_->geometry;
+    p0 = blk * maxpool_->rows;
+    p1 = std::min(p0 + maxpool_->rows, pg.OH);
+    r0 = std::clamp<int64_t>(p0 * pg.SH - pg.PT, 0, g_.OH);
+    r1 = std::clamp<int64_t>((p1 - 1) * pg.SH - pg.PT + (pg.KH - 1) * pg.DH + 1, r0, g_.OH);
+  }
+  // Channel mm's conv rows [r0, r1) at rows + (r - r0) * stride: the epilogue, then pooled
+  // rows [p0, p1) into its output plane.
+  void finish_and_pool(const Epilogue* ep, int64_t mm, const float* b, float* rows, int64_t r0, int64_t r1,
+                       int64_t stride, int64_t p0, int64_t p1, float* y, int64_t n, float* column_max) const {
+    const PoolGeometry& pg = maxpool_->geometry;
+    finish_output(ep, mm, b, rows, (r1 - r0) * stride);
+    float* plane = y + (n * g_.M + mm) * pg.OH * pg.OW;
+    for (int64_t ph = p0; ph < p1; ++ph)
+      max_pool_row(
+          pg, maxpool_->cols, [rows, r0, stride](int64_t r) { return rows + (r - r0) * stride; }, ph, column_max,
+          plane + ph * pg.OW);
+  }
+  void execute_maxpool(const float* x, const float* w, const float* b, float* y, ThreadPool& pool,
+                       const Epilogue* ep) {
     const ConvGeometry& g = g_;
     const DirectPlan& d = dp_;
     const FusedMaxPool& mp = *maxpool_;
-    const PoolGeometry& pg = mp.geometry;
     const int64_t KK = g.KH * g.KW, MB = kDirectMB, HW = g.H * g.W, cs = d.chan_stride, Wq = d.dw.Wq;
-    if (!packed_) pack_direct_weights(w);
+    if (direct_ && !packed_) pack_direct_weights(w);
     pool.parallel_for(g.N * g.G * mp.blocks, [&](int64_t t) {
       const int64_t blk = t % mp.blocks, ng = t / mp.blocks, n = ng / g.G, gi = ng % g.G;
-      const int64_t p0 = blk * mp.rows, p1 = std::min(p0 + mp.rows, pg.OH);
-      // conv rows [r0, r1) hold every window row of pooled rows [p0, p1)
-      const int64_t r0 = std::clamp<int64_t>(p0 * pg.SH - pg.PT, 0, g.OH);
-      const int64_t r1 = std::clamp<int64_t>((p1 - 1) * pg.SH - pg.PT + (pg.KH - 1) * pg.DH + 1, r0, g.OH);
-      const int64_t span = ((r1 - r0) * Wq + kRegisterLanes - 1) / kRegisterLanes * kRegisterLanes;
+      int64_t p0, p1, r0, r1;
+      maxpool_block(blk, p0, p1, r0, r1);
       thread_local std::vector<float> buf, tmp, column_max;
+      column_max.resize(size_t(mp.geometry.W));
+      const float* xin = x + (n * g.C + gi * g.Cg) * HW;
+      if (!direct_) {  // G == 1: all channels in one product over the rows' columns
+        const int64_t q0 = r0 * g.OW, nb = (r1 - r0) * g.OW;
+        if (tmp.size() < size_t(g.M * nb)) tmp.resize(size_t(g.M * nb));
+        if (pointwise_) {
+          sgemm(g.M, nb, K_, w, K_, xin + q0, HW, tmp.data(), nb);
+        } else {
+          if (buf.size() < size_t(K_ * nb)) buf.resize(size_t(K_ * nb));
+          im2col_block(g, xin, q0, nb, buf.data());
+          sgemm(g.M, nb, K_, w, K_, buf.data(), nb, tmp.data(), nb);
+        }
+        for (int64_t m = 0; m < g.M; ++m)
+          finish_and_pool(ep, m, b, tmp.data() + m * nb, r0, r1, g.OW, p0, p1, y, n, column_max.data());
+        return;
+      }
+      const int64_t span = ((r1 - r0) * Wq + kRegisterLanes - 1) / kRegisterLanes * kRegisterLanes;
       if (buf.size() < size_t(g.Cg * cs)) buf.resize(size_t(g.Cg * cs));
       if (tmp.size() < size_t(MB * d.span)) tmp.resize(size_t(MB * d.span));
-      column_max.resize(size_t(pg.W));
-      const float* xin = x + (n * g.C + gi * g.Cg) * HW;
       for (int64_t c = 0; c < g.Cg; ++c) pad_rows(g, d.dw, xin + c * HW, r0 * g.SH, buf.data() + c * cs, cs);
       for (int64_t mt = 0; mt < d.m_tiles; ++mt) {
         direct_tile(buf.data(), cs, g.Cg, d.dw.off.data(), KK, wpk_.data() + (gi * d.m_tiles + mt) * g.Cg * KK * MB,
                     span, d.span, tmp.data());
-        for (int64_t mi = 0; mi < MB && mt * MB + mi < g.Mg; ++mi) {
-          const int64_t mm = gi * g.Mg + mt * MB + mi;
-          float* rows = tmp.data() + mi * d.span;  // conv row r at (r - r0) * Wq
-          finish_output(ep, mm, b, rows, (r1 - r0) * Wq);
-          float* plane = y + (n * g.M + mm) * pg.OH * pg.OW;
-          for (int64_t ph = p0; ph < p1; ++ph)
-            max_pool_row(
-                pg, mp.cols, [rows, r0, Wq](int64_t r) { return rows + (r - r0) * Wq; }, ph, column_max.data(),
-                plane + ph * pg.OW);
-        }
+        for (int64_t mi = 0; mi < MB && mt * MB + mi < g.Mg; ++mi)
+          finish_and_pool(ep, gi * g.Mg + mt * MB + mi, b, tmp.data() + mi * d.span, r0, r1, Wq, p0, p1, y, n,
+                          column_max.data());
       }
     });
   }
