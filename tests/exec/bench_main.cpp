@@ -123,7 +123,8 @@ int main(int argc, char** argv) {
     }
     if (argc < 4) {
       std::fprintf(stderr,
-                   "usage: mixq_exec_bench MODEL INPUT.npz REPEAT [THREADS [profile|profile_all|profile_fused|tap|tap_background|"
+                   "usage: mixq_exec_bench MODEL INPUT.npz REPEAT [THREADS "
+                   "[profile|profile_all|profile_fused|tap|tap_background|"
                    "stats]] | "
                    "--peak [THREADS]\n");
       return 2;

@@ -312,7 +312,7 @@ typedef int32_t I4 __attribute__((vector_size(16)));
 typedef double D4 __attribute__((vector_size(32)));
 typedef int64_t L4 __attribute__((vector_size(32)));
 inline D4 widen_where(F4 a, I4 mask) {
-  return (D4)((L4)__builtin_convertvector(a, D4) & __builtin_convertvector(mask, L4));
+  return (D4)((L4) __builtin_convertvector(a, D4) & __builtin_convertvector(mask, L4));
 }
 AboveCut above_cut(const float* x, int64_t n, float cut) {
   D4 sum0{}, sum1{};

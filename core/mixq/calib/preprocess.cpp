@@ -155,7 +155,8 @@ std::vector<Tap> linear_taps(int src_size, int dst_size) {
     f -= static_cast<float>(s);
     if (s < 0) f = 0, s = 0;
     if (s >= src_size - 1) f = 0, s = src_size - 1;
-    taps[d] = {s, std::min(s + 1, src_size - 1), saturate_short((1.f - f) * kCoefScale), saturate_short(f * kCoefScale)};
+    taps[d] = {s, std::min(s + 1, src_size - 1), saturate_short((1.f - f) * kCoefScale),
+               saturate_short(f * kCoefScale)};
   }
   return taps;
 }

@@ -972,8 +972,7 @@ class ConvKernel : public Kernel {
           pg, maxpool_->cols, [rows, r0, stride](int64_t r) { return rows + (r - r0) * stride; }, ph, column_max,
           plane + ph * pg.OW);
   }
-  void execute_maxpool(const float* x, const float* w, const float* b, float* y, ThreadPool& pool,
-                       const Epilogue* ep) {
+  void execute_maxpool(const float* x, const float* w, const float* b, float* y, ThreadPool& pool, const Epilogue* ep) {
     const ConvGeometry& g = g_;
     const DirectPlan& d = dp_;
     const FusedMaxPool& mp = *maxpool_;

@@ -142,7 +142,8 @@ std::unique_ptr<Kernel> make_maxpool(const KernelInit& k) {
       thread_local std::vector<float> column_max;
       column_max.resize(size_t(g.W));
       for (int64_t oh = 0; oh < g.OH; ++oh)
-        max_pool_row(g, cols, [xp, &g](int64_t ih) { return xp + ih * g.W; }, oh, column_max.data(), yp + oh * g.OW);
+        max_pool_row(
+            g, cols, [xp, &g](int64_t ih) { return xp + ih * g.W; }, oh, column_max.data(), yp + oh * g.OW);
     });
   });
 }
