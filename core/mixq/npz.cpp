@@ -253,74 +253,84 @@ NpzArrays read_npz(std::span<const uint8_t> bytes, const std::string& source) {
 // ---------------------------------------------------------------------------------------
 // [zip writing]
 
-std::vector<uint8_t> write_npz(const NpzArrays& arrays, bool compress) {
-  std::vector<uint8_t> out, central;
-  uint32_t count = 0;
-  for (const auto& [key, tensor] : arrays) {
-    std::vector<uint8_t> npy = write_npy(tensor);
-    require(npy.size() < 0xffffffffu, "npz: member '" + key + "' is too large (> 4 GiB) to write");
-    require(out.size() < 0xffffffffu, "npz: archive is too large (> 4 GiB) to write");
-    uint32_t crc = uint32_t(crc32(0L, npy.data(), uInt(npy.size())));
-    std::vector<uint8_t> payload;
-    uint32_t method = 0;
-    if (compress) {
-      z_stream zs{};
-      require(deflateInit2(&zs, 6, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK,
-              "npz: zlib deflateInit failed");
-      payload.resize(deflateBound(&zs, uLong(npy.size())));
-      zs.next_in = npy.data();
-      zs.avail_in = uInt(npy.size());
-      zs.next_out = payload.data();
-      zs.avail_out = uInt(payload.size());
-      int rc = deflate(&zs, Z_FINISH);
-      payload.resize(zs.total_out);
-      deflateEnd(&zs);
-      require(rc == Z_STREAM_END, "npz: zlib deflate failed");
-      method = 8;
-    } else {
-      payload = npy;
-    }
-    std::string name = key + ".npy";
-    uint32_t offset = uint32_t(out.size());
-    auto header = [&](std::vector<uint8_t>& o, bool is_central) {
-      wr32(o, is_central ? 0x02014b50 : 0x04034b50);
-      if (is_central) wr16(o, 20);  // version made by
-      wr16(o, 20);                  // version needed
-      wr16(o, 0);                   // flags
-      wr16(o, method);
-      wr16(o, 0);     // mod time
-      wr16(o, 0x21);  // mod date 1980-01-01
-      wr32(o, crc);
-      wr32(o, uint32_t(payload.size()));
-      wr32(o, uint32_t(npy.size()));
-      wr16(o, uint32_t(name.size()));
-      wr16(o, 0);  // extra
-      if (is_central) {
-        wr16(o, 0);  // comment
-        wr16(o, 0);  // disk
-        wr16(o, 0);  // internal attrs
-        wr32(o, 0);  // external attrs
-        wr32(o, offset);
-      }
-      o.insert(o.end(), name.begin(), name.end());
-    };
-    header(out, false);
-    out.insert(out.end(), payload.begin(), payload.end());
-    header(central, true);
-    ++count;
+void NpzWriter::add(const std::string& key, const Tensor& tensor) {
+  require(keys_.insert(key).second, "npz: member '" + key + "' written twice");
+  std::vector<uint8_t> npy = write_npy(tensor);
+  require(npy.size() < 0xffffffffu, "npz: member '" + key + "' is too large (> 4 GiB) to write");
+  require(out_.size() < 0xffffffffu, "npz: archive is too large (> 4 GiB) to write");
+  require(keys_.size() < 0xffff, "npz: too many members to write");
+  uint32_t crc = uint32_t(crc32(0L, npy.data(), uInt(npy.size())));
+  std::vector<uint8_t> deflated;
+  uint32_t method = 0;
+  if (compress_) {
+    z_stream zs{};
+    require(deflateInit2(&zs, 6, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK,
+            "npz: zlib deflateInit failed");
+    deflated.resize(deflateBound(&zs, uLong(npy.size())));
+    zs.next_in = npy.data();
+    zs.avail_in = uInt(npy.size());
+    zs.next_out = deflated.data();
+    zs.avail_out = uInt(deflated.size());
+    int rc = deflate(&zs, Z_FINISH);
+    deflated.resize(zs.total_out);
+    deflateEnd(&zs);
+    require(rc == Z_STREAM_END, "npz: zlib deflate failed");
+    method = 8;
   }
-  require(count < 0xffff && out.size() < 0xffffffffu, "npz: too many members or too large to write");
-  uint32_t cd_offset = uint32_t(out.size());
-  out.insert(out.end(), central.begin(), central.end());
+  const std::vector<uint8_t>& payload = compress_ ? deflated : npy;
+  std::string name = key + ".npy";
+  uint32_t offset = uint32_t(out_.size());
+  auto header = [&](std::vector<uint8_t>& o, bool is_central) {
+    wr32(o, is_central ? 0x02014b50 : 0x04034b50);
+    if (is_central) wr16(o, 20);  // version made by
+    wr16(o, 20);                  // version needed
+    wr16(o, 0);                   // flags
+    wr16(o, method);
+    wr16(o, 0);     // mod time
+    wr16(o, 0x21);  // mod date 1980-01-01
+    wr32(o, crc);
+    wr32(o, uint32_t(payload.size()));
+    wr32(o, uint32_t(npy.size()));
+    wr16(o, uint32_t(name.size()));
+    wr16(o, 0);  // extra
+    if (is_central) {
+      wr16(o, 0);  // comment
+      wr16(o, 0);  // disk
+      wr16(o, 0);  // internal attrs
+      wr32(o, 0);  // external attrs
+      wr32(o, offset);
+    }
+    o.insert(o.end(), name.begin(), name.end());
+  };
+  header(out_, false);
+  out_.insert(out_.end(), payload.begin(), payload.end());
+  header(central_, true);
+}
+
+std::vector<uint8_t> NpzWriter::finish() {
+  const uint32_t count = uint32_t(keys_.size());
+  require(out_.size() < 0xffffffffu, "npz: archive is too large (> 4 GiB) to write");
+  uint32_t cd_offset = uint32_t(out_.size());
+  std::vector<uint8_t> out = std::move(out_);
+  out.insert(out.end(), central_.begin(), central_.end());
   wr32(out, 0x06054b50);
   wr16(out, 0);
   wr16(out, 0);
   wr16(out, count);
   wr16(out, count);
-  wr32(out, uint32_t(central.size()));
+  wr32(out, uint32_t(central_.size()));
   wr32(out, cd_offset);
   wr16(out, 0);
+  out_.clear();
+  central_.clear();
+  keys_.clear();
   return out;
+}
+
+std::vector<uint8_t> write_npz(const NpzArrays& arrays, bool compress) {
+  NpzWriter writer(compress);
+  for (const auto& [key, tensor] : arrays) writer.add(key, tensor);
+  return writer.finish();
 }
 
 }  // namespace mixq

@@ -109,33 +109,34 @@ void add_run_command(CLI::App& app) {
       auto it = keys.find(onnx);
       return it == keys.end() ? std::string() : it->second;
     };
-    NpzArrays result;
+    // Each tensor goes into the archive as it is produced (not kept): peak memory is about
+    // the archive, not the archive plus every tensor.
+    NpzWriter npz(opts->compress);
     Executor::Tap tap;
     if (opts->dump_all) {
       tap = [&](const std::string& name, const Tensor& t) {
         std::string k = key_of(name);
-        if (!k.empty()) result[k] = t;
+        if (!k.empty() && !npz.contains(k)) npz.add(k, t);
       };
     }
     auto outputs = exec.run(feed, tap);
     for (auto& [name, t] : outputs) {
       std::string k = key_of(name);
-      result[k.empty() ? name : k] = std::move(t);
+      if (!npz.contains(k.empty() ? name : k)) npz.add(k.empty() ? name : k, t);
     }
-    native::write_file_atomic(opts->output, [&] {
-      auto bytes = write_npz(result, opts->compress);
-      return std::string(bytes.begin(), bytes.end());
-    }());
+    const size_t arrays = npz.size();
+    const std::vector<uint8_t> bytes = npz.finish();
+    native::write_file_atomic(opts->output, bytes.data(), bytes.size());
 
     nlohmann::json report;
     report["model"] = opts->model;
     report["threads"] = exec.threads();
-    report["arrays"] = result.size();
+    report["arrays"] = arrays;
     for (const std::string& o : exec.outputs()) {
       std::string k = key_of(o);
       report["outputs"].push_back({{"onnx_name", o}, {"key", k.empty() ? o : k}, {"shape", am.shapes.find(o)->shape}});
     }
-    std::string text = "wrote " + std::to_string(result.size()) + " arrays to " + opts->output + "\n";
+    std::string text = "wrote " + std::to_string(arrays) + " arrays to " + opts->output + "\n";
     if (opts->repeat > 0) {
       exec.run(feed);  // warm-up
       std::vector<double> ms;

@@ -40,6 +40,27 @@ TEST_CASE("npz round-trips stored and deflated archives") {
   require_equal(a, read_npz(deflated, "deflated.npz"));
 }
 
+TEST_CASE("NpzWriter: members in the order added, the same archive as write_npz, one member per key") {
+  const NpzArrays a = sample();
+  for (bool compress : {false, true}) {
+    INFO("compress " << compress);
+    NpzWriter in_key_order(compress), reversed(compress);
+    for (const auto& [k, t] : a) in_key_order.add(k, t);
+    for (auto it = a.rbegin(); it != a.rend(); ++it) reversed.add(it->first, it->second);
+    CHECK(reversed.size() == a.size());
+    CHECK(reversed.contains("scalar"));
+    CHECK_FALSE(reversed.contains("nope"));
+    CHECK(in_key_order.finish() == write_npz(a, compress));  // byte for byte
+    const std::vector<uint8_t> bytes = reversed.finish();
+    require_equal(read_npz(bytes, "reversed.npz"), a);
+    CHECK(reversed.size() == 0);  // finish() empties the writer
+  }
+  NpzWriter w;
+  w.add("x", a.at("x"));
+  CHECK_THROWS_WITH(w.add("x", a.at("x")), Catch::Contains("'x' written twice"));
+  CHECK(read_npz(NpzWriter().finish(), "empty.npz").empty());
+}
+
 TEST_CASE("npy reads numpy-written headers") {
   // np.save of np.arange(6, dtype='<i4').reshape(2,3), header as numpy 1.x writes it.
   std::string header = "{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }";
