@@ -887,31 +887,40 @@ class ConvKernel : public Kernel {
             wpk_[size_t((((gi * tiles + m / MB) * g.Cg + c) * KK + k) * MB + m % MB)] =
                 w[((gi * g.Mg + m) * g.Cg + c) * KK + k];
   }
+  // Direct path, one task's work: conv rows [oh0, oh0 + rows) of image n, group gi, tile of
+  // kDirectMB output channels at a time into the task's buffer; channel(mm, v) then gets
+  // output channel mm's rows at v + r * Wq (Wq >= OW; the columns past OW are scratch).
+  template <class Channel>
+  void direct_rows(const float* x, int64_t n, int64_t gi, int64_t oh0, int64_t rows, Channel channel) const {
+    const ConvGeometry& g = g_;
+    const DirectPlan& d = dp_;
+    const int64_t KK = g.KH * g.KW, MB = kDirectMB, HW = g.H * g.W, cs = d.chan_stride;
+    const int64_t span = (rows * d.dw.Wq + kRegisterLanes - 1) / kRegisterLanes * kRegisterLanes;
+    thread_local std::vector<float> buf, tmp;
+    if (buf.size() < size_t(g.Cg * cs)) buf.resize(size_t(g.Cg * cs));
+    if (tmp.size() < size_t(MB * d.span)) tmp.resize(size_t(MB * d.span));
+    const float* xin = x + (n * g.C + gi * g.Cg) * HW;
+    for (int64_t c = 0; c < g.Cg; ++c) pad_rows(g, d.dw, xin + c * HW, oh0 * g.SH, buf.data() + c * cs, cs);
+    for (int64_t mt = 0; mt < d.m_tiles; ++mt) {
+      direct_tile(buf.data(), cs, g.Cg, d.dw.off.data(), KK, wpk_.data() + (gi * d.m_tiles + mt) * g.Cg * KK * MB, span,
+                  d.span, tmp.data());
+      for (int64_t mi = 0; mi < MB && mt * MB + mi < g.Mg; ++mi)
+        channel(gi * g.Mg + mt * MB + mi, tmp.data() + mi * d.span);
+    }
+  }
   void execute_direct(const float* x, const float* w, const float* b, float* y, ThreadPool& pool, const Epilogue* ep) {
     const ConvGeometry& g = g_;
     const DirectPlan& d = dp_;
-    const int64_t KK = g.KH * g.KW, MB = kDirectMB, P = g.OH * g.OW, HW = g.H * g.W, cs = d.chan_stride;
+    const int64_t P = g.OH * g.OW;
     if (!packed_) pack_direct_weights(w);
     pool.parallel_for(g.N * g.G * d.blocks, [&](int64_t t) {
       const int64_t blk = t % d.blocks, ng = t / d.blocks, n = ng / g.G, gi = ng % g.G;
       const int64_t oh0 = blk * d.rows, rows = std::min(d.rows, g.OH - oh0);
-      const int64_t span = (rows * d.dw.Wq + kRegisterLanes - 1) / kRegisterLanes * kRegisterLanes;
-      thread_local std::vector<float> buf, tmp;
-      if (buf.size() < size_t(g.Cg * cs)) buf.resize(size_t(g.Cg * cs));
-      if (tmp.size() < size_t(MB * d.span)) tmp.resize(size_t(MB * d.span));
-      const float* xin = x + (n * g.C + gi * g.Cg) * HW;
-      for (int64_t c = 0; c < g.Cg; ++c) pad_rows(g, d.dw, xin + c * HW, oh0 * g.SH, buf.data() + c * cs, cs);
-      for (int64_t mt = 0; mt < d.m_tiles; ++mt) {
-        direct_tile(buf.data(), cs, g.Cg, d.dw.off.data(), KK, wpk_.data() + (gi * d.m_tiles + mt) * g.Cg * KK * MB,
-                    span, d.span, tmp.data());
-        for (int64_t mi = 0; mi < MB && mt * MB + mi < g.Mg; ++mi) {
-          const int64_t mm = gi * g.Mg + mt * MB + mi;
-          float* dst = y + (n * g.M + mm) * P + oh0 * g.OW;
-          for (int64_t r = 0; r < rows; ++r)
-            std::memcpy(dst + r * g.OW, tmp.data() + mi * d.span + r * d.dw.Wq, g.OW * sizeof(float));
-          finish_output(ep, mm, b, dst, rows * g.OW);
-        }
-      }
+      direct_rows(x, n, gi, oh0, rows, [&](int64_t mm, const float* v) {
+        float* dst = y + (n * g.M + mm) * P + oh0 * g.OW;
+        for (int64_t r = 0; r < rows; ++r) std::memcpy(dst + r * g.OW, v + r * d.dw.Wq, g.OW * sizeof(float));
+        finish_output(ep, mm, b, dst, rows * g.OW);
+      });
     });
   }
 
@@ -974,42 +983,33 @@ class ConvKernel : public Kernel {
   }
   void execute_maxpool(const float* x, const float* w, const float* b, float* y, ThreadPool& pool, const Epilogue* ep) {
     const ConvGeometry& g = g_;
-    const DirectPlan& d = dp_;
     const FusedMaxPool& mp = *maxpool_;
-    const int64_t KK = g.KH * g.KW, MB = kDirectMB, HW = g.H * g.W, cs = d.chan_stride, Wq = d.dw.Wq;
     if (direct_ && !packed_) pack_direct_weights(w);
     pool.parallel_for(g.N * g.G * mp.blocks, [&](int64_t t) {
       const int64_t blk = t % mp.blocks, ng = t / mp.blocks, n = ng / g.G, gi = ng % g.G;
       int64_t p0, p1, r0, r1;
       maxpool_block(blk, p0, p1, r0, r1);
-      thread_local std::vector<float> buf, tmp, column_max;
+      thread_local std::vector<float> cols, tmp, column_max;
       column_max.resize(size_t(mp.geometry.W));
-      const float* xin = x + (n * g.C + gi * g.Cg) * HW;
-      if (!direct_) {  // G == 1: all channels in one product over the rows' columns
-        const int64_t q0 = r0 * g.OW, nb = (r1 - r0) * g.OW;
-        if (tmp.size() < size_t(g.M * nb)) tmp.resize(size_t(g.M * nb));
-        if (pointwise_) {
-          sgemm(g.M, nb, K_, w, K_, xin + q0, HW, tmp.data(), nb);
-        } else {
-          if (buf.size() < size_t(K_ * nb)) buf.resize(size_t(K_ * nb));
-          im2col_block(g, xin, q0, nb, buf.data());
-          sgemm(g.M, nb, K_, w, K_, buf.data(), nb, tmp.data(), nb);
-        }
-        for (int64_t m = 0; m < g.M; ++m)
-          finish_and_pool(ep, m, b, tmp.data() + m * nb, r0, r1, g.OW, p0, p1, y, n, column_max.data());
+      if (direct_) {
+        direct_rows(x, n, gi, r0, r1 - r0, [&](int64_t mm, float* v) {
+          finish_and_pool(ep, mm, b, v, r0, r1, dp_.dw.Wq, p0, p1, y, n, column_max.data());
+        });
         return;
       }
-      const int64_t span = ((r1 - r0) * Wq + kRegisterLanes - 1) / kRegisterLanes * kRegisterLanes;
-      if (buf.size() < size_t(g.Cg * cs)) buf.resize(size_t(g.Cg * cs));
-      if (tmp.size() < size_t(MB * d.span)) tmp.resize(size_t(MB * d.span));
-      for (int64_t c = 0; c < g.Cg; ++c) pad_rows(g, d.dw, xin + c * HW, r0 * g.SH, buf.data() + c * cs, cs);
-      for (int64_t mt = 0; mt < d.m_tiles; ++mt) {
-        direct_tile(buf.data(), cs, g.Cg, d.dw.off.data(), KK, wpk_.data() + (gi * d.m_tiles + mt) * g.Cg * KK * MB,
-                    span, d.span, tmp.data());
-        for (int64_t mi = 0; mi < MB && mt * MB + mi < g.Mg; ++mi)
-          finish_and_pool(ep, gi * g.Mg + mt * MB + mi, b, tmp.data() + mi * d.span, r0, r1, Wq, p0, p1, y, n,
-                          column_max.data());
+      // GEMM path (G == 1): all channels in one product over the rows' columns
+      const float* xin = x + n * g.C * g.H * g.W;
+      const int64_t q0 = r0 * g.OW, nb = (r1 - r0) * g.OW;
+      if (tmp.size() < size_t(g.M * nb)) tmp.resize(size_t(g.M * nb));
+      if (pointwise_) {
+        sgemm(g.M, nb, K_, w, K_, xin + q0, g.H * g.W, tmp.data(), nb);
+      } else {
+        if (cols.size() < size_t(K_ * nb)) cols.resize(size_t(K_ * nb));
+        im2col_block(g, xin, q0, nb, cols.data());
+        sgemm(g.M, nb, K_, w, K_, cols.data(), nb, tmp.data(), nb);
       }
+      for (int64_t m = 0; m < g.M; ++m)
+        finish_and_pool(ep, m, b, tmp.data() + m * nb, r0, r1, g.OW, p0, p1, y, n, column_max.data());
     });
   }
 
