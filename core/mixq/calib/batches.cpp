@@ -9,8 +9,8 @@ namespace mixq::calib {
 
 namespace {
 
-Tensor to_dtype(const Tensor& t, DType want, const std::string& what) {
-  if (t.dtype() == want) return t;
+Tensor to_dtype(Tensor t, DType want, const std::string& what) {
+  if (t.dtype() == want) return t;  // moved, not copied
   require(dtype_is_float(want) || dtype_is_integer(want),
           what + ": the model input type " + dtype_name(want) + " cannot be fed from data files");
   if (dtype_is_float(want)) return tensor_from_f64(want, t.shape(), t.to_f64());
@@ -31,7 +31,7 @@ std::vector<Tensor> load_sample(const Sample& sample, DataKind kind, const std::
       require(it != arrays.end(), file + ": no array named '" + inputs[i].name +
                                       "' (the model's input; the npz holds " + std::to_string(arrays.size()) +
                                       " array(s))");
-      out[i] = to_dtype(it->second, inputs[i].dtype, file + ":" + it->first);
+      out[i] = to_dtype(std::move(it->second), inputs[i].dtype, file + ":" + it->first);
     }
     return out;
   }
@@ -61,8 +61,6 @@ class Batcher {
 
   // Returns true when a full batch is ready in `batch`.
   bool push(std::vector<Tensor> sample, const std::string& sample_name, std::map<std::string, Tensor>* batch) {
-    last_ = sample;
-    last_name_ = sample_name;
     for (size_t i = 0; i < inputs_.size(); i++) {
       const int64_t want = shape_numel(inputs_[i].shape, inputs_[i].name);
       const int64_t have = sample[i].numel();
@@ -90,11 +88,11 @@ class Batcher {
     flush(batch);
     return true;
   }
-  // Pads the last partial batch by repeating the last sample. False when nothing pending.
+  // Pads the last partial batch by repeating its last sample. False when nothing pending.
   bool finish(std::map<std::string, Tensor>* batch) {
     if (pending_count_ == 0) return false;
     while (pending_count_ < inputs_[0].shape[0]) {
-      for (size_t i = 0; i < inputs_.size(); i++) pending_[i].push_back(last_[i]);
+      for (size_t i = 0; i < inputs_.size(); i++) pending_[i].push_back(Tensor(pending_[i].back()));
       pending_count_++;
     }
     flush(batch);
@@ -121,8 +119,6 @@ class Batcher {
   const std::vector<Executor::InputSpec>& inputs_;
   std::vector<std::vector<Tensor>> pending_;
   int64_t pending_count_ = 0;
-  std::vector<Tensor> last_;
-  std::string last_name_;
 };
 
 std::string sample_name(const Sample& s) {
