@@ -85,6 +85,65 @@ TEST_CASE("calibrate: npy items batched by the model batch, last batch padded, r
   CHECK_THROWS_WITH(calibrate(am, sel, read, o), Catch::Contains("bad.npy"));
 }
 
+TEST_CASE("calibrate: sample lanes give the one-thread table for every method; errors name the first bad sample") {
+  // Conv -> Relu -> Transpose (a permuting layer: statistics copied from the Relu's) ->
+  // Sigmoid, batch 1; the samples' scales go up and down so that histograms are extended
+  // mid-run; 11 samples: lanes of 2 and 3 take uneven shares, over more than one step.
+  test::OnnxBuilder b;
+  b.input("x", {1, 2, 8, 8}).output("y");
+  b.conv("x", "c", 2, 4, 3);
+  b.node("Relu", {"c"}, {"r"});
+  test::OnnxBuilder::attr_ints(b.node("Transpose", {"r"}, {"t"}), "perm", {0, 2, 3, 1});
+  b.node("Sigmoid", {"t"}, {"y"});
+  AnalyzedModel am = analyze_model(b.bytes(), {});
+  std::map<std::string, std::vector<uint8_t>> files;
+  DataSelection sel;
+  sel.kind = DataKind::Npy;
+  for (int i = 0; i < 11; i++) {
+    std::vector<float> v(128);
+    const float scale = 1.0f + static_cast<float>((i * 7) % 5);
+    for (int k = 0; k < 128; k++) v[k] = scale * std::sin(0.37f * k + i) + (k % 9 == 0 ? 0.f : 0.1f * i);
+    std::string name = "l" + std::to_string(i) + ".npy";
+    files[name] = write_npy(Tensor::from_f32({1, 2, 8, 8}, v));
+    sel.samples.push_back({{name}});
+  }
+  ReadSampleFile read = [&](const std::string& f) { return files.at(f); };
+  CaliTableHeader h;
+  h.generated_time = "fixed";
+  for (CaliMethod m : {CaliMethod::Max, CaliMethod::Kl, CaliMethod::Percentile9999, CaliMethod::Mse,
+                       CaliMethod::AciqLaplace, CaliMethod::Admm}) {
+    CalibrateOptions o;
+    o.method = m;
+    o.histogram_bins = 64;  // small: the extensions matter
+    o.threads = 1;
+    const CalibrationResult one = calibrate(am, sel, read, o);
+    if (m == CaliMethod::Max) CHECK(one.statistics_copied > 0);  // the Transpose's, from the Relu's
+    const std::string expected = write_cali_table(h, one.table());
+    for (int threads : {2, 3}) {
+      o.threads = threads;
+      Calibration run(am, sel, read, o);
+      size_t steps = 0, last = 0;
+      while (run.step()) {
+        CHECK(run.batches_done() > last);  // each step runs batches
+        last = run.batches_done();
+        steps++;
+      }
+      CHECK(run.batches_done() == 11);
+      CHECK(steps >= 1);
+      const CalibrationResult lanes = run.finish();
+      CHECK(lanes.batches == 11);
+      CHECK(write_cali_table(h, lanes.table()) == expected);
+    }
+  }
+  // A sample that fails to load stops the run with its own error, whichever lane met it.
+  files["l6.npy"] = {1, 2, 3};
+  CalibrateOptions o;
+  o.threads = 3;
+  CHECK_THROWS_WITH(calibrate(am, sel, read, o), Catch::Contains("l6.npy"));
+  o.threads = 1;
+  CHECK_THROWS_WITH(calibrate(am, sel, read, o), Catch::Contains("l6.npy"));
+}
+
 TEST_CASE("calibrate: tune step moves thresholds only towards absmax") {
   AnalyzedModel am = small_model();
   std::map<std::string, std::vector<uint8_t>> files;

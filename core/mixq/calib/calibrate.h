@@ -5,15 +5,17 @@
 // then computes each layer's threshold with the chosen method (thresholds.h), optionally
 // tunes them (tune.h), and returns the table rows in layer order.
 //
-// Natively with more than one thread the statistics run on idle executor workers while
-// the inference goes on (ExecOptions::background_tap): still one tensor at a time in
-// production order, so the statistics are the same as with the inline tap.
+// Natively with more than one thread (and more than one sample), one single-threaded
+// executor per thread runs consecutive batches at once ("sample lanes"); each layer's
+// statistics still take the batches one at a time in sample order, so the statistics are
+// those of one executor. With one thread (and in wasm) a single executor runs.
 // Byte-based: the host hands in the selection (dataset.h) and a reader from a sample's
 // file name to its bytes (CLI: files; web: in-memory uploads). Natively the next batch is
 // read and preprocessed on a producer thread while the current one runs (prefetch.h):
 // the reader must be callable from another thread (never concurrently with itself). Memory does not grow with
-// the number of samples (one batch of activations alive at a time; statistics are fixed
-// size except percentile9999's 2*L extremes). Results are identical for any thread count.
+// the number of samples (one batch of activations alive per lane, and as many loaded
+// ahead; statistics are fixed size except percentile9999's 2*L extremes). Results are
+// identical for any thread count.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -105,7 +107,9 @@ class Calibration {
   ~Calibration();
   Calibration(const Calibration&) = delete;
   Calibration& operator=(const Calibration&) = delete;
-  bool step();  // runs the next batch; false once every batch ran. Throws mixq::Error naming the sample.
+  // Runs the next batch (with lanes: the next batch of each lane); false once every batch
+  // ran. Throws mixq::Error naming the sample (the first that failed).
+  bool step();
   size_t batches_done() const;
   size_t batches_total() const;
   CalibrationResult finish();  // runs any remaining batches first

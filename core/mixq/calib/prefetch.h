@@ -1,6 +1,6 @@
-// BatchPrefetcher: BatchStream::next() one batch ahead. Natively the next batch is read,
-// decoded and preprocessed on a producer thread while the caller runs the current one
-// (platform/prefetch_thread.cpp); in wasm it is loaded on demand
+// BatchPrefetcher: BatchStream::next() `depth` batches ahead. Natively the next batches
+// are read, decoded and preprocessed on a producer thread while the caller runs the
+// current ones (platform/prefetch_thread.cpp); in wasm each is loaded on demand
 // (platform/prefetch_serial.cpp), chosen by core/CMakeLists.txt. Batches and errors
 // arrive in stream order either way: an error loading batch k is thrown by the k-th
 // next(). The stream (and the reader it calls) is only ever used by one thread at a time.
@@ -15,7 +15,7 @@ namespace mixq::calib {
 
 class BatchPrefetcher {
  public:
-  explicit BatchPrefetcher(BatchStream& stream);
+  explicit BatchPrefetcher(BatchStream& stream, int depth = 1);
   ~BatchPrefetcher();  // waits for a batch being loaded
   BatchPrefetcher(const BatchPrefetcher&) = delete;
   BatchPrefetcher& operator=(const BatchPrefetcher&) = delete;

@@ -9,7 +9,7 @@ struct BatchPrefetcher::Impl {
   BatchStream& stream;
 };
 
-BatchPrefetcher::BatchPrefetcher(BatchStream& stream) : impl_(std::make_unique<Impl>(Impl{stream})) {}
+BatchPrefetcher::BatchPrefetcher(BatchStream& stream, int /*depth*/) : impl_(std::make_unique<Impl>(Impl{stream})) {}
 BatchPrefetcher::~BatchPrefetcher() = default;
 
 bool BatchPrefetcher::next(std::map<std::string, Tensor>* feed, double* seconds_waited) {

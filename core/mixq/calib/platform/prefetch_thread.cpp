@@ -1,8 +1,10 @@
-// BatchPrefetcher natively: one batch ahead on one producer thread for the whole run
+// BatchPrefetcher natively: `depth` batches ahead on one producer thread for the whole run
 // (prefetch.h). (Tried: a lower priority for the producer starved the loading on a
 // loaded machine; a new thread per batch spread allocations over malloc arenas.)
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -12,50 +14,44 @@
 namespace mixq::calib {
 
 struct BatchPrefetcher::Impl {
-  explicit Impl(BatchStream& s) : stream(s) {}
+  Impl(BatchStream& s, int d) : stream(s), depth(std::max(1, d)) {}
   BatchStream& stream;
+  const size_t depth;
+  struct Loaded {
+    std::map<std::string, Tensor> feed;
+    bool more = false;
+    std::exception_ptr error;
+  };
   std::mutex mutex;
   std::condition_variable cv;
-  bool wanted = false;  // the consumer asked for the next batch
-  bool ready = false;   // `loaded` holds it (or `error`)
+  std::deque<Loaded> queue;  // loaded batches (the last one may be the end or an error)
+  bool wanted = false;       // the consumer has asked for a first batch
+  bool stream_done = false;  // producer side: the stream ended or failed
   bool quit = false;
-  bool more = false;
   bool ended = false;  // consumer side: the stream ended or failed
-  std::map<std::string, Tensor> loaded;
-  std::exception_ptr error;
   std::thread thread;
 
   void produce() {
     std::unique_lock<std::mutex> lock(mutex);
     while (true) {
-      cv.wait(lock, [&] { return wanted || quit; });
+      cv.wait(lock, [&] { return quit || (wanted && !stream_done && queue.size() < depth); });
       if (quit) return;
-      wanted = false;
       lock.unlock();
-      std::map<std::string, Tensor> feed;
-      bool m = false;
-      std::exception_ptr e;
+      Loaded l;
       try {
-        m = stream.next(&feed);
+        l.more = stream.next(&l.feed);
       } catch (...) {
-        e = std::current_exception();
+        l.error = std::current_exception();
       }
       lock.lock();
-      loaded = std::move(feed);
-      more = m;
-      error = e;
-      ready = true;
+      stream_done = !l.more || l.error;
+      queue.push_back(std::move(l));
       cv.notify_all();
     }
   }
-  void request() {
-    std::lock_guard<std::mutex> lock(mutex);
-    wanted = true;
-    cv.notify_all();
-  }
 };
 
-BatchPrefetcher::BatchPrefetcher(BatchStream& stream) : impl_(std::make_unique<Impl>(stream)) {}
+BatchPrefetcher::BatchPrefetcher(BatchStream& stream, int depth) : impl_(std::make_unique<Impl>(stream, depth)) {}
 
 BatchPrefetcher::~BatchPrefetcher() {
   Impl& s = *impl_;
@@ -71,24 +67,22 @@ BatchPrefetcher::~BatchPrefetcher() {
 bool BatchPrefetcher::next(std::map<std::string, Tensor>* feed, double* seconds_waited) {
   Impl& s = *impl_;
   if (s.ended) return false;
-  if (!s.thread.joinable()) {
-    s.thread = std::thread([&s] { s.produce(); });
-    s.request();
-  }
+  if (!s.thread.joinable()) s.thread = std::thread([&s] { s.produce(); });
   const auto t0 = std::chrono::steady_clock::now();
   std::unique_lock<std::mutex> lock(s.mutex);
-  s.cv.wait(lock, [&] { return s.ready; });
+  s.wanted = true;
+  s.cv.notify_all();
+  s.cv.wait(lock, [&] { return !s.queue.empty(); });
   *seconds_waited += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  s.ready = false;
-  if (s.error || !s.more) {
+  Impl::Loaded l = std::move(s.queue.front());
+  s.queue.pop_front();
+  s.cv.notify_all();  // room for the producer: the following batches load while the caller runs this one
+  if (l.error || !l.more) {
     s.ended = true;
-    if (s.error) std::rethrow_exception(s.error);  // in stream order
+    if (l.error) std::rethrow_exception(l.error);  // in stream order
     return false;
   }
-  *feed = std::move(s.loaded);
-  s.loaded.clear();
-  s.wanted = true;  // the following batch loads while the caller runs this one
-  s.cv.notify_all();
+  *feed = std::move(l.feed);
   return true;
 }
 
