@@ -39,6 +39,12 @@ std::vector<int64_t> plain_histogram(const std::vector<float>& x, double th, int
   return h;
 }
 
+float first_absmax(const std::vector<float>& x) {
+  float m = 0;
+  for (float v : x) m = std::max(m, std::fabs(v));
+  return m;
+}
+
 // Plain double-precision KL search (same candidates and distributions).
 double plain_kl(const std::vector<int64_t>& hist, double width, int target = 128) {
   const size_t N = hist.size();
@@ -279,9 +285,30 @@ TEST_CASE("kl: the prefix-sum form gives the float loop's divergences; grown his
   // A first sample a thousandth of the later range grows the histogram to ~2M bins (as a
   // detector's output on an empty first image): the threshold step stays O(bins).
   TensorStats grown(stats_config_for(CaliMethod::Kl, 2048, 0));
-  grown.add(gaussian(20000, 0.001f, 15));
-  grown.add(gaussian(20000, 1.f, 16, 8.f));
+  const auto first = gaussian(20000, 0.001f, 15), second = gaussian(20000, 1.f, 16, 8.f);
+  grown.add(first);
+  grown.add(second);
   REQUIRE(grown.histogram().counts.size() > (size_t{1} << 20));
+  // past 2^18 bins the values go straight into the counts: the same counts as a plain scan
+  // (the first sample's at its own width, the second's at the grown one), also for a
+  // later sample within the range, with zeros and values of any sign
+  const Histogram& h = grown.histogram();
+  const int n = static_cast<int>(h.counts.size());
+  auto expected = plain_histogram(second, h.th, n);
+  const auto at_first = plain_histogram(first, first_absmax(first), 2048);
+  for (size_t i = 0; i < at_first.size(); i++) expected[i] += at_first[i];
+  auto differing = [&](const std::vector<int64_t>& got) {  // (Catch would print 2M bins)
+    int64_t d = got.size() == expected.size() ? 0 : -1;
+    for (size_t i = 0; d >= 0 && i < got.size(); i++) d += got[i] != expected[i];
+    return d;
+  };
+  CHECK(differing(h.counts) == 0);
+  auto third = gaussian(30001, 0.5f, 17);
+  for (size_t i = 0; i < third.size(); i += 7) third[i] = 0.f;
+  grown.add(third);
+  const auto at_third = plain_histogram(third, h.th, n);
+  for (size_t i = 0; i < expected.size(); i++) expected[i] += at_third[i];
+  CHECK(differing(grown.histogram().counts) == 0);
   auto r = compute_threshold(CaliMethod::Kl, grown, {}, "grown");
   CHECK(r.threshold > 1.0);  // the later samples' gaussian, not the first sample's range
   CHECK(r.threshold < 8.0);

@@ -127,8 +127,8 @@ int64_t lanes_for(int64_t values, int64_t bins, const ThreadPool* pool) {
 
 // counts[idx[i]]++ for i < m, value i counted in copy i % kCopies (independent chains of
 // increments when consecutive values fall in the same bin).
-template <int kCopies>
-inline void count_into(const int32_t* idx, int m, LaneCount* counts, int64_t stride) {
+template <int kCopies, class Count>
+inline void count_into(const int32_t* idx, int m, Count* counts, int64_t stride) {
   int i = 0;
   for (; i + kCopies <= m; i += kCopies)
     for (int c = 0; c < kCopies; c++) counts[c * stride + idx[i + c]]++;
@@ -138,8 +138,8 @@ inline void count_into(const int32_t* idx, int m, LaneCount* counts, int64_t str
 // Bins |v| of finite values (and, with kScan, accumulates min/max/non-finite of all of
 // them into *acc); zeros are dropped, indices past the end ignored.
 // counts: copies x copy_stride(n). Same float32 arithmetic as histogram_bin.
-template <bool kScan>
-void bin_range(const float* x, int64_t count, float wf, int64_t n, int64_t copies, LaneCount* counts, MinMax* acc) {
+template <bool kScan, class Count>
+void bin_range(const float* x, int64_t count, float wf, int64_t n, int64_t copies, Count* counts, MinMax* acc) {
   static_assert(kZeroSlots <= kSlots);
   constexpr int kBlock = 1024;
   alignas(64) int32_t idx[kBlock];
@@ -210,6 +210,18 @@ void bin_into(std::span<const float> x, double width, std::vector<int64_t>& coun
   const int64_t total = static_cast<int64_t>(x.size());
   // Lanes with private counts (integers: any order gives the same sums).
   const int64_t lanes = lanes_for(total, n, pool);
+  if (lanes == 1 && n > (1 << 18)) {
+    // A histogram grown to millions of bins: the values go straight into its counts (a
+    // zeroed 32-bit copy and its sum would be two passes over all the bins a sample; the
+    // bins past n, overflow and zeros, are dropped after). PP-OCRv4-det's final Sigmoid,
+    // 5,002,707 bins for 409,600 values a sample.
+    const size_t padded = static_cast<size_t>(copy_stride(n));
+    if (counts.capacity() < padded) counts.reserve(padded + padded / 8);  // growth rarely reallocates twice
+    counts.resize(padded, 0);
+    bin_range<false>(x.data(), total, wf, n, 1, counts.data(), nullptr);
+    counts.resize(static_cast<size_t>(n));
+    return;
+  }
   const int64_t per = (total + lanes - 1) / lanes;
   const int64_t copies = count_copies(n, per);
   std::vector<std::vector<LaneCount>> lane_counts(lanes, std::vector<LaneCount>(copies * copy_stride(n), 0));
