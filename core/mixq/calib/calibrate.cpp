@@ -161,12 +161,11 @@ struct Calibration::State {
         read(std::move(read_in)),
         options(validated(o)),
         split(lane_split(options, data_in)),
-        lanes(split.lanes),
         eo(exec_options(am_in, options, split)),
         exec(am, eo),
         inputs(exec.inputs()),
         data(data_in) {
-    for (int l = 1; l < lanes; l++) lane_execs.push_back(std::make_unique<Executor>(am, eo));
+    for (int l = 1; l < split.lanes; l++) lane_execs.push_back(std::make_unique<Executor>(am, eo));
   }
 
   // Time and copies of one lane's (or the single executor's) statistics.
@@ -189,8 +188,7 @@ struct Calibration::State {
   const AnalyzedModel& am;
   ReadSampleFile read;
   CalibrateOptions options;
-  LaneSplit split;
-  int lanes = 1;
+  const LaneSplit split;  // split.lanes executors: `exec`, then lane_execs
   ExecOptions eo;
   Executor exec;                                      // lane 0 (the only executor with one lane)
   std::vector<std::unique_ptr<Executor>> lane_execs;  // lanes 1..
@@ -317,7 +315,7 @@ Calibration::Calibration(const AnalyzedModel& am, const DataSelection& data, Rea
     s.extremes_runs = std::max(s.runs_expected, s.data.kind == DataKind::Image ? (n + batch - 1) / batch : n);
   }
   s.stream = std::make_unique<BatchStream>(s.inputs, s.data, s.read, s.options.preprocess);
-  s.prefetch = std::make_unique<BatchPrefetcher>(*s.stream, s.lanes);
+  s.prefetch = std::make_unique<BatchPrefetcher>(*s.stream, s.split.lanes);
 }
 
 Calibration::~Calibration() = default;
@@ -337,6 +335,7 @@ bool Calibration::State::step_lanes() {
   std::mutex feed_mutex;  // prefetch, taken, errors, exhausted
   int64_t taken = 0;
   std::map<int64_t, std::exception_ptr> errors;  // by batch
+  const int lanes = split.lanes;
   std::vector<Tally> tallies(static_cast<size_t>(lanes));
   auto fail = [&](int64_t run, std::exception_ptr e) {
     {
@@ -395,7 +394,7 @@ bool Calibration::State::step_lanes() {
 bool Calibration::step() {
   State& s = *state_;
   if (s.exhausted) return false;
-  if (s.lanes > 1) return s.step_lanes();
+  if (s.split.lanes > 1) return s.step_lanes();
   const double t0 = now_seconds();
   std::map<std::string, Tensor> feed;
   const bool more = s.prefetch->next(&feed, &s.result.seconds_loading);
