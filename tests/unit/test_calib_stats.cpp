@@ -385,6 +385,44 @@ TEST_CASE("percentile extremes: TPU-MLIR's per-sample concatenation, overlapping
   CHECK(s.bottom() == std::vector<float>(concat.begin(), concat.begin() + 8));
 }
 
+TEST_CASE("percentile extremes: ReLU outputs (ties at the cut) and later samples scanned once, any thread count") {
+  // A ReLU output's L smallest values are zeros: nothing lies below the estimated cut, the
+  // ties fill the list (first sample); later samples are marked during the min/max scan.
+  for (int threads : {1, 3}) {
+    mixq::ThreadPool pool(threads);
+    StatsConfig c;
+    c.histogram = false;
+    c.percentile_keep = 500;
+    TensorStats s(c);
+    std::vector<float> top, bottom;
+    float mn = INFINITY, mx = -INFINITY;
+    for (int k = 0; k < 4; k++) {
+      auto x = gaussian(70001, 1.f + 0.5f * k, 700 + k);
+      if (k < 3) {
+        for (float& v : x) v = v > 0 ? v : 0.f;  // half zeros
+      }
+      if (k == 2) x[123] = 1e6f;  // one value far beyond the kept ones
+      s.add(x, &pool);
+      auto sorted = x;
+      std::sort(sorted.begin(), sorted.end());
+      for (auto* kept : {&top, &bottom}) {
+        kept->insert(kept->end(), sorted.begin(), sorted.begin() + 500);
+        kept->insert(kept->end(), sorted.end() - 500, sorted.end());
+        std::sort(kept->begin(), kept->end());
+      }
+      top.erase(top.begin(), top.end() - 500);
+      bottom.resize(500);
+      INFO("threads " << threads << " sample " << k);
+      REQUIRE(s.top() == top);
+      REQUIRE(s.bottom() == bottom);
+      mn = std::min(mn, sorted.front());
+      mx = std::max(mx, sorted.back());
+      REQUIRE(s.max() == mx);
+      REQUIRE(s.min() == mn);
+    }
+  }
+}
+
 TEST_CASE("mse (OCTAV) and ACIQ: mean of per-sample estimates against plain formulas") {
   auto a = gaussian(30000, 1.f, 11), b = gaussian(30000, 2.f, 12);
   auto plain_octav = [](const std::vector<float>& x) {

@@ -4,6 +4,7 @@
 #include <cassert>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 #include "mixq/error.h"
 #include "mixq/exec/thread_pool.h"
@@ -445,65 +446,128 @@ void keep_extremes(std::vector<float>& kept, std::vector<float> incoming, int64_
     }
   }
 }
-// The values of x above hi_cut (into hi) and below lo_cut (into lo), in x's order.
+// The values of x above hi_cut (into hi) and below lo_cut (into lo), in x's order, in two
+// passes over chunks of 16K values (the values beyond the cuts are a multiset: any chunking
+// gives the same kept values): the first marks the 1024-value blocks holding any and counts
+// them per chunk (BeyondMarks); the second copies them from the marked blocks to their
+// offsets (no allocation on the workers: per-thread malloc arenas grew the peak memory
+// with the number of samples). TensorStats::add runs the first pass inside its min/max
+// scan when the cuts are known before the sample (the kept extremes are full).
+constexpr int64_t kBeyondBlock = 1024;
+constexpr int64_t kExtremesChunk = 1 << 14;
+}  // namespace
+
+struct BeyondMarks {
+  float hi_cut = 0, lo_cut = 0;
+  std::vector<uint8_t> crosses;       // per block: bit 0 above hi_cut, bit 1 below lo_cut
+  std::vector<int64_t> hi_at, lo_at;  // per chunk c: its counts at [c + 1]
+
+  BeyondMarks(int64_t n, float hi, float lo)
+      : hi_cut(hi),
+        lo_cut(lo),
+        crosses((n + kBeyondBlock - 1) / kBeyondBlock, 0),
+        hi_at((n + kExtremesChunk - 1) / kExtremesChunk + 1, 0),
+        lo_at(hi_at.size(), 0) {}
+
+  // Chunk c = [b, e) of x; with kScan also adds its values to *acc (min/max/non-finite).
+  template <bool kScan>
+  void mark_chunk(const float* x, int64_t c, int64_t b, int64_t e, MinMax* acc) {
+    int64_t nh = 0, nl = 0;
+    for (int64_t start = b; start < e; start += kBeyondBlock) {
+      const int m = static_cast<int>(std::min<int64_t>(kBeyondBlock, e - start));
+      const float* p = x + start;
+      VecI above{}, below{};
+      const int full = m - m % kSlots;
+      for (int i = 0; i < full; i += kSlots) {
+        const VecF v = exec::load_unaligned<VecF>(p + i);
+        if constexpr (kScan) acc->add(v, abs_of(v));
+        above -= v > hi_cut;  // a vector comparison's true is -1
+        below -= v < lo_cut;
+      }
+      int64_t block_hi = 0, block_lo = 0;
+      for (int k = 0; k < kSlots; k++) block_hi += above[k], block_lo += below[k];
+      for (int i = full; i < m; i++) {
+        if constexpr (kScan) acc->add_one(i % kSlots, p[i]);
+        block_hi += p[i] > hi_cut, block_lo += p[i] < lo_cut;
+      }
+      crosses[start / kBeyondBlock] = static_cast<uint8_t>((block_hi > 0) | ((block_lo > 0) << 1));
+      nh += block_hi;
+      nl += block_lo;
+    }
+    hi_at[c + 1] = nh;
+    lo_at[c + 1] = nl;
+  }
+};
+
+namespace {
+
+// The second pass, after every chunk of x is marked.
+void copy_beyond(std::span<const float> x, BeyondMarks& marks, ThreadPool* pool, std::vector<float>& hi,
+                 std::vector<float>& lo) {
+  const int64_t chunks = static_cast<int64_t>(marks.hi_at.size()) - 1;
+  auto &hi_at = marks.hi_at, &lo_at = marks.lo_at;
+  for (int64_t c = 0; c < chunks; c++) hi_at[c + 1] += hi_at[c], lo_at[c + 1] += lo_at[c];
+  hi.resize(hi_at[chunks]);
+  lo.resize(lo_at[chunks]);
+  if (hi.empty() && lo.empty()) return;  // nothing beyond the cuts
+  const float hi_cut = marks.hi_cut, lo_cut = marks.lo_cut;
+  const int64_t n = static_cast<int64_t>(x.size());
+  for_chunks(
+      pool, n,
+      [&](int64_t c, int64_t b, int64_t e) {
+        int64_t nh = hi_at[c], nl = lo_at[c];
+        auto take = [&](float v) {
+          if (v > hi_cut) hi[nh++] = v;
+          if (v < lo_cut) lo[nl++] = v;
+        };
+        for (int64_t start = b; start < e; start += kBeyondBlock) {
+          if (marks.crosses[start / kBeyondBlock] == 0) continue;
+          const int m = static_cast<int>(std::min<int64_t>(kBeyondBlock, e - start));
+          const float* p = x.data() + start;
+          // the register groups holding a value beyond a cut, one value at a time (such
+          // values are rare and scattered: a per-value scan of every marked block cost
+          // more than the marking pass)
+          const int full = m - m % kSlots;
+          for (int i = 0; i < full; i += kSlots) {
+            const VecF v = exec::load_unaligned<VecF>(p + i);
+            if (!exec::any_true((v > hi_cut) | (v < lo_cut))) continue;
+            for (int j = i; j < i + kSlots; j++) take(p[j]);
+          }
+          for (int j = full; j < m; j++) take(p[j]);
+        }
+      },
+      kExtremesChunk);
+}
+
 void collect_beyond(std::span<const float> x, float hi_cut, float lo_cut, ThreadPool* pool, std::vector<float>& hi,
                     std::vector<float>& lo) {
+  BeyondMarks marks(static_cast<int64_t>(x.size()), hi_cut, lo_cut);
+  for_chunks(
+      pool, static_cast<int64_t>(x.size()),
+      [&](int64_t c, int64_t b, int64_t e) { marks.mark_chunk<false>(x.data(), c, b, e, nullptr); }, kExtremesChunk);
+  copy_beyond(x, marks, pool, hi, lo);
+}
+
+// `beyond` holds the values of x strictly beyond `cut`; when fewer than L, the next
+// extremes are the values equal to the cut: filled in with copies of it when x holds
+// enough (a ReLU output's L smallest are zeros: its cut is 0 and nothing is below it).
+// False when x has fewer than L values beyond or at the cut.
+bool fill_ties(std::span<const float> x, float cut, int64_t L, std::vector<float>& beyond) {
+  const int64_t have = static_cast<int64_t>(beyond.size());
+  if (have >= L) return true;
+  int64_t equal = 0;
   const int64_t n = static_cast<int64_t>(x.size());
-  constexpr int64_t kBlock = 1024;
-  // Chunks of 16K values (the values beyond the cuts are a multiset: any chunking gives
-  // the same kept values).
-  constexpr int64_t kExtremesChunk = 1 << 14;
-  const int64_t chunks = (n + kExtremesChunk - 1) / kExtremesChunk;
-  // Pass 1 counts the values beyond the cuts per chunk and marks the 1024-value blocks
-  // that hold any; pass 2 copies them from the marked blocks to their offsets (no
-  // allocation on the workers: per-thread malloc arenas grew the peak memory with the
-  // number of samples).
-  std::vector<uint8_t> crosses((n + kBlock - 1) / kBlock, 0);  // bit 0: above hi_cut, bit 1: below lo_cut
-  std::vector<int64_t> hi_at(chunks + 1, 0), lo_at(chunks + 1, 0);
-  for (int pass = 0; pass < 2; pass++) {
-    for_chunks(
-        pool, n,
-        [&](int64_t c, int64_t b, int64_t e) {
-          int64_t nh = 0, nl = 0;
-          for (int64_t start = b; start < e; start += kBlock) {
-            const int m = static_cast<int>(std::min<int64_t>(kBlock, e - start));
-            const float* p = x.data() + start;
-            uint8_t& mark = crosses[start / kBlock];
-            if (pass == 0) {  // vector counts of the values beyond the cuts
-              VecI above{}, below{};
-              const int full = m - m % kSlots;
-              for (int i = 0; i < full; i += kSlots) {
-                const VecF v = exec::load_unaligned<VecF>(p + i);
-                above -= v > hi_cut;  // a vector comparison's true is -1
-                below -= v < lo_cut;
-              }
-              int64_t block_hi = 0, block_lo = 0;
-              for (int k = 0; k < kSlots; k++) block_hi += above[k], block_lo += below[k];
-              for (int i = full; i < m; i++) block_hi += p[i] > hi_cut, block_lo += p[i] < lo_cut;
-              mark = static_cast<uint8_t>((block_hi > 0) | ((block_lo > 0) << 1));
-              nh += block_hi;
-              nl += block_lo;
-              continue;
-            }
-            if (mark & 1) {
-              for (int j = 0; j < m; j++)
-                if (p[j] > hi_cut) hi[hi_at[c] + nh++] = p[j];
-            }
-            if (mark & 2) {
-              for (int j = 0; j < m; j++)
-                if (p[j] < lo_cut) lo[lo_at[c] + nl++] = p[j];
-            }
-          }
-          if (pass == 0) hi_at[c + 1] = nh, lo_at[c + 1] = nl;
-        },
-        kExtremesChunk);
-    if (pass == 0) {
-      for (int64_t c = 0; c < chunks; c++) hi_at[c + 1] += hi_at[c], lo_at[c + 1] += lo_at[c];
-      hi.resize(hi_at[chunks]);
-      lo.resize(lo_at[chunks]);
-      if (hi.empty() && lo.empty()) return;  // nothing beyond the cuts
-    }
+  const int64_t full = n - n % kSlots;
+  VecI counts{};
+  for (int64_t i = 0; i < full; i += kSlots) {
+    // a slot counts at most n / kSlots < 2^31 values (the executor's tensors)
+    counts -= exec::load_unaligned<VecF>(x.data() + i) == cut;
   }
+  for (int k = 0; k < kSlots; k++) equal += counts[k];
+  for (int64_t i = full; i < n; i++) equal += x[i] == cut;
+  if (have + equal < L) return false;
+  beyond.insert(beyond.end(), static_cast<size_t>(L - have), cut);
+  return true;
 }
 
 // Cuts for a sample's L largest and L smallest values without sorting it: quantiles of a
@@ -527,7 +591,7 @@ bool estimate_cuts(std::span<const float> x, int64_t L, float& hi_cut, float& lo
 
 }  // namespace
 
-void TensorStats::add_extremes(std::span<const float> x, ThreadPool* pool) {
+void TensorStats::add_extremes(std::span<const float> x, ThreadPool* pool, BeyondMarks* marked) {
   // TPU-MLIR concatenates each sample's L smallest and L largest values (both whole
   // arrays when the sample is smaller than L) and later sorts everything; only the L
   // extremes of that multiset matter, so they are kept incrementally.
@@ -544,10 +608,17 @@ void TensorStats::add_extremes(std::span<const float> x, ThreadPool* pool) {
       hi_cut = top_.front();
       lo_cut = bottom_.back();
     }
+    if (marked) {  // the cuts of a full list, already marked by add()'s scan
+      std::vector<float> hi, lo;
+      copy_beyond(x, *marked, pool, hi, lo);
+      keep_extremes(top_, std::move(hi), L, true);
+      keep_extremes(bottom_, std::move(lo), L, false);
+      return;
+    }
     if (full || estimate_cuts(x, L, hi_cut, lo_cut)) {
       std::vector<float> hi, lo;
       collect_beyond(x, hi_cut, lo_cut, pool, hi, lo);
-      if (full || (static_cast<int64_t>(hi.size()) >= L && static_cast<int64_t>(lo.size()) >= L)) {
+      if (full || (fill_ties(x, hi_cut, L, hi) && fill_ties(x, lo_cut, L, lo))) {
         keep_extremes(top_, std::move(hi), L, true);
         keep_extremes(bottom_, std::move(lo), L, false);
         return;
@@ -578,6 +649,11 @@ void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
       config_.histogram && !hist_.counts.empty() && hist_.th > 0 && hist_.counts.size() <= (size_t{1} << 18);
   std::vector<std::vector<LaneCount>> lane_counts;
   int64_t copies = 1;
+  // Kept extremes already full: their cuts are known before the sample.
+  const int64_t L = config_.percentile_keep;
+  const bool mark_extremes = !speculate && L > 0 && n >= 2 * L && static_cast<int64_t>(top_.size()) == L &&
+                             static_cast<int64_t>(bottom_.size()) == L;
+  std::optional<BeyondMarks> marks;
   {
     std::vector<Scan> parts;
     if (speculate) {
@@ -600,6 +676,17 @@ void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
       } else {
         for (int64_t l = 0; l < lanes; l++) lane(l);
       }
+    } else if (mark_extremes) {  // the scan also runs the extremes' first pass
+      marks.emplace(n, top_.front(), bottom_.back());
+      parts.resize(marks->hi_at.size() - 1);
+      for_chunks(
+          pool, n,
+          [&](int64_t c, int64_t b, int64_t e) {
+            MinMax acc;
+            marks->mark_chunk<true>(x.data(), c, b, e, &acc);
+            parts[c] = finish_scan(acc, x.data() + b, e - b);
+          },
+          kExtremesChunk);
     } else {
       parts.resize((n + kChunk - 1) / kChunk);
       for_chunks(pool, n, [&](int64_t c, int64_t b, int64_t e) { parts[c] = scan_range(x.data() + b, e - b); });
@@ -624,6 +711,7 @@ void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
     }
   }
   if (bad) {
+    marks.reset();  // marked on x, not on its finite values
     nonfinite_ += bad;
     finite.reserve(x.size() - bad);
     mn = INFINITY;
@@ -650,7 +738,7 @@ void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
   }
   samples_++;
   if (config_.histogram) hist_.add(x, absmax(), config_.bins, pool);
-  add_others(x, pool);
+  add_others(x, pool, marks ? &*marks : nullptr);
 }
 
 bool TensorStats::add_permutation_of(const TensorStats& source, std::span<const float> x) {
@@ -711,11 +799,11 @@ void TensorStats::merge(const TensorStats& later) {
   }
 }
 
-void TensorStats::add_others(std::span<const float> x, ThreadPool* pool) {
+void TensorStats::add_others(std::span<const float> x, ThreadPool* pool, BeyondMarks* marked) {
   if (config_.octav) octav_sum_ += octav_scale(x, 8, pool);
   if (config_.aciq_gauss) aciq_gauss_sum_ += aciq_gauss_clip(x);
   if (config_.aciq_laplace) aciq_laplace_sum_ += aciq_laplace_clip(x);
-  if (config_.percentile_keep > 0) add_extremes(x, pool);
+  if (config_.percentile_keep > 0) add_extremes(x, pool, marked);
 }
 
 }  // namespace mixq::calib

@@ -59,6 +59,8 @@ inline int64_t histogram_bin(float abs_v, float width_f32) {
   return static_cast<int64_t>(q);  // q >= 0: truncation == floor
 }
 
+struct BeyondMarks;  // histogram.cpp: a sample's blocks holding values beyond the extremes' cuts
+
 class TensorStats {
  public:
   explicit TensorStats(StatsConfig config = {}) : config_(config) {}
@@ -95,8 +97,9 @@ class TensorStats {
 
  private:
   friend class StatisticsAccess;  // statistics.cpp: (de)serialization, extremes trimming
-  void add_extremes(std::span<const float> x, ThreadPool* pool);
-  void add_others(std::span<const float> x, ThreadPool* pool);
+  // marked: x's blocks beyond the cuts of full kept extremes (add()'s scan), or null
+  void add_extremes(std::span<const float> x, ThreadPool* pool, BeyondMarks* marked = nullptr);
+  void add_others(std::span<const float> x, ThreadPool* pool, BeyondMarks* marked = nullptr);
   StatsConfig config_;
   int64_t samples_ = 0, elements_ = 0, nonfinite_ = 0;
   float min_ = 0, max_ = 0;

@@ -4,6 +4,8 @@
 #include <cstring>
 #if defined(__wasm_simd128__)
 #include <wasm_simd128.h>
+#elif defined(__SSE4_1__)
+#include <immintrin.h>
 #endif
 
 namespace mixq::exec {
@@ -30,6 +32,26 @@ inline V load_unaligned(const float* p) {
 template <class V>
 inline void store_unaligned(float* p, const V& v) {
   std::memcpy(p, &v, sizeof v);
+}
+
+// Whether any lane of a vector comparison's result (true = -1) is set: one test
+// instruction (a lane-by-lane reduction compiles to a dozen extracts).
+template <class M>
+inline bool any_true(M m) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(M) == 64) return _mm512_test_epi32_mask((__m512i)m, (__m512i)m) != 0;
+#endif
+#if defined(__AVX__)
+  if constexpr (sizeof(M) == 32) return !_mm256_testz_si256((__m256i)m, (__m256i)m);
+#endif
+#if defined(__wasm_simd128__)
+  if constexpr (sizeof(M) == 16) return wasm_v128_any_true((v128_t)m);
+#elif defined(__SSE4_1__)
+  if constexpr (sizeof(M) == 16) return !_mm_testz_si128((__m128i)m, (__m128i)m);
+#endif
+  bool any = false;
+  for (size_t k = 0; k < sizeof(M) / sizeof(m[0]); k++) any |= m[k] != 0;
+  return any;
 }
 
 #if defined(__wasm_simd128__)
