@@ -435,6 +435,26 @@ void keep_extremes(std::vector<float>& kept, std::vector<float> incoming, int64_
     }
   }
   std::sort(incoming.begin(), incoming.end());
+  const int64_t K = static_cast<int64_t>(kept.size()), r = static_cast<int64_t>(incoming.size());
+  if (K == keep) {
+    // A full list (every sample after the first): std::merge's order with the r values at
+    // the dropped end skipped, written in place (the write position never passes the read
+    // one): no allocation, one pass.
+    int64_t i = 0, j = 0;
+    if (largest) {  // ascending; skip the r smallest, then write forward
+      for (int64_t w = -r; w < K; w++) {
+        const float v = j < r && (i >= K || incoming[j] < kept[i]) ? incoming[j++] : kept[i++];
+        if (w >= 0) kept[w] = v;
+      }
+    } else {  // descending from the top; skip the r largest, then write backward
+      i = K - 1, j = r - 1;
+      for (int64_t w = K - 1 + r; w >= 0; w--) {
+        const float v = j >= 0 && (i < 0 || incoming[j] >= kept[i]) ? incoming[j--] : kept[i--];
+        if (w < K) kept[w] = v;
+      }
+    }
+    return;
+  }
   std::vector<float> merged(kept.size() + incoming.size());
   std::merge(kept.begin(), kept.end(), incoming.begin(), incoming.end(), merged.begin());  // both sorted
   kept.swap(merged);
