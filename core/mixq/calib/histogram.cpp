@@ -480,7 +480,7 @@ constexpr int64_t kExtremesChunk = 1 << 14;
 struct BeyondMarks {
   float hi_cut = 0, lo_cut = 0;
   std::vector<uint8_t> crosses;       // per block: bit 0 above hi_cut, bit 1 below lo_cut
-  std::vector<int64_t> hi_at, lo_at;  // per chunk c: its counts at [c + 1]
+  std::vector<int64_t> hi_at, lo_at;  // per chunk c: its counts at [c + 1] (copy_beyond: offsets at [c])
 
   BeyondMarks(int64_t n, float hi, float lo)
       : hi_cut(hi),
