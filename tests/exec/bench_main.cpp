@@ -17,13 +17,14 @@
 //                                                      -> also "tap_latency_ms median=M min=m": the run
 //                                                         calibration makes (every layer tensor observed,
 //                                                         an empty tap), timed alternately with the plain run
-//   mixq_exec_bench MODEL INPUT.npz REPEAT THREADS stats
-//                                                      -> also "stats_ms_per_sample median=M min=m": the kl
-//                                                         statistics of every layer tensor of one run (copied
-//                                                         once), added REPEAT times on one thread (as the
-//                                                         background tap does), each tensor read just
-//                                                         before (in cache as after its kernel), without
-//                                                         inference
+//   mixq_exec_bench MODEL INPUT.npz REPEAT THREADS stats [kl|max|percentile9999]
+//                                                      -> also "stats_ms_per_sample median=M min=m": the
+//                                                         method's statistics (default kl) of every layer
+//                                                         tensor of one run (copied once), added REPEAT times
+//                                                         on one thread (as a sample lane does), each tensor
+//                                                         read just before (in cache as after its kernel),
+//                                                         without inference; percentile9999 keeps the
+//                                                         extremes calibrate would for REPEAT+1 samples
 //   mixq_exec_bench --peak [THREADS]                   -> "peak_gflops G" (exec::sgemm 1024^3,
 //                                                         one product per thread)
 #include <Eigen/Core>
@@ -164,7 +165,18 @@ int main(int argc, char** argv) {
       mixq::Executor(am, eo).run(feed, [&](const std::string&, const mixq::Tensor& t) {
         if (t.dtype() == mixq::DType::Float32) tensors.emplace_back(t.f32().begin(), t.f32().end());
       });
-      std::vector<mixq::calib::TensorStats> stats(tensors.size());
+      const std::string method = argc > 6 ? argv[6] : "kl";
+      const auto cali = mixq::calib::parse_cali_method(method);
+      std::vector<mixq::calib::TensorStats> stats;
+      const int count = static_cast<int>(tensors.size());
+      for (int k = 0; k < count; ++k) {
+        int64_t keep = 0;
+        if (cali == mixq::calib::CaliMethod::Percentile9999) {
+          keep = mixq::calib::percentile_keep(mixq::calib::percentile_for_layer(k, count), repeat + 1,
+                                              static_cast<int64_t>(tensors[static_cast<size_t>(k)].size()));
+        }
+        stats.emplace_back(mixq::calib::stats_config_for(cali, 2048, keep));
+      }
       std::vector<double> per_sample;
       size_t values = 0;
       for (const auto& t : tensors) values += t.size();

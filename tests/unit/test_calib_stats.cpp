@@ -423,6 +423,37 @@ TEST_CASE("percentile extremes: ReLU outputs (ties at the cut) and later samples
   }
 }
 
+TEST_CASE("percentile extremes: many samples, few new extremes each (runs moved in place), ties, any thread count") {
+  // After the first samples each brings a few values beyond the cuts, merged by moving the
+  // kept runs between them; a wide sample brings many (the linear merge). Values are
+  // rounded to 1/64 so that many are equal, at the cuts too.
+  for (int threads : {1, 3}) {
+    mixq::ThreadPool pool(threads);
+    StatsConfig c;
+    c.histogram = false;
+    c.percentile_keep = 400;
+    TensorStats s(c);
+    std::vector<float> top, bottom;
+    for (int k = 0; k < 60; k++) {
+      auto x = gaussian(20000 + 37 * k, k == 41 ? 3.f : 1.f, 900 + k);
+      for (float& v : x) v = std::round(v * 64.f) / 64.f;
+      s.add(x, &pool);
+      auto sorted = x;
+      std::sort(sorted.begin(), sorted.end());
+      for (auto* kept : {&top, &bottom}) {
+        kept->insert(kept->end(), sorted.begin(), sorted.begin() + 400);
+        kept->insert(kept->end(), sorted.end() - 400, sorted.end());
+        std::sort(kept->begin(), kept->end());
+      }
+      top.erase(top.begin(), top.end() - 400);
+      bottom.resize(400);
+      INFO("threads " << threads << " sample " << k);
+      REQUIRE(s.top() == top);
+      REQUIRE(s.bottom() == bottom);
+    }
+  }
+}
+
 TEST_CASE("mse (OCTAV) and ACIQ: mean of per-sample estimates against plain formulas") {
   auto a = gaussian(30000, 1.f, 11), b = gaussian(30000, 2.f, 12);
   auto plain_octav = [](const std::vector<float>& x) {

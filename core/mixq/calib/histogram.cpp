@@ -58,6 +58,11 @@ struct MinMax {
     mx = v > mx ? v : mx;
     bad -= !(a <= 3.40282347e38f);  // a vector comparison's true is -1
   }
+  void add_block(const MinMax& b) {  // another range's slots (same NaN rule)
+    mn = b.mn < mn ? b.mn : mn;
+    mx = b.mx > mx ? b.mx : mx;
+    bad += b.bad;
+  }
   void add_one(int slot, float v) {
     mn[slot] = v < mn[slot] ? v : mn[slot];
     mx[slot] = v > mx[slot] ? v : mx[slot];
@@ -437,20 +442,47 @@ void keep_extremes(std::vector<float>& kept, std::vector<float> incoming, int64_
   std::sort(incoming.begin(), incoming.end());
   const int64_t K = static_cast<int64_t>(kept.size()), r = static_cast<int64_t>(incoming.size());
   if (K == keep) {
-    // A full list (every sample after the first): std::merge's order with the r values at
-    // the dropped end skipped, written in place (the write position never passes the read
-    // one): no allocation, one pass.
-    int64_t i = 0, j = 0;
-    if (largest) {  // ascending; skip the r smallest, then write forward
-      for (int64_t w = -r; w < K; w++) {
-        const float v = j < r && (i >= K || incoming[j] < kept[i]) ? incoming[j++] : kept[i++];
-        if (w >= 0) kept[w] = v;
+    // A full list (every sample after the first): std::merge(kept, incoming) (kept first
+    // among equal values) with the r values at the dropped end left out, in place (the
+    // write position never passes the read one): no allocation, one pass.
+    if (r * 32 > K) {
+      int64_t i = 0, j = 0;
+      if (largest) {  // ascending; skip the r smallest, then write forward
+        for (int64_t w = -r; w < K; w++) {
+          const float v = j < r && (i >= K || incoming[j] < kept[i]) ? incoming[j++] : kept[i++];
+          if (w >= 0) kept[w] = v;
+        }
+      } else {  // descending from the top; skip the r largest, then write backward
+        i = K - 1, j = r - 1;
+        for (int64_t w = K - 1 + r; w >= 0; w--) {
+          const float v = j >= 0 && (i < 0 || incoming[j] >= kept[i]) ? incoming[j--] : kept[i--];
+          if (w < K) kept[w] = v;
+        }
       }
-    } else {  // descending from the top; skip the r largest, then write backward
-      i = K - 1, j = r - 1;
-      for (int64_t w = K - 1 + r; w >= 0; w--) {
-        const float v = j >= 0 && (i < 0 || incoming[j] >= kept[i]) ? incoming[j--] : kept[i--];
-        if (w < K) kept[w] = v;
+      return;
+    }
+    // Few incoming values (later samples): between two of them a run of kept values moves
+    // by one distance, found by a binary search and moved by one memmove.
+    auto move_run = [&](int64_t from, int64_t to, int64_t shift) {  // kept[from, to) by shift, clipped to [0, K)
+      const int64_t d0 = std::max<int64_t>(from + shift, 0), d1 = std::min<int64_t>(to + shift, K);
+      if (d1 > d0)
+        std::memmove(kept.data() + d0, kept.data() + (d0 - shift), static_cast<size_t>(d1 - d0) * sizeof(float));
+    };
+    if (largest) {  // ascending, the r smallest dropped: runs move left by r - (incoming before them)
+      int64_t from = 0;
+      for (int64_t j = 0; j < r; j++) {
+        const int64_t ub = std::upper_bound(kept.begin() + from, kept.end(), incoming[j]) - kept.begin();
+        move_run(from, ub, j - r);
+        if (ub + j - r >= 0) kept[ub + j - r] = incoming[j];
+        from = ub;
+      }
+    } else {  // ascending, the r largest dropped: runs move right by the incoming before them (from the top)
+      int64_t to = K;
+      for (int64_t j = r - 1; j >= 0; j--) {
+        const int64_t ub = std::upper_bound(kept.begin(), kept.begin() + to, incoming[j]) - kept.begin();
+        move_run(ub, to, j + 1);
+        if (ub + j < K) kept[ub + j] = incoming[j];
+        to = ub;
       }
     }
     return;
@@ -466,97 +498,110 @@ void keep_extremes(std::vector<float>& kept, std::vector<float> incoming, int64_
     }
   }
 }
-// The values of x above hi_cut (into hi) and below lo_cut (into lo), in x's order, in two
-// passes over chunks of 16K values (the values beyond the cuts are a multiset: any chunking
-// gives the same kept values): the first marks the 1024-value blocks holding any and counts
-// them per chunk (BeyondMarks); the second copies them from the marked blocks to their
-// offsets (no allocation on the workers: per-thread malloc arenas grew the peak memory
-// with the number of samples). TensorStats::add runs the first pass inside its min/max
-// scan when the cuts are known before the sample (the kept extremes are full).
-constexpr int64_t kBeyondBlock = 1024;
+// The values of x above hi_cut (into hi) and below lo_cut (into lo), in x's order. A first
+// pass over chunks of 16K values marks the 256-value blocks whose min or max lies beyond
+// a cut (BeyondMarks: two vector min/max per register, which TensorStats::add's min/max
+// scan computes anyway when the cuts are known before the sample, i.e. the kept extremes
+// are full); the values are then taken from the marked blocks only, appended in order on
+// one thread, or counted and copied to their offsets with several (no allocation on the
+// workers: per-thread malloc arenas grew the peak memory with the number of samples).
+constexpr int64_t kBeyondBlock = 256;
 constexpr int64_t kExtremesChunk = 1 << 14;
 }  // namespace
 
 struct BeyondMarks {
   float hi_cut = 0, lo_cut = 0;
-  std::vector<uint8_t> crosses;       // per block: bit 0 above hi_cut, bit 1 below lo_cut
-  std::vector<int64_t> hi_at, lo_at;  // per chunk c: its counts at [c + 1] (copy_beyond: offsets at [c])
+  std::vector<uint8_t> crosses;  // per block: bit 0 above hi_cut, bit 1 below lo_cut
 
   BeyondMarks(int64_t n, float hi, float lo)
-      : hi_cut(hi),
-        lo_cut(lo),
-        crosses((n + kBeyondBlock - 1) / kBeyondBlock, 0),
-        hi_at((n + kExtremesChunk - 1) / kExtremesChunk + 1, 0),
-        lo_at(hi_at.size(), 0) {}
+      : hi_cut(hi), lo_cut(lo), crosses((n + kBeyondBlock - 1) / kBeyondBlock, 0) {}
+  int64_t chunks() const {
+    return (static_cast<int64_t>(crosses.size()) * kBeyondBlock + kExtremesChunk - 1) / kExtremesChunk;
+  }
 
-  // Chunk c = [b, e) of x; with kScan also adds its values to *acc (min/max/non-finite).
+  // Chunk [b, e) of x (b a multiple of kBeyondBlock); with kScan also adds its values to
+  // *acc (min/max/non-finite).
   template <bool kScan>
-  void mark_chunk(const float* x, int64_t c, int64_t b, int64_t e, MinMax* acc) {
-    int64_t nh = 0, nl = 0;
+  void mark_chunk(const float* x, int64_t b, int64_t e, MinMax* acc) {
     for (int64_t start = b; start < e; start += kBeyondBlock) {
       const int m = static_cast<int>(std::min<int64_t>(kBeyondBlock, e - start));
       const float* p = x + start;
-      VecI above{}, below{};
+      MinMax block;
       const int full = m - m % kSlots;
       for (int i = 0; i < full; i += kSlots) {
         const VecF v = exec::load_unaligned<VecF>(p + i);
-        if constexpr (kScan) acc->add(v, abs_of(v));
-        above -= v > hi_cut;  // a vector comparison's true is -1
-        below -= v < lo_cut;
+        if constexpr (kScan) {
+          block.add(v, abs_of(v));
+        } else {
+          block.mn = v < block.mn ? v : block.mn;
+          block.mx = v > block.mx ? v : block.mx;
+        }
       }
-      int64_t block_hi = 0, block_lo = 0;
-      for (int k = 0; k < kSlots; k++) block_hi += above[k], block_lo += below[k];
-      for (int i = full; i < m; i++) {
-        if constexpr (kScan) acc->add_one(i % kSlots, p[i]);
-        block_hi += p[i] > hi_cut, block_lo += p[i] < lo_cut;
-      }
-      crosses[start / kBeyondBlock] = static_cast<uint8_t>((block_hi > 0) | ((block_lo > 0) << 1));
-      nh += block_hi;
-      nl += block_lo;
+      for (int i = full; i < m; i++) block.add_one(i % kSlots, p[i]);
+      crosses[start / kBeyondBlock] =
+          static_cast<uint8_t>(exec::any_true(block.mx > hi_cut) | (exec::any_true(block.mn < lo_cut) << 1));
+      if constexpr (kScan) acc->add_block(block);
     }
-    hi_at[c + 1] = nh;
-    lo_at[c + 1] = nl;
+  }
+
+  // Calls take(v) for the values of chunk c of x beyond a cut, in x's order.
+  template <class Take>
+  void beyond_in_chunk(const float* x, int64_t n, int64_t c, Take&& take) const {
+    const int64_t e = std::min(n, (c + 1) * kExtremesChunk);
+    for (int64_t start = c * kExtremesChunk; start < e; start += kBeyondBlock) {
+      if (crosses[start / kBeyondBlock] == 0) continue;
+      const int m = static_cast<int>(std::min<int64_t>(kBeyondBlock, e - start));
+      const float* p = x + start;
+      // the register groups holding a value beyond a cut, one value at a time (such
+      // values are rare and scattered: a per-value scan of every marked block cost more
+      // than the marking pass)
+      const int full = m - m % kSlots;
+      for (int i = 0; i < full; i += kSlots) {
+        const VecF v = exec::load_unaligned<VecF>(p + i);
+        if (!exec::any_true((v > hi_cut) | (v < lo_cut))) continue;
+        for (int j = i; j < i + kSlots; j++) take(p[j]);
+      }
+      for (int j = full; j < m; j++) take(p[j]);
+    }
   }
 };
 
 namespace {
 
 // The second pass, after every chunk of x is marked.
-void copy_beyond(std::span<const float> x, BeyondMarks& marks, ThreadPool* pool, std::vector<float>& hi,
+void copy_beyond(std::span<const float> x, const BeyondMarks& marks, ThreadPool* pool, std::vector<float>& hi,
                  std::vector<float>& lo) {
-  const int64_t chunks = static_cast<int64_t>(marks.hi_at.size()) - 1;
-  auto &hi_at = marks.hi_at, &lo_at = marks.lo_at;
+  const float hi_cut = marks.hi_cut, lo_cut = marks.lo_cut;
+  const int64_t n = static_cast<int64_t>(x.size()), chunks = marks.chunks();
+  hi.clear();
+  lo.clear();
+  if (!pool || pool->size() == 1 || chunks == 1) {
+    for (int64_t c = 0; c < chunks; c++) {
+      marks.beyond_in_chunk(x.data(), n, c, [&](float v) {
+        if (v > hi_cut) hi.push_back(v);
+        if (v < lo_cut) lo.push_back(v);
+      });
+    }
+    return;
+  }
+  std::vector<int64_t> hi_at(chunks + 1, 0), lo_at(chunks + 1, 0);  // per chunk: counts at [c + 1], then offsets
+  pool->parallel_for(chunks, [&](int64_t c) {
+    marks.beyond_in_chunk(x.data(), n, c, [&](float v) {
+      hi_at[c + 1] += v > hi_cut;
+      lo_at[c + 1] += v < lo_cut;
+    });
+  });
   for (int64_t c = 0; c < chunks; c++) hi_at[c + 1] += hi_at[c], lo_at[c + 1] += lo_at[c];
   hi.resize(hi_at[chunks]);
   lo.resize(lo_at[chunks]);
   if (hi.empty() && lo.empty()) return;  // nothing beyond the cuts
-  const float hi_cut = marks.hi_cut, lo_cut = marks.lo_cut;
-  const int64_t n = static_cast<int64_t>(x.size());
-  for_chunks(
-      pool, n,
-      [&](int64_t c, int64_t b, int64_t e) {
-        int64_t nh = hi_at[c], nl = lo_at[c];
-        auto take = [&](float v) {
-          if (v > hi_cut) hi[nh++] = v;
-          if (v < lo_cut) lo[nl++] = v;
-        };
-        for (int64_t start = b; start < e; start += kBeyondBlock) {
-          if (marks.crosses[start / kBeyondBlock] == 0) continue;
-          const int m = static_cast<int>(std::min<int64_t>(kBeyondBlock, e - start));
-          const float* p = x.data() + start;
-          // the register groups holding a value beyond a cut, one value at a time (such
-          // values are rare and scattered: a per-value scan of every marked block cost
-          // more than the marking pass)
-          const int full = m - m % kSlots;
-          for (int i = 0; i < full; i += kSlots) {
-            const VecF v = exec::load_unaligned<VecF>(p + i);
-            if (!exec::any_true((v > hi_cut) | (v < lo_cut))) continue;
-            for (int j = i; j < i + kSlots; j++) take(p[j]);
-          }
-          for (int j = full; j < m; j++) take(p[j]);
-        }
-      },
-      kExtremesChunk);
+  pool->parallel_for(chunks, [&](int64_t c) {
+    int64_t nh = hi_at[c], nl = lo_at[c];
+    marks.beyond_in_chunk(x.data(), n, c, [&](float v) {
+      if (v > hi_cut) hi[nh++] = v;
+      if (v < lo_cut) lo[nl++] = v;
+    });
+  });
 }
 
 void collect_beyond(std::span<const float> x, float hi_cut, float lo_cut, ThreadPool* pool, std::vector<float>& hi,
@@ -564,7 +609,7 @@ void collect_beyond(std::span<const float> x, float hi_cut, float lo_cut, Thread
   BeyondMarks marks(static_cast<int64_t>(x.size()), hi_cut, lo_cut);
   for_chunks(
       pool, static_cast<int64_t>(x.size()),
-      [&](int64_t c, int64_t b, int64_t e) { marks.mark_chunk<false>(x.data(), c, b, e, nullptr); }, kExtremesChunk);
+      [&](int64_t, int64_t b, int64_t e) { marks.mark_chunk<false>(x.data(), b, e, nullptr); }, kExtremesChunk);
   copy_beyond(x, marks, pool, hi, lo);
 }
 
@@ -698,12 +743,12 @@ void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
       }
     } else if (mark_extremes) {  // the scan also runs the extremes' first pass
       marks.emplace(n, top_.front(), bottom_.back());
-      parts.resize(marks->hi_at.size() - 1);
+      parts.resize(marks->chunks());
       for_chunks(
           pool, n,
           [&](int64_t c, int64_t b, int64_t e) {
             MinMax acc;
-            marks->mark_chunk<true>(x.data(), c, b, e, &acc);
+            marks->mark_chunk<true>(x.data(), b, e, &acc);
             parts[c] = finish_scan(acc, x.data() + b, e - b);
           },
           kExtremesChunk);
