@@ -498,25 +498,47 @@ void keep_extremes(std::vector<float>& kept, std::vector<float> incoming, int64_
     }
   }
 }
-// The values of x above hi_cut (into hi) and below lo_cut (into lo), in x's order. A first
-// pass over chunks of 16K values marks the 256-value blocks whose min or max lies beyond
-// a cut (BeyondMarks: two vector min/max per register, which TensorStats::add's min/max
-// scan computes anyway when the cuts are known before the sample, i.e. the kept extremes
-// are full); the values are then taken from the marked blocks only, appended in order on
-// one thread, or counted and copied to their offsets with several (no allocation on the
-// workers: per-thread malloc arenas grew the peak memory with the number of samples).
+// The values of x above hi_cut (into hi) and below lo_cut (into lo), in x's order. A pass
+// over chunks of 16K values finds the 256-value blocks whose min or max lies beyond a cut
+// (BeyondMarks: two vector min/max per register, which TensorStats::add's min/max scan
+// computes anyway when the cuts are known before the sample, i.e. the kept extremes are
+// full) and, on one thread, takes their values while the block is in L1 (a second pass
+// over the marked blocks of PP-OCRv4-det's large tensors read them back from L3: 4 % of
+// a percentile9999 run). With several threads the blocks are marked, then their values
+// counted and copied to their offsets (no allocation on the workers: per-thread malloc
+// arenas grew the peak memory with the number of samples).
 constexpr int64_t kBeyondBlock = 256;
 constexpr int64_t kExtremesChunk = 1 << 14;
 }  // namespace
 
 struct BeyondMarks {
   float hi_cut = 0, lo_cut = 0;
-  std::vector<uint8_t> crosses;  // per block: bit 0 above hi_cut, bit 1 below lo_cut
+  bool serial = true;            // chunks run in order on one thread: mark_chunk takes the values
+  std::vector<uint8_t> crosses;  // (several threads) per block: 1 if it holds a value beyond a cut
+  std::vector<float> hi, lo;     // (one thread) the values beyond the cuts, in x's order
 
-  BeyondMarks(int64_t n, float hi, float lo)
-      : hi_cut(hi), lo_cut(lo), crosses((n + kBeyondBlock - 1) / kBeyondBlock, 0) {}
-  int64_t chunks() const {
-    return (static_cast<int64_t>(crosses.size()) * kBeyondBlock + kExtremesChunk - 1) / kExtremesChunk;
+  BeyondMarks(int64_t n, float hi_cut_in, float lo_cut_in, const ThreadPool* pool)
+      : hi_cut(hi_cut_in), lo_cut(lo_cut_in), serial(!pool || pool->size() == 1 || n <= kExtremesChunk) {
+    if (!serial) crosses.assign((n + kBeyondBlock - 1) / kBeyondBlock, 0);
+  }
+  ThreadPool* chunk_pool(ThreadPool* pool) const { return serial ? nullptr : pool; }  // for for_chunks
+  int64_t chunks(int64_t n) const { return (n + kExtremesChunk - 1) / kExtremesChunk; }
+
+  // take(v) for each value of block p[0, m) beyond a cut, in order: the register groups
+  // holding one, a value at a time (such values are rare and scattered).
+  template <class Take>
+  void in_block(const float* p, int m, Take&& take) const {
+    const int full = m - m % kSlots;
+    for (int i = 0; i < full; i += kSlots) {
+      const VecF v = exec::load_unaligned<VecF>(p + i);
+      if (!exec::any_true((v > hi_cut) | (v < lo_cut))) continue;
+      for (int j = i; j < i + kSlots; j++) take(p[j]);
+    }
+    for (int j = full; j < m; j++) take(p[j]);
+  }
+  void append(float v) {
+    if (v > hi_cut) hi.push_back(v);
+    if (v < lo_cut) lo.push_back(v);
   }
 
   // Chunk [b, e) of x (b a multiple of kBeyondBlock); with kScan also adds its values to
@@ -538,52 +560,39 @@ struct BeyondMarks {
         }
       }
       for (int i = full; i < m; i++) block.add_one(i % kSlots, p[i]);
-      crosses[start / kBeyondBlock] =
-          static_cast<uint8_t>(exec::any_true(block.mx > hi_cut) | (exec::any_true(block.mn < lo_cut) << 1));
       if constexpr (kScan) acc->add_block(block);
+      if (!exec::any_true((block.mx > hi_cut) | (block.mn < lo_cut))) continue;
+      if (serial) {
+        in_block(p, m, [this](float v) { append(v); });
+      } else {
+        crosses[start / kBeyondBlock] = 1;
+      }
     }
   }
 
-  // Calls take(v) for the values of chunk c of x beyond a cut, in x's order.
+  // (several threads) take(v) for the values of chunk c of x beyond a cut, in x's order.
   template <class Take>
   void beyond_in_chunk(const float* x, int64_t n, int64_t c, Take&& take) const {
     const int64_t e = std::min(n, (c + 1) * kExtremesChunk);
     for (int64_t start = c * kExtremesChunk; start < e; start += kBeyondBlock) {
-      if (crosses[start / kBeyondBlock] == 0) continue;
-      const int m = static_cast<int>(std::min<int64_t>(kBeyondBlock, e - start));
-      const float* p = x + start;
-      // the register groups holding a value beyond a cut, one value at a time (such
-      // values are rare and scattered: a per-value scan of every marked block cost more
-      // than the marking pass)
-      const int full = m - m % kSlots;
-      for (int i = 0; i < full; i += kSlots) {
-        const VecF v = exec::load_unaligned<VecF>(p + i);
-        if (!exec::any_true((v > hi_cut) | (v < lo_cut))) continue;
-        for (int j = i; j < i + kSlots; j++) take(p[j]);
-      }
-      for (int j = full; j < m; j++) take(p[j]);
+      if (crosses[start / kBeyondBlock])
+        in_block(x + start, static_cast<int>(std::min<int64_t>(kBeyondBlock, e - start)), take);
     }
   }
 };
 
 namespace {
 
-// The second pass, after every chunk of x is marked.
-void copy_beyond(std::span<const float> x, const BeyondMarks& marks, ThreadPool* pool, std::vector<float>& hi,
+// The values marked: taken already (one thread), or counted and copied to their offsets.
+void copy_beyond(std::span<const float> x, BeyondMarks& marks, ThreadPool* pool, std::vector<float>& hi,
                  std::vector<float>& lo) {
-  const float hi_cut = marks.hi_cut, lo_cut = marks.lo_cut;
-  const int64_t n = static_cast<int64_t>(x.size()), chunks = marks.chunks();
-  hi.clear();
-  lo.clear();
-  if (!pool || pool->size() == 1 || chunks == 1) {
-    for (int64_t c = 0; c < chunks; c++) {
-      marks.beyond_in_chunk(x.data(), n, c, [&](float v) {
-        if (v > hi_cut) hi.push_back(v);
-        if (v < lo_cut) lo.push_back(v);
-      });
-    }
+  if (marks.serial) {
+    hi = std::move(marks.hi);
+    lo = std::move(marks.lo);
     return;
   }
+  const float hi_cut = marks.hi_cut, lo_cut = marks.lo_cut;
+  const int64_t n = static_cast<int64_t>(x.size()), chunks = marks.chunks(n);
   std::vector<int64_t> hi_at(chunks + 1, 0), lo_at(chunks + 1, 0);  // per chunk: counts at [c + 1], then offsets
   pool->parallel_for(chunks, [&](int64_t c) {
     marks.beyond_in_chunk(x.data(), n, c, [&](float v) {
@@ -606,9 +615,9 @@ void copy_beyond(std::span<const float> x, const BeyondMarks& marks, ThreadPool*
 
 void collect_beyond(std::span<const float> x, float hi_cut, float lo_cut, ThreadPool* pool, std::vector<float>& hi,
                     std::vector<float>& lo) {
-  BeyondMarks marks(static_cast<int64_t>(x.size()), hi_cut, lo_cut);
+  BeyondMarks marks(static_cast<int64_t>(x.size()), hi_cut, lo_cut, pool);
   for_chunks(
-      pool, static_cast<int64_t>(x.size()),
+      marks.chunk_pool(pool), static_cast<int64_t>(x.size()),
       [&](int64_t, int64_t b, int64_t e) { marks.mark_chunk<false>(x.data(), b, e, nullptr); }, kExtremesChunk);
   copy_beyond(x, marks, pool, hi, lo);
 }
@@ -742,10 +751,10 @@ void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
         for (int64_t l = 0; l < lanes; l++) lane(l);
       }
     } else if (mark_extremes) {  // the scan also runs the extremes' first pass
-      marks.emplace(n, top_.front(), bottom_.back());
-      parts.resize(marks->chunks());
+      marks.emplace(n, top_.front(), bottom_.back(), pool);
+      parts.resize(marks->chunks(n));
       for_chunks(
-          pool, n,
+          marks->chunk_pool(pool), n,
           [&](int64_t c, int64_t b, int64_t e) {
             MinMax acc;
             marks->mark_chunk<true>(x.data(), b, e, &acc);
