@@ -371,8 +371,11 @@ Tensor tensor_from_bytes(DType dtype, Shape shape, std::span<const uint8_t> byte
   require(static_cast<uint64_t>(n) * es == bytes.size(),
           what + ": expected " + std::to_string(static_cast<uint64_t>(n) * es) + " bytes for " + dtype_name(dtype) +
               shape_str(shape) + ", found " + std::to_string(bytes.size()));
-  Tensor t(dtype, std::move(shape));
-  if (!bytes.empty()) std::memcpy(t.mutable_bytes().data(), bytes.data(), bytes.size());
+  Tensor t;  // the bytes copied once (not zero-filled first): npy/npz samples of every batch
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.numel_ = n;
+  t.bytes_.assign(bytes.begin(), bytes.end());
   return t;
 }
 

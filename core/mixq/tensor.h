@@ -80,6 +80,7 @@ class Tensor {
   size_t capacity() const { return bytes_.capacity(); }
 
  private:
+  friend Tensor tensor_from_bytes(DType dtype, Shape shape, std::span<const uint8_t> bytes, const std::string& what);
   DType dtype_ = DType::Undefined;
   Shape shape_;
   int64_t numel_ = 0;
