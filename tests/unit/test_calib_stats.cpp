@@ -167,7 +167,7 @@ TEST_CASE("histogram and extremes: vector paths equal a plain scan for any size,
   }
 }
 
-TEST_CASE("statistics of a reordered tensor (Reshape/Transpose) copied from its source equal add()") {
+TEST_CASE("statistics of a reordered tensor (Reshape/Transpose) copied from its source equal add()'s values") {
   auto same = [](const TensorStats& a, const TensorStats& b) {
     REQUIRE(a.samples() == b.samples());
     REQUIRE(a.elements() == b.elements());
@@ -178,13 +178,15 @@ TEST_CASE("statistics of a reordered tensor (Reshape/Transpose) copied from its 
     REQUIRE(std::signbit(a.max()) == std::signbit(b.max()));
     REQUIRE(a.histogram().counts == b.histogram().counts);
     REQUIRE(a.histogram().th == b.histogram().th);
-    REQUIRE(a.top() == b.top());
+    REQUIRE(a.top() == b.top());  // as values: a zero's sign among them is the source's
     REQUIRE(a.bottom() == b.bottom());
   };
-  for (int64_t keep : {0, 30}) {
-    StatsConfig c;
+  // percentile9999: the same L, or a source keeping more (an earlier layer: a lower percentile)
+  for (auto [source_keep, keep] : {std::pair<int64_t, int64_t>{0, 0}, {30, 30}, {50, 30}}) {
+    StatsConfig c, cs;
     c.percentile_keep = keep;
-    TensorStats source(c), copied(c), direct(c);
+    cs.percentile_keep = source_keep;
+    TensorStats source(cs), copied(c), direct(c);
     int shared = 0;
     for (int k = 0; k < 6; k++) {
       auto x = gaussian(20000, 1.f + 0.1f * k, 900 + k);
@@ -203,10 +205,10 @@ TEST_CASE("statistics of a reordered tensor (Reshape/Transpose) copied from its 
         shared++;
       else
         copied.add(y);
-      INFO("sample " << k << " keep " << keep);
+      INFO("sample " << k << " keep " << keep << " source keeps " << source_keep);
       same(copied, direct);
     }
-    CHECK(shared >= (keep == 0 ? 6 : 1));  // extremes holding zeros are never copied
+    CHECK(shared == 6);  // extremes holding zeros (ReLU's smallest) too
   }
   SECTION("refused: other size, OCTAV's order-dependent sums, a source not one sample ahead") {
     StatsConfig c;
@@ -222,6 +224,19 @@ TEST_CASE("statistics of a reordered tensor (Reshape/Transpose) copied from its 
     p.add(x);
     CHECK_FALSE(q.add_permutation_of(p, x));
     CHECK(q.samples() == 0);
+    // a source keeping more extremes from samples smaller than twice that many (its
+    // largest and smallest overlap: TPU-MLIR counts such values twice), or fewer
+    StatsConfig k40 = c, k60 = c;
+    k40.histogram = k60.histogram = false;  // (a 2048-bin histogram alone refuses 100 values)
+    k40.percentile_keep = 40;
+    k60.percentile_keep = 60;
+    TensorStats s60(k60), t40(k40), s40(k40), t60(k60);
+    s60.add(x);
+    CHECK_FALSE(t40.add_permutation_of(s60, x));
+    s40.add(x);
+    CHECK_FALSE(t60.add_permutation_of(s40, x));
+    TensorStats u40(k40);
+    CHECK(u40.add_permutation_of(s40, x));  // the same L: copied
   }
 }
 

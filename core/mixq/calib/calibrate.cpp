@@ -83,7 +83,7 @@ const CalibrateOptions& validated(const CalibrateOptions& options) {
 // Conv epilogue fusion stays on wherever it hides none of them.
 // Layers that only reorder the values of another layer's tensor (one ONNX node: Reshape,
 // Flatten, Squeeze, Unsqueeze, Transpose, Identity): their statistics can be copied from
-// that layer's (TensorStats::add_permutation_of checks when that is exact).
+// that layer's (TensorStats::add_permutation_of says when).
 std::vector<int> permuting_layers(const AnalyzedModel& am, const std::map<std::string, int>& layer_of_tensor) {
   static const std::set<std::string> kReorders = {"Reshape",   "Flatten",   "Squeeze",
                                                   "Unsqueeze", "Transpose", "Identity"};
@@ -195,7 +195,7 @@ struct Calibration::State {
   struct LayerTurn {
     std::mutex m;
     std::condition_variable cv;
-    int64_t next = 0;  // the batch whose statistics this layer takes next
+    std::atomic<int64_t> next{0};  // the batch whose statistics this layer takes next (set under m)
   };
   std::unique_ptr<LayerTurn[]> turns;
   std::atomic<bool> stopped{false};
@@ -206,7 +206,8 @@ struct Calibration::State {
   std::map<std::string, int> layer_of_tensor;  // layers keyed by the ONNX tensor they publish
   std::vector<bool> asym;
   std::vector<std::unique_ptr<TensorStats>> stats;
-  std::vector<int> permutes;  // layer whose tensor holds the same values reordered (-1: none)
+  std::vector<int> permutes;                  // layer whose tensor holds the same values reordered (-1: none)
+  std::vector<std::vector<int>> permuted_by;  // the layers whose `permutes` is this one
   std::vector<std::string> layer_tensor;
   int64_t runs_expected = 0;
   int64_t extremes_runs = 0;  // runs the percentile extremes are sized for (shard_total_samples)
@@ -229,14 +230,27 @@ void Calibration::State::tap_in_order(int64_t run, const std::string& tensor, co
   if (it == layer_of_tensor.end()) return;
   const int li = it->second;
   LayerTurn& turn = turns[li];
+  // Layer li takes batch `run` after batch run-1, and after the layers that copy their
+  // statistics from it have copied batch run-1's (so that they always can: the copies do
+  // not depend on timing).
+  auto ready = [&] {
+    if (turn.next.load() != run) return false;
+    for (int c : permuted_by[li])
+      if (turns[c].next.load() < run) return false;
+    return true;
+  };
   std::unique_lock<std::mutex> lock(turn.m);
-  turn.cv.wait(lock, [&] { return turn.next == run || stopped.load(); });
-  if (turn.next != run) throw LaneStopped();
+  turn.cv.wait(lock, [&] { return ready() || stopped.load(); });
+  if (!ready()) throw LaneStopped();
   const int src = permutes[li];
   observe(li, tensor, value, pool, src >= 0 ? &turns[src].m : nullptr, lane_tally);
   turn.next = run + 1;
   lock.unlock();
   turn.cv.notify_all();
+  if (src >= 0) {  // the source may wait for this layer (under its mutex: no lost wake-up)
+    std::lock_guard<std::mutex> source_lock(turns[src].m);
+    turns[src].cv.notify_all();
+  }
 }
 
 void Calibration::State::stop_lanes() {
@@ -266,7 +280,7 @@ void Calibration::State::observe(int li, const std::string& tensor, const Tensor
   if (src >= 0 && value.dtype() == DType::Float32) {
     std::unique_lock<std::mutex> lock;
     if (source_lock) lock = std::unique_lock<std::mutex>(*source_lock);
-    // (with lanes, a later batch may have added the source already: then add() below)
+    // (the source holds this batch's statistics: with lanes it waits for this layer)
     copied = stats[src] && stats[li]->add_permutation_of(*stats[src], value.f32());
   }
   if (copied) {
@@ -302,6 +316,9 @@ Calibration::Calibration(const AnalyzedModel& am, const DataSelection& data, Rea
   }
   s.asym = s.options.part_asymmetric ? asymmetric_layers(am.layers) : std::vector<bool>(s.num_layers, false);
   s.permutes = permuting_layers(am, s.layer_of_tensor);
+  s.permuted_by.resize(s.num_layers);
+  for (int i = 0; i < s.num_layers; i++)
+    if (s.permutes[i] >= 0) s.permuted_by[s.permutes[i]].push_back(i);
   s.stats.resize(s.num_layers);
   s.layer_tensor.resize(s.num_layers);
   s.turns = std::make_unique<State::LayerTurn[]>(static_cast<size_t>(s.num_layers));

@@ -817,17 +817,18 @@ void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
 
 bool TensorStats::add_permutation_of(const TensorStats& source, std::span<const float> x) {
   const StatsConfig &a = config_, &b = source.config_;
-  const bool same_config = a.bins == b.bins && a.histogram == b.histogram && a.octav == b.octav &&
-                           a.aciq_gauss == b.aciq_gauss && a.aciq_laplace == b.aciq_laplace &&
-                           a.percentile_keep == b.percentile_keep;
-  if (!same_config || a.octav || a.aciq_gauss || a.aciq_laplace) return false;
   const int64_t n = static_cast<int64_t>(x.size());
+  // percentile9999: a later layer keeps fewer extremes (a higher percentile); when every
+  // sample holds 2 L of the source's (disjoint largest and smallest), this layer's L
+  // extremes are the last L of the source's.
+  const bool keep_ok = a.percentile_keep == b.percentile_keep ||
+                       (a.percentile_keep > 0 && b.percentile_keep > a.percentile_keep && n >= 2 * b.percentile_keep);
+  const bool same_config = a.bins == b.bins && a.histogram == b.histogram && a.octav == b.octav &&
+                           a.aciq_gauss == b.aciq_gauss && a.aciq_laplace == b.aciq_laplace && keep_ok;
+  if (!same_config || a.octav || a.aciq_gauss || a.aciq_laplace) return false;
   if (source.samples_ != samples_ + 1) return false;
   if (source.elements_ + (source.nonfinite_ - nonfinite_) != n) return false;  // this sample's size
-  if (a.percentile_keep > 0 &&
-      (source.top_.empty() || !(source.top_.front() > 0.f) || source.bottom_.empty() || !(source.bottom_.back() < 0.f)))
-    return false;  // kept extremes with zeros: their signs depend on the order
-  if (static_cast<int64_t>(source.hist_.counts.size()) > n) return false;  // copying would cost more
+  if (static_cast<int64_t>(source.hist_.counts.size()) > n) return false;      // copying would cost more
   // A zero min or max keeps the sign add() gives it: the earlier one if it was zero
   // already, else this sample's first zero (the sequential scan's tie rule).
   float zero = 0.f;
@@ -838,9 +839,14 @@ bool TensorStats::add_permutation_of(const TensorStats& source, std::span<const 
   }
   const float old_min = min_, old_max = max_;
   const bool first = samples_ == 0;
+  const StatsConfig mine = config_;
   *this = source;
+  config_ = mine;
   if (min_ == 0.f) min_ = !first && old_min == 0.f ? old_min : zero;
   if (max_ == 0.f) max_ = !first && old_max == 0.f ? old_max : zero;
+  const auto L = static_cast<size_t>(config_.percentile_keep);
+  if (top_.size() > L) top_.erase(top_.begin(), top_.end() - static_cast<std::ptrdiff_t>(L));
+  if (bottom_.size() > L) bottom_.resize(L);
   return true;
 }
 

@@ -67,11 +67,15 @@ class TensorStats {
   // `pool` (optional) parallelizes over fixed chunks: same result for any thread count.
   void add(std::span<const float> x, ThreadPool* pool = nullptr);
   // Adds the sample x whose values are a permutation of the sample `source` has just
-  // added (a Reshape/Transpose/... of it), by copying source's state when that is
-  // exactly what add(x) would give: the same config, the same samples before, no
-  // order-dependent part (OCTAV/ACIQ float sums; kept extremes holding zeros), and a
-  // histogram no larger than the sample; a zero min or max takes the sign add() would
-  // (x is scanned for its first zero). Returns false (nothing changed) otherwise: call add().
+  // added (a Reshape/Transpose/... of it), by copying source's state: the same config
+  // (or, for percentile9999, more extremes kept by the source, from samples of at least
+  // 2 L of its values), the same samples before, no order-dependent float sums
+  // (OCTAV/ACIQ), and a histogram no larger than the sample; a zero min or max takes the
+  // sign add() would (x is scanned for its first zero). This is what add(x) would give,
+  // except the signs of zeros among kept extremes (the source's order decides them, as
+  // it decides a TPU-MLIR sort's): the caller's choice to copy must not depend on timing
+  // (calibrate.cpp: a source waits for its permutations). Returns false (nothing changed)
+  // otherwise: call add().
   bool add_permutation_of(const TensorStats& source, std::span<const float> x);
   // Appends the statistics of a later, disjoint shard of samples (statistics.h states
   // what is exact): min/max, counts and extremes as if its samples had followed; its
