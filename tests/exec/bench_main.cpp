@@ -24,7 +24,8 @@
 //                                                         on one thread (as a sample lane does), each tensor
 //                                                         read just before (in cache as after its kernel),
 //                                                         without inference; percentile9999 keeps the
-//                                                         extremes calibrate would for REPEAT+1 samples
+//                                                         extremes calibrate would for REPEAT+1 samples;
+//                                                         also the values and the nonzero values counted
 //   mixq_exec_bench --peak [THREADS]                   -> "peak_gflops G" (exec::sgemm 1024^3,
 //                                                         one product per thread)
 #include <Eigen/Core>
@@ -178,8 +179,11 @@ int main(int argc, char** argv) {
         stats.emplace_back(mixq::calib::stats_config_for(cali, 2048, keep));
       }
       std::vector<double> per_sample;
-      size_t values = 0;
-      for (const auto& t : tensors) values += t.size();
+      size_t values = 0, nonzero = 0;  // (a histogram counts each nonzero |x|)
+      for (const auto& t : tensors) {
+        values += t.size();
+        for (float v : t) nonzero += v != 0.f;
+      }
       volatile float sink = 0;
       for (int i = 0; i < repeat + 1; ++i) {
         double ms = 0;
@@ -194,8 +198,8 @@ int main(int argc, char** argv) {
         if (i > 0) per_sample.push_back(ms);  // the first sample sets the ranges
       }
       std::sort(per_sample.begin(), per_sample.end());
-      std::printf("stats_ms_per_sample median=%.3f min=%.3f tensors=%zu values=%zu\n",
-                  per_sample[per_sample.size() / 2], per_sample[0], tensors.size(), values);
+      std::printf("stats_ms_per_sample median=%.3f min=%.3f tensors=%zu values=%zu nonzero=%zu\n",
+                  per_sample[per_sample.size() / 2], per_sample[0], tensors.size(), values, nonzero);
       return 0;
     }
     std::vector<double> ms, tap_ms;
