@@ -400,6 +400,24 @@ TEST_CASE("percentile extremes: TPU-MLIR's per-sample concatenation, overlapping
   CHECK(s.bottom() == std::vector<float>(concat.begin(), concat.begin() + 8));
 }
 
+// The L largest and L smallest of every sample's L smallest and L largest values (TPU-MLIR's
+// per-sample concatenation, samples of at least 2 L values), by full sorts: what
+// TensorStats keeps for percentile9999.
+struct ReferenceExtremes {
+  size_t L;
+  std::vector<float> top, bottom;
+  void add(std::vector<float> x) {
+    std::sort(x.begin(), x.end());
+    for (auto* kept : {&top, &bottom}) {
+      kept->insert(kept->end(), x.begin(), x.begin() + static_cast<std::ptrdiff_t>(L));
+      kept->insert(kept->end(), x.end() - static_cast<std::ptrdiff_t>(L), x.end());
+      std::sort(kept->begin(), kept->end());
+    }
+    top.erase(top.begin(), top.end() - static_cast<std::ptrdiff_t>(L));
+    bottom.resize(L);
+  }
+};
+
 TEST_CASE("percentile extremes: ReLU outputs (ties at the cut) and later samples scanned once, any thread count") {
   // A ReLU output's L smallest values are zeros: nothing lies below the estimated cut, the
   // ties fill the list (first sample); later samples are marked during the min/max scan.
@@ -409,7 +427,7 @@ TEST_CASE("percentile extremes: ReLU outputs (ties at the cut) and later samples
     c.histogram = false;
     c.percentile_keep = 500;
     TensorStats s(c);
-    std::vector<float> top, bottom;
+    ReferenceExtremes ref{500};
     float mn = INFINITY, mx = -INFINITY;
     for (int k = 0; k < 4; k++) {
       auto x = gaussian(70001, 1.f + 0.5f * k, 700 + k);
@@ -418,20 +436,13 @@ TEST_CASE("percentile extremes: ReLU outputs (ties at the cut) and later samples
       }
       if (k == 2) x[123] = 1e6f;  // one value far beyond the kept ones
       s.add(x, &pool);
-      auto sorted = x;
-      std::sort(sorted.begin(), sorted.end());
-      for (auto* kept : {&top, &bottom}) {
-        kept->insert(kept->end(), sorted.begin(), sorted.begin() + 500);
-        kept->insert(kept->end(), sorted.end() - 500, sorted.end());
-        std::sort(kept->begin(), kept->end());
-      }
-      top.erase(top.begin(), top.end() - 500);
-      bottom.resize(500);
+      ref.add(x);
       INFO("threads " << threads << " sample " << k);
-      REQUIRE(s.top() == top);
-      REQUIRE(s.bottom() == bottom);
-      mn = std::min(mn, sorted.front());
-      mx = std::max(mx, sorted.back());
+      REQUIRE(s.top() == ref.top);
+      REQUIRE(s.bottom() == ref.bottom);
+      const auto [lo, hi] = std::minmax_element(x.begin(), x.end());
+      mn = std::min(mn, *lo);
+      mx = std::max(mx, *hi);
       REQUIRE(s.max() == mx);
       REQUIRE(s.min() == mn);
     }
@@ -448,23 +459,15 @@ TEST_CASE("percentile extremes: many samples, few new extremes each (runs moved 
     c.histogram = false;
     c.percentile_keep = 400;
     TensorStats s(c);
-    std::vector<float> top, bottom;
+    ReferenceExtremes ref{400};
     for (int k = 0; k < 60; k++) {
       auto x = gaussian(20000 + 37 * k, k == 41 ? 3.f : 1.f, 900 + k);
       for (float& v : x) v = std::round(v * 64.f) / 64.f;
       s.add(x, &pool);
-      auto sorted = x;
-      std::sort(sorted.begin(), sorted.end());
-      for (auto* kept : {&top, &bottom}) {
-        kept->insert(kept->end(), sorted.begin(), sorted.begin() + 400);
-        kept->insert(kept->end(), sorted.end() - 400, sorted.end());
-        std::sort(kept->begin(), kept->end());
-      }
-      top.erase(top.begin(), top.end() - 400);
-      bottom.resize(400);
+      ref.add(x);
       INFO("threads " << threads << " sample " << k);
-      REQUIRE(s.top() == top);
-      REQUIRE(s.bottom() == bottom);
+      REQUIRE(s.top() == ref.top);
+      REQUIRE(s.bottom() == ref.bottom);
     }
   }
 }
