@@ -233,6 +233,10 @@ TEST_CASE("statistics of a reordered tensor (Reshape/Transpose) copied from its 
     TensorStats s60(k60), t40(k40), s40(k40), t60(k60);
     s60.add(x);
     CHECK_FALSE(t40.add_permutation_of(s60, x));
+    t40.add(x);
+    auto wide = gaussian(1000, 1.f, 6);  // large enough, but the source kept duplicates of x's
+    s60.add(wide);
+    CHECK_FALSE(t40.add_permutation_of(s60, wide));
     s40.add(x);
     CHECK_FALSE(t60.add_permutation_of(s40, x));
     TensorStats u40(k40);

@@ -777,6 +777,7 @@ void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
     if (static_cast<double>(new_abs) <= hist_.th) {
       for (const auto& lc : lane_counts) sum_copies(lc, copies, hist_.counts);
       elements_ = n;
+      min_elements_ = samples_ == 0 ? n : std::min(min_elements_, n);
       min_ = new_min;
       max_ = new_max;
       samples_++;
@@ -799,6 +800,7 @@ void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
     x = finite;
   }
   elements_ = static_cast<int64_t>(x.size());
+  min_elements_ = samples_ == 0 ? elements_ : std::min(min_elements_, elements_);
   if (x.empty()) {
     samples_++;
     return;
@@ -819,10 +821,11 @@ bool TensorStats::add_permutation_of(const TensorStats& source, std::span<const 
   const StatsConfig &a = config_, &b = source.config_;
   const int64_t n = static_cast<int64_t>(x.size());
   // percentile9999: a later layer keeps fewer extremes (a higher percentile); when every
-  // sample holds 2 L of the source's (disjoint largest and smallest), this layer's L
+  // sample held 2 L of the source's (disjoint largest and smallest), this layer's L
   // extremes are the last L of the source's.
-  const bool keep_ok = a.percentile_keep == b.percentile_keep ||
-                       (a.percentile_keep > 0 && b.percentile_keep > a.percentile_keep && n >= 2 * b.percentile_keep);
+  const bool keep_ok =
+      a.percentile_keep == b.percentile_keep ||
+      (a.percentile_keep > 0 && b.percentile_keep > a.percentile_keep && source.min_elements_ >= 2 * b.percentile_keep);
   const bool same_config = a.bins == b.bins && a.histogram == b.histogram && a.octav == b.octav &&
                            a.aciq_gauss == b.aciq_gauss && a.aciq_laplace == b.aciq_laplace && keep_ok;
   if (!same_config || a.octav || a.aciq_gauss || a.aciq_laplace) return false;
@@ -862,6 +865,7 @@ void TensorStats::merge(const TensorStats& later) {
   max_ = first ? later.max_ : std::max(max_, later.max_);
   samples_ += later.samples_;
   elements_ = later.elements_;
+  min_elements_ = first ? later.min_elements_ : std::min(min_elements_, later.min_elements_);
   nonfinite_ += later.nonfinite_;
   if (config_.histogram) {
     if (first) {

@@ -68,8 +68,8 @@ class TensorStats {
   void add(std::span<const float> x, ThreadPool* pool = nullptr);
   // Adds the sample x whose values are a permutation of the sample `source` has just
   // added (a Reshape/Transpose/... of it), by copying source's state: the same config
-  // (or, for percentile9999, more extremes kept by the source, from samples of at least
-  // 2 L of its values), the same samples before, no order-dependent float sums
+  // (or, for percentile9999, more extremes kept by the source, every sample of which had
+  // at least 2 L of its values), the same samples before, no order-dependent float sums
   // (OCTAV/ACIQ), and a histogram no larger than the sample; a zero min or max takes the
   // sign add() would (x is scanned for its first zero). This is what add(x) would give,
   // except the signs of zeros among kept extremes (the source's order decides them, as
@@ -106,6 +106,7 @@ class TensorStats {
   void add_others(std::span<const float> x, ThreadPool* pool, BeyondMarks* marked = nullptr);
   StatsConfig config_;
   int64_t samples_ = 0, elements_ = 0, nonfinite_ = 0;
+  int64_t min_elements_ = 0;  // the fewest finite values of a sample (0: unknown, e.g. loaded statistics)
   float min_ = 0, max_ = 0;
   Histogram hist_;
   double octav_sum_ = 0, aciq_gauss_sum_ = 0, aciq_laplace_sum_ = 0;
