@@ -422,58 +422,62 @@ struct ReferenceExtremes {
   }
 };
 
-TEST_CASE("percentile extremes: ReLU outputs (ties at the cut) and later samples scanned once, any thread count") {
-  // A ReLU output's L smallest values are zeros: nothing lies below the estimated cut, the
-  // ties fill the list (first sample); later samples are marked during the min/max scan.
+// Adds samples make(k), k < count, to percentile9999 statistics keeping L, on 1 and on 3
+// threads, and requires the kept extremes of ReferenceExtremes after each sample; then
+// check(stats, x, k) for anything else.
+template <class Make, class Check>
+void require_extremes(size_t L, int count, Make make, Check check) {
   for (int threads : {1, 3}) {
     mixq::ThreadPool pool(threads);
     StatsConfig c;
     c.histogram = false;
-    c.percentile_keep = 500;
+    c.percentile_keep = static_cast<int64_t>(L);
     TensorStats s(c);
-    ReferenceExtremes ref{500};
-    float mn = INFINITY, mx = -INFINITY;
-    for (int k = 0; k < 4; k++) {
-      auto x = gaussian(70001, 1.f + 0.5f * k, 700 + k);
-      if (k < 3) {
-        for (float& v : x) v = v > 0 ? v : 0.f;  // half zeros
-      }
-      if (k == 2) x[123] = 1e6f;  // one value far beyond the kept ones
+    ReferenceExtremes ref{L};
+    for (int k = 0; k < count; k++) {
+      const std::vector<float> x = make(k);
       s.add(x, &pool);
       ref.add(x);
       INFO("threads " << threads << " sample " << k);
       REQUIRE(s.top() == ref.top);
       REQUIRE(s.bottom() == ref.bottom);
-      const auto [lo, hi] = std::minmax_element(x.begin(), x.end());
-      mn = std::min(mn, *lo);
-      mx = std::max(mx, *hi);
-      REQUIRE(s.max() == mx);
-      REQUIRE(s.min() == mn);
+      check(s, x, k);
     }
   }
+}
+
+TEST_CASE("percentile extremes: ReLU outputs (ties at the cut) and later samples scanned once, any thread count") {
+  // A ReLU output's L smallest values are zeros: nothing lies below the estimated cut, the
+  // ties fill the list (first sample); later samples are marked during the min/max scan.
+  auto make = [](int k) {
+    auto x = gaussian(70001, 1.f + 0.5f * k, 700 + k);
+    if (k < 3) {
+      for (float& v : x) v = v > 0 ? v : 0.f;  // half zeros
+    }
+    if (k == 2) x[123] = 1e6f;  // one value far beyond the kept ones
+    return x;
+  };
+  float mn = INFINITY, mx = -INFINITY;
+  require_extremes(500, 4, make, [&](const TensorStats& s, const std::vector<float>& x, int k) {
+    if (k == 0) mn = INFINITY, mx = -INFINITY;  // (a new thread count)
+    const auto [lo, hi] = std::minmax_element(x.begin(), x.end());
+    mn = std::min(mn, *lo);
+    mx = std::max(mx, *hi);
+    REQUIRE(s.max() == mx);
+    REQUIRE(s.min() == mn);
+  });
 }
 
 TEST_CASE("percentile extremes: many samples, few new extremes each (runs moved in place), ties, any thread count") {
   // After the first samples each brings a few values beyond the cuts, merged by moving the
   // kept runs between them; a wide sample brings many (the linear merge). Values are
   // rounded to 1/64 so that many are equal, at the cuts too.
-  for (int threads : {1, 3}) {
-    mixq::ThreadPool pool(threads);
-    StatsConfig c;
-    c.histogram = false;
-    c.percentile_keep = 400;
-    TensorStats s(c);
-    ReferenceExtremes ref{400};
-    for (int k = 0; k < 60; k++) {
-      auto x = gaussian(20000 + 37 * k, k == 41 ? 3.f : 1.f, 900 + k);
-      for (float& v : x) v = std::round(v * 64.f) / 64.f;
-      s.add(x, &pool);
-      ref.add(x);
-      INFO("threads " << threads << " sample " << k);
-      REQUIRE(s.top() == ref.top);
-      REQUIRE(s.bottom() == ref.bottom);
-    }
-  }
+  auto make = [](int k) {
+    auto x = gaussian(20000 + 37 * k, k == 41 ? 3.f : 1.f, 900 + k);
+    for (float& v : x) v = std::round(v * 64.f) / 64.f;
+    return x;
+  };
+  require_extremes(400, 60, make, [](const TensorStats&, const std::vector<float>&, int) {});
 }
 
 TEST_CASE("mse (OCTAV) and ACIQ: mean of per-sample estimates against plain formulas") {
