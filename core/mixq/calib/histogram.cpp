@@ -155,6 +155,11 @@ void bin_range(const float* x, int64_t count, float wf, int64_t n, int64_t copie
   VecI zero_slot;
   for (int k = 0; k < kSlots; k++) zero_slot[k] = zero_base + (k & (kZeroSlots - 1));
 #endif
+  // Accumulated in a local copy, kept in registers: through `acc`, every register's
+  // minimum, maximum and count were stored again (the index stores may alias anything):
+  // yolov5n-face's statistics 0.95x.
+  MinMax scan;
+  if constexpr (kScan) scan = *acc;
   for (int64_t start = 0; start < count; start += kBlock) {
     const int m = static_cast<int>(std::min<int64_t>(kBlock, count - start));
     const float* p = x + start;
@@ -163,7 +168,7 @@ void bin_range(const float* x, int64_t count, float wf, int64_t n, int64_t copie
     for (int i = 0; i < full; i += kSlots) {
       const VecF v = exec::load_unaligned<VecF>(p + i);
       const VecF a = abs_of(v);
-      if constexpr (kScan) acc->add(v, a);
+      if constexpr (kScan) scan.add(v, a);
       VecF q = a / wf + 0.5f;
       q = q < limit ? q : limit;  // NaN, inf and values past the range: the overflow slot
 #if defined(__AVX512F__)
@@ -187,7 +192,7 @@ void bin_range(const float* x, int64_t count, float wf, int64_t n, int64_t copie
     }
     for (int i = full; i < m; i++) {
       const float v = p[i];
-      if constexpr (kScan) acc->add_one(i % kSlots, v);
+      if constexpr (kScan) scan.add_one(i % kSlots, v);
       float q = std::fabs(v) / wf + 0.5f;
       q = q < limit ? q : limit;
       idx[used++] = v == 0.f ? zero_base + (i & (kZeroSlots - 1)) : static_cast<int32_t>(q);
@@ -199,6 +204,7 @@ void bin_range(const float* x, int64_t count, float wf, int64_t n, int64_t copie
       count_into<1>(idx, used, counts, stride);
     }
   }
+  if constexpr (kScan) *acc = scan;
 }
 
 // Adds the copies of one lane to `counts` (n bins; overflow and zero slots dropped).
