@@ -135,9 +135,15 @@ int64_t lanes_for(int64_t values, int64_t bins, const ThreadPool* pool) {
 // increments when consecutive values fall in the same bin).
 template <int kCopies, class Count>
 inline void count_into(const int32_t* idx, int m, Count* counts, int64_t stride) {
+  Count* const c0 = counts;
+  Count* const c1 = counts + (kCopies == 2 ? stride : 0);  // its own base: no add per value
   int i = 0;
-  for (; i + kCopies <= m; i += kCopies)
-    for (int c = 0; c < kCopies; c++) counts[c * stride + idx[i + c]]++;
+  for (; i + 4 <= m; i += 4) {
+    c0[idx[i]]++;
+    c1[idx[i + 1]]++;
+    c0[idx[i + 2]]++;
+    c1[idx[i + 3]]++;
+  }
   for (; i < m; i++) counts[idx[i]]++;
 }
 
