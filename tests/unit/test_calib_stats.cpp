@@ -433,7 +433,7 @@ void require_extremes(size_t L, int count, Make make, Check check) {
     c.histogram = false;
     c.percentile_keep = static_cast<int64_t>(L);
     TensorStats s(c);
-    ReferenceExtremes ref{L};
+    ReferenceExtremes ref{L, {}, {}};
     for (int k = 0; k < count; k++) {
       const std::vector<float> x = make(k);
       s.add(x, &pool);
@@ -466,6 +466,29 @@ TEST_CASE("percentile extremes: ReLU outputs (ties at the cut) and later samples
     REQUIRE(s.max() == mx);
     REQUIRE(s.min() == mn);
   });
+}
+
+TEST_CASE("percentile extremes: first-sample cuts hold L values on feature maps whose rows alias a stride") {
+  // 128 planes of 160 x 160 (n = 16384 x 200: a fixed stride of 200 would read only columns
+  // 0, 40, 80 and 120); the largest values are all in the border column 0, and L is a
+  // third of that column: a strided subsample sees the column 40x too often and cuts
+  // above most of it.
+  const int64_t w = 160, planes = 128, n = planes * w * w;
+  std::mt19937 g(7);
+  std::uniform_real_distribution<float> body(-1.f, 1.f), border(10.f, 20.f);
+  std::vector<float> x(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; i++) x[static_cast<size_t>(i)] = i % w == 0 ? border(g) : body(g);
+  const int64_t L = n / w / 3;
+  float hi_cut = 0, lo_cut = 0;
+  REQUIRE(estimate_extreme_cuts(x, L, 2, hi_cut, lo_cut));
+  const auto at_or_above = std::count_if(x.begin(), x.end(), [&](float v) { return v >= hi_cut; });
+  const auto at_or_below = std::count_if(x.begin(), x.end(), [&](float v) { return v <= lo_cut; });
+  CHECK(at_or_above >= L);
+  CHECK(at_or_below >= L);
+  // and the cuts are tight: a few times L, not the whole border column and more
+  CHECK(at_or_above < 6 * L);
+  // a rank too large for the subsample is refused
+  CHECK_FALSE(estimate_extreme_cuts(x, n / 4, 2, hi_cut, lo_cut));
 }
 
 TEST_CASE("percentile extremes: many samples, few new extremes each (runs moved in place), ties, any thread count") {

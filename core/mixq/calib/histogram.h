@@ -113,6 +113,13 @@ class TensorStats {
   std::vector<float> top_, bottom_;
 };
 
+// Cuts for the L largest and L smallest values of a sample x (percentile9999's first
+// sample), from quantiles of a subsample of x (one value at a pseudo-random position per
+// window, so that no stride aliases with feature-map rows) at `margin` times the expected
+// rank plus 16: at least L values lie at or beyond each cut except in rare samples (the
+// caller checks). False when the subsample is too small for that rank.
+bool estimate_extreme_cuts(std::span<const float> x, int64_t L, int64_t margin, float& hi_cut, float& lo_cut);
+
 // One sample's OCTAV clipping scale (TPU-MLIR's 'mse' method): s0 = sum|x| / #(|x|>0),
 // s <- sum_{|x|>s}|x| / (4^-bits/3/u * #(|x|<=s) + #(|x|>s)), u = 4 if |min x| < 1e-6
 // else 1, at most 20 iterations, stop when the step is < 1e-6 (the last s kept).
