@@ -664,7 +664,11 @@ bool fill_ties(std::span<const float> x, float cut, int64_t L, std::vector<float
 // selected over millions of values, a copy and two nth_element: 8 % of a 30-sample run).
 bool estimate_extreme_cuts(std::span<const float> x, int64_t L, int64_t margin, float& hi_cut, float& lo_cut) {
   const int64_t n = static_cast<int64_t>(x.size());
-  const int64_t stride = std::max<int64_t>(1, n / 16384);
+  // 64 expected values beyond each cut are plenty (the rank has a margin): a subsample of
+  // 64 n / L values, at least 2048 and at most 16384 (fastestdet's first samples had taken
+  // 16384 of 40K-value tensors, twice selected, on every layer).
+  const int64_t size = std::clamp<int64_t>(64 * (n / std::max<int64_t>(L, 1)), 2048, 16384);
+  const int64_t stride = std::max<int64_t>(1, n / size);
   std::vector<float> sub;
   sub.reserve(n / stride + 1);
   for (int64_t w = 0; w < n; w += stride) {
