@@ -491,6 +491,24 @@ TEST_CASE("percentile extremes: first-sample cuts hold L values on feature maps 
   CHECK_FALSE(estimate_extreme_cuts(x, n / 4, 2, hi_cut, lo_cut));
 }
 
+TEST_CASE("percentile extremes: thousands kept (radix-sorted), negatives, signed zeros, ties, any thread count") {
+  // L = 3000: the first samples bring thousands of new extremes each, sorted by the radix
+  // path; values rounded to 1/256 (ties), one sample ReLU-like with zeros of both signs as
+  // its smallest values.
+  auto make = [](int k) {
+    auto x = gaussian(24000, 1.f + 0.25f * static_cast<float>(k), 1300 + k);
+    for (size_t i = 0; i < x.size(); i++) {
+      x[i] = std::round(x[i] * 256.f) / 256.f;
+      if (k == 1 && x[i] <= 0.f) x[i] = i % 2 ? 0.f : -0.f;
+    }
+    return x;
+  };
+  require_extremes(3000, 5, make, [](const TensorStats& s, const std::vector<float>&, int) {
+    REQUIRE(std::is_sorted(s.top().begin(), s.top().end()));
+    REQUIRE(std::is_sorted(s.bottom().begin(), s.bottom().end()));
+  });
+}
+
 TEST_CASE("percentile extremes: many samples, few new extremes each (runs moved in place), ties, any thread count") {
   // After the first samples each brings a few values beyond the cuts, merged by moving the
   // kept runs between them; a wide sample brings many (the linear merge). Values are

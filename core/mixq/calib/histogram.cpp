@@ -1,10 +1,12 @@
 #include "mixq/calib/histogram.h"
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <cmath>
 #include <cstring>
 #include <optional>
+#include <utility>
 
 #include "mixq/error.h"
 #include "mixq/exec/thread_pool.h"
@@ -439,6 +441,38 @@ double aciq_laplace_clip(std::span<const float> x) {
 }
 
 namespace {
+// Sorts finite floats ascending, -0 before +0 (std::sort leaves equal zeros in any order;
+// every use here takes zeros' magnitudes). Past 2048 values an LSD radix sort on the
+// order-preserving 32-bit keys, three passes of 11 bits: a layer's first percentile9999
+// samples sort tens of thousands of extremes each (PP-OCRv4-det: std::sort was 12 % of
+// the CPU of a run's first 10 samples).
+void sort_values(std::vector<float>& v) {
+  const size_t n = v.size();
+  if (n < 2048) {
+    std::sort(v.begin(), v.end());
+    return;
+  }
+  std::vector<uint32_t> keys(n), other(n);
+  for (size_t i = 0; i < n; i++) {
+    uint32_t b;
+    std::memcpy(&b, &v[i], sizeof b);
+    keys[i] = b & 0x80000000u ? ~b : b | 0x80000000u;  // negatives reversed, below positives
+  }
+  for (int shift : {0, 11, 22}) {
+    std::array<uint32_t, 2048> start{};
+    for (uint32_t k : keys) start[(k >> shift) & 2047]++;
+    uint32_t sum = 0;
+    for (uint32_t& c : start) sum += std::exchange(c, sum);
+    for (uint32_t k : keys) other[start[(k >> shift) & 2047]++] = k;
+    keys.swap(other);
+  }
+  for (size_t i = 0; i < n; i++) {
+    const uint32_t k = keys[i];
+    const uint32_t b = k & 0x80000000u ? k & 0x7fffffffu : ~k;
+    std::memcpy(&v[i], &b, sizeof b);
+  }
+}
+
 // Keeps the `keep` largest (or smallest) of `kept` + `incoming`, sorted ascending.
 void keep_extremes(std::vector<float>& kept, std::vector<float> incoming, int64_t keep, bool largest) {
   if (incoming.empty()) return;
@@ -451,7 +485,7 @@ void keep_extremes(std::vector<float>& kept, std::vector<float> incoming, int64_
       incoming.resize(keep);
     }
   }
-  std::sort(incoming.begin(), incoming.end());
+  sort_values(incoming);
   const int64_t K = static_cast<int64_t>(kept.size()), r = static_cast<int64_t>(incoming.size());
   if (K == keep) {
     // A full list (every sample after the first): std::merge(kept, incoming) (kept first
