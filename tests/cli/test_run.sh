@@ -27,6 +27,9 @@ check "--dump_all keeps the graph input under its bare name" "keys '$T/all.npz' 
 check "--dump_all --keys onnx has ONNX tensor names" "keys '$T/all_onnx.npz' | grep -qx stride_8 && [ \$(keys '$T/all_onnx.npz' | wc -l) -gt '$n_keys' ]"
 "$MIXQ" run "$MODEL" --test_input "$IN" -o "$T/r.npz" --repeat 3 --threads 1 > "$T/rep" 2>&1
 check "--repeat prints latency_ms median= min=" "grep -Eq '^latency_ms median=[0-9.]+ min=[0-9.]+' '$T/rep'"
+"$MIXQ" run "$MODEL" --test_input "$IN" -o "$T/r.npz" --repeat 3 --threads 1 --json "$T/rep.json" > /dev/null 2>&1
+check "--repeat --json: latency_ms has min <= median and min <= mean (throughput), repeat 3" \
+  "node -e \"const l=JSON.parse(require('fs').readFileSync('$T/rep.json')).latency_ms; process.exit(l.repeat===3 && l.min<=l.median && l.min<=l.mean && l.mean>0 ? 0 : 1)\""
 "$MIXQ" run "$MODEL" --test_input "$IN" -o "$T/c.npz" --keys onnx --compress > /dev/null 2>&1
 check "--compress writes a readable deflated npz" "node '$ROOT/tools/npz_diff.js' '$T/c.npz' '$T/onnx.npz' > /dev/null"
 
