@@ -54,6 +54,26 @@ inline bool any_true(M m) {
   return any;
 }
 
+// Bit k set when lane k of a vector comparison's result (true = -1) is set.
+template <class M>
+inline unsigned lane_bits(M m) {
+  static_assert(sizeof(M) / sizeof(m[0]) <= 32);
+#if defined(__AVX512F__)
+  if constexpr (sizeof(M) == 64) return _mm512_test_epi32_mask((__m512i)m, (__m512i)m);
+#endif
+#if defined(__AVX__)
+  if constexpr (sizeof(M) == 32) return static_cast<unsigned>(_mm256_movemask_ps((__m256)m));
+#endif
+#if defined(__wasm_simd128__)
+  if constexpr (sizeof(M) == 16) return static_cast<unsigned>(wasm_i32x4_bitmask((v128_t)m));
+#elif defined(__SSE4_1__)
+  if constexpr (sizeof(M) == 16) return static_cast<unsigned>(_mm_movemask_ps((__m128)m));
+#endif
+  unsigned bits = 0;
+  for (size_t k = 0; k < sizeof(M) / sizeof(m[0]); k++) bits |= static_cast<unsigned>(m[k] != 0) << k;
+  return bits;
+}
+
 #if defined(__wasm_simd128__)
 // op(x, y) on each 4-lane part of a and b.
 template <class V, class Op>
