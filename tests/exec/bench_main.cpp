@@ -179,6 +179,7 @@ int main(int argc, char** argv) {
         stats.emplace_back(mixq::calib::stats_config_for(cali, 2048, keep));
       }
       std::vector<double> per_sample;
+      double first_ms = 0;             // the first sample sets ranges (and percentile9999's first extremes)
       size_t values = 0, nonzero = 0;  // (a histogram counts each nonzero |x|)
       for (const auto& t : tensors) {
         values += t.size();
@@ -195,14 +196,17 @@ int main(int argc, char** argv) {
           stats[k].add(tensors[k]);
           ms += now_ms() - t0;
         }
-        if (i > 0) per_sample.push_back(ms);  // the first sample sets the ranges
+        if (i > 0)
+          per_sample.push_back(ms);
+        else
+          first_ms = ms;
       }
       double total = 0;  // percentile9999's first samples cost more: the mean shows them
       for (double ms : per_sample) total += ms;
       std::sort(per_sample.begin(), per_sample.end());
-      std::printf("stats_ms_per_sample median=%.3f min=%.3f mean=%.3f tensors=%zu values=%zu nonzero=%zu\n",
+      std::printf("stats_ms_per_sample median=%.3f min=%.3f mean=%.3f first=%.3f tensors=%zu values=%zu nonzero=%zu\n",
                   per_sample[per_sample.size() / 2], per_sample[0], total / static_cast<double>(per_sample.size()),
-                  tensors.size(), values, nonzero);
+                  first_ms, tensors.size(), values, nonzero);
       return 0;
     }
     std::vector<double> ms, tap_ms;

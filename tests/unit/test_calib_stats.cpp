@@ -201,6 +201,7 @@ TEST_CASE("statistics of a reordered tensor (Reshape/Transpose) copied from its 
       std::vector<float> y(x.rbegin(), x.rend());  // a reordering: the first zero differs
       source.add(x);
       direct.add(y);
+      if (k % 2) (void)source.top();  // a source read (its extremes sorted, cut to its L) or not
       if (copied.add_permutation_of(source, y))
         shared++;
       else
@@ -423,7 +424,8 @@ struct ReferenceExtremes {
 };
 
 // Adds samples make(k), k < count, to percentile9999 statistics keeping L, on 1 and on 3
-// threads, and requires the kept extremes of ReferenceExtremes after each sample; then
+// threads, and requires the kept extremes of ReferenceExtremes after each sample (each read
+// sorts the candidates) and, from statistics read only at the end, after the last; then
 // check(stats, x, k) for anything else.
 template <class Make, class Check>
 void require_extremes(size_t L, int count, Make make, Check check) {
@@ -432,17 +434,21 @@ void require_extremes(size_t L, int count, Make make, Check check) {
     StatsConfig c;
     c.histogram = false;
     c.percentile_keep = static_cast<int64_t>(L);
-    TensorStats s(c);
+    TensorStats s(c), unread(c);
     ReferenceExtremes ref{L, {}, {}};
     for (int k = 0; k < count; k++) {
       const std::vector<float> x = make(k);
       s.add(x, &pool);
+      unread.add(x, &pool);
       ref.add(x);
       INFO("threads " << threads << " sample " << k);
       REQUIRE(s.top() == ref.top);
       REQUIRE(s.bottom() == ref.bottom);
       check(s, x, k);
     }
+    INFO("threads " << threads << ", read after the last sample");
+    REQUIRE(unread.top() == ref.top);
+    REQUIRE(unread.bottom() == ref.bottom);
   }
 }
 
@@ -468,27 +474,30 @@ TEST_CASE("percentile extremes: ReLU outputs (ties at the cut) and later samples
   });
 }
 
-TEST_CASE("percentile extremes: first-sample cuts hold L values on feature maps whose rows alias a stride") {
-  // 128 planes of 160 x 160 (n = 16384 x 200: a fixed stride of 200 would read only columns
-  // 0, 40, 80 and 120); the largest values are all in the border column 0, and L is a
-  // third of that column: a strided subsample sees the column 40x too often and cuts
-  // above most of it.
-  const int64_t w = 160, planes = 128, n = planes * w * w;
+TEST_CASE("percentile extremes: any order of values in a sample (the cuts rise as the scan goes)") {
+  // The first sample's scan starts with no cuts and raises them at each compaction: values
+  // in ascending order all enter (a compaction every L + max(L, 64) values), descending ones
+  // almost never after the first block; equal values tie at the cut; the extremes of a
+  // feature map in one border column (16 planes of 160 x 160). Later samples in another
+  // order go through the min/max scan's marks.
+  const int64_t w = 160, n = 16 * w * w;
   std::mt19937 g(7);
   std::uniform_real_distribution<float> body(-1.f, 1.f), border(10.f, 20.f);
-  std::vector<float> x(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; i++) x[static_cast<size_t>(i)] = i % w == 0 ? border(g) : body(g);
-  const int64_t L = n / w / 3;
-  float hi_cut = 0, lo_cut = 0;
-  REQUIRE(estimate_extreme_cuts(x, L, 2, hi_cut, lo_cut));
-  const auto at_or_above = std::count_if(x.begin(), x.end(), [&](float v) { return v >= hi_cut; });
-  const auto at_or_below = std::count_if(x.begin(), x.end(), [&](float v) { return v <= lo_cut; });
-  CHECK(at_or_above >= L);
-  CHECK(at_or_below >= L);
-  // and the cuts are tight: a few times L, not the whole border column and more
-  CHECK(at_or_above < 6 * L);
-  // a rank too large for the subsample is refused
-  CHECK_FALSE(estimate_extreme_cuts(x, n / 4, 2, hi_cut, lo_cut));
+  std::vector<float> columns(static_cast<size_t>(n)), ramp(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; i++) {
+    columns[static_cast<size_t>(i)] = i % w == 0 ? border(g) : body(g);
+    ramp[static_cast<size_t>(i)] = static_cast<float>(i % 100003) / 64.f - 700.f;  // ascending runs, ties
+  }
+  std::vector<float> descending(ramp.rbegin(), ramp.rend()), constant(static_cast<size_t>(n), 0.5f);
+  const std::vector<float>* orders[] = {&columns, &ramp, &descending, &constant};
+  for (size_t first = 0; first < 4; first++) {
+    for (size_t L : {size_t{1}, size_t{37}, static_cast<size_t>(n / w / 3)}) {
+      INFO("first sample " << first << ", L " << L);
+      require_extremes(
+          L, 3, [&](int k) { return *orders[(first + static_cast<size_t>(k)) % 4]; },
+          [](const TensorStats&, const std::vector<float>&, int) {});
+    }
+  }
 }
 
 TEST_CASE("percentile extremes: thousands kept (radix-sorted), negatives, signed zeros, ties, any thread count") {
@@ -509,10 +518,9 @@ TEST_CASE("percentile extremes: thousands kept (radix-sorted), negatives, signed
   });
 }
 
-TEST_CASE("percentile extremes: many samples, few new extremes each (runs moved in place), ties, any thread count") {
-  // After the first samples each brings a few values beyond the cuts, merged by moving the
-  // kept runs between them; a wide sample brings many (the linear merge). Values are
-  // rounded to 1/64 so that many are equal, at the cuts too.
+TEST_CASE("percentile extremes: many samples, few new extremes each, ties, any thread count") {
+  // After the first samples each brings a few values beyond the cuts; a wide sample brings
+  // many. Values are rounded to 1/64 so that many are equal, at the cuts too.
   auto make = [](int k) {
     auto x = gaussian(20000 + 37 * k, k == 41 ? 3.f : 1.f, 900 + k);
     for (float& v : x) v = std::round(v * 64.f) / 64.f;

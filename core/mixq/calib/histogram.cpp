@@ -476,68 +476,11 @@ void sort_values(std::vector<float>& v) {
   }
 }
 
-// Keeps the `keep` largest (or smallest) of `kept` + `incoming`, sorted ascending.
-void keep_extremes(std::vector<float>& kept, std::vector<float> incoming, int64_t keep, bool largest) {
-  if (incoming.empty()) return;
-  if (static_cast<int64_t>(incoming.size()) > keep) {  // only the `keep` extremes can survive
-    if (largest) {
-      std::nth_element(incoming.begin(), incoming.end() - keep, incoming.end());
-      incoming.erase(incoming.begin(), incoming.end() - keep);
-    } else {
-      std::nth_element(incoming.begin(), incoming.begin() + (keep - 1), incoming.end());
-      incoming.resize(keep);
-    }
-  }
-  sort_values(incoming);
-  const int64_t K = static_cast<int64_t>(kept.size()), r = static_cast<int64_t>(incoming.size());
-  if (K == keep) {
-    // A full list (every sample after the first): std::merge(kept, incoming) (kept first
-    // among equal values) with the r values at the dropped end left out, in place (the
-    // write position never passes the read one): no allocation, one pass.
-    if (r * 32 > K) {
-      int64_t i = 0, j = 0;
-      if (largest) {  // ascending; skip the r smallest, then write forward
-        for (int64_t w = -r; w < K; w++) {
-          const float v = j < r && (i >= K || incoming[j] < kept[i]) ? incoming[j++] : kept[i++];
-          if (w >= 0) kept[w] = v;
-        }
-      } else {  // descending from the top; skip the r largest, then write backward
-        i = K - 1, j = r - 1;
-        for (int64_t w = K - 1 + r; w >= 0; w--) {
-          const float v = j >= 0 && (i < 0 || incoming[j] >= kept[i]) ? incoming[j--] : kept[i--];
-          if (w < K) kept[w] = v;
-        }
-      }
-      return;
-    }
-    // Few incoming values (later samples): between two of them a run of kept values moves
-    // by one distance, found by a binary search and moved by one memmove.
-    auto move_run = [&](int64_t from, int64_t to, int64_t shift) {  // kept[from, to) by shift, clipped to [0, K)
-      const int64_t d0 = std::max<int64_t>(from + shift, 0), d1 = std::min<int64_t>(to + shift, K);
-      if (d1 > d0)
-        std::memmove(kept.data() + d0, kept.data() + (d0 - shift), static_cast<size_t>(d1 - d0) * sizeof(float));
-    };
-    if (largest) {  // ascending, the r smallest dropped: runs move left by r - (incoming before them)
-      int64_t from = 0;
-      for (int64_t j = 0; j < r; j++) {
-        const int64_t ub = std::upper_bound(kept.begin() + from, kept.end(), incoming[j]) - kept.begin();
-        move_run(from, ub, j - r);
-        if (ub + j - r >= 0) kept[ub + j - r] = incoming[j];
-        from = ub;
-      }
-    } else {  // ascending, the r largest dropped: runs move right by the incoming before them (from the top)
-      int64_t to = K;
-      for (int64_t j = r - 1; j >= 0; j--) {
-        const int64_t ub = std::upper_bound(kept.begin(), kept.begin() + to, incoming[j]) - kept.begin();
-        move_run(ub, to, j + 1);
-        if (ub + j < K) kept[ub + j] = incoming[j];
-        to = ub;
-      }
-    }
-    return;
-  }
+// Keeps the `keep` largest (or smallest) of `kept` + `incoming`, both sorted ascending
+// (merging shards' extremes).
+void keep_extremes(std::vector<float>& kept, const std::vector<float>& incoming, int64_t keep, bool largest) {
   std::vector<float> merged(kept.size() + incoming.size());
-  std::merge(kept.begin(), kept.end(), incoming.begin(), incoming.end(), merged.begin());  // both sorted
+  std::merge(kept.begin(), kept.end(), incoming.begin(), incoming.end(), merged.begin());
   kept.swap(merged);
   if (static_cast<int64_t>(kept.size()) > keep) {
     if (largest) {
@@ -547,11 +490,33 @@ void keep_extremes(std::vector<float>& kept, std::vector<float> incoming, int64_
     }
   }
 }
+
+// Candidate lists: compacted when they reach L + max(L/2, 64) values, raising the cut.
+// (L + L/2 against L + L or L + 2 L: the same statistics time within 2-4 %, yolov5n-face
+// and PP-OCRv4-det; the lists hold less.)
+int64_t compact_limit(int64_t L) {
+  return L + std::max<int64_t>(L / 2, 64);
+}
+// Keeps the L largest (kLargest) or smallest of the candidates v, unsorted; returns the cut:
+// the L-th largest (smallest), the last value kept.
+template <bool kLargest>
+float keep_candidates(std::vector<float>& v, int64_t L) {
+  if constexpr (kLargest) {
+    std::nth_element(v.begin(), v.end() - L, v.end());
+    v.erase(v.begin(), v.end() - L);
+    return v.front();
+  } else {
+    std::nth_element(v.begin(), v.begin() + (L - 1), v.end());
+    v.resize(static_cast<size_t>(L));
+    return v.back();
+  }
+}
+
 // The values of x above hi_cut (into hi) and below lo_cut (into lo), in x's order. A pass
 // over chunks of 16K values finds the 1024-value blocks whose min or max lies beyond a cut
 // (BeyondMarks: two vector min/max per register, which TensorStats::add's min/max scan
-// computes anyway when the cuts are known before the sample, i.e. the kept extremes are
-// full) and, on one thread, takes their values while the block is in L1 (a second pass
+// computes anyway when the cuts are known before the sample, every sample after the
+// first) and, on one thread, takes their values while the block is in L1 (a second pass
 // over the marked blocks of PP-OCRv4-det's large tensors read them back from L3: 4 % of
 // a percentile9999 run). With several threads the blocks are marked, then their values
 // counted and copied to their offsets (no allocation on the workers: per-thread malloc
@@ -560,6 +525,13 @@ void keep_extremes(std::vector<float>& kept, std::vector<float> incoming, int64_
 // bench `stats`), and a marked block is scanned a register at a time anyway.
 constexpr int64_t kBeyondBlock = 1024;
 constexpr int64_t kExtremesChunk = 1 << 14;
+
+// A candidate list's room: its limit and a block (compacted between blocks, it never grows
+// past that; growing by doubling had taken PP-OCRv4-det's lists to 4 L, +17 MB at 100 samples).
+void reserve_candidates(std::vector<float>& v, int64_t L) {
+  const auto room = static_cast<size_t>(compact_limit(L) + kBeyondBlock);
+  if (v.capacity() < room) v.reserve(room);
+}
 }  // namespace
 
 struct BeyondMarks {
@@ -668,102 +640,74 @@ void copy_beyond(std::span<const float> x, BeyondMarks& marks, ThreadPool* pool,
   });
 }
 
-void collect_beyond(std::span<const float> x, float hi_cut, float lo_cut, ThreadPool* pool, std::vector<float>& hi,
-                    std::vector<float>& lo) {
-  BeyondMarks marks(static_cast<int64_t>(x.size()), hi_cut, lo_cut, pool);
-  for_chunks(
-      marks.chunk_pool(pool), static_cast<int64_t>(x.size()),
-      [&](int64_t, int64_t b, int64_t e) { marks.mark_chunk<false>(x.data(), b, e, nullptr); }, kExtremesChunk);
-  copy_beyond(x, marks, pool, hi, lo);
+// The values of x beyond hi_cut (lo_cut) into hi (lo), block by block, in one thread; a
+// list that reaches compact_limit(L) is cut to its L extremes between blocks, raising its
+// cut.
+void take_beyond(std::span<const float> x, int64_t L, std::vector<float>& hi, float& hi_cut, std::vector<float>& lo,
+                 float& lo_cut) {
+  const int64_t n = static_cast<int64_t>(x.size());
+  const size_t limit = static_cast<size_t>(compact_limit(L));
+  BeyondMarks marks(n, hi_cut, lo_cut, nullptr);  // one thread: takes as it marks
+  marks.hi.swap(hi);
+  marks.lo.swap(lo);
+  reserve_candidates(marks.hi, L);
+  reserve_candidates(marks.lo, L);
+  for (int64_t b = 0; b < n; b += kBeyondBlock) {
+    marks.mark_chunk<false>(x.data(), b, std::min(n, b + kBeyondBlock), nullptr);
+    if (marks.hi.size() >= limit) marks.hi_cut = keep_candidates<true>(marks.hi, L);
+    if (marks.lo.size() >= limit) marks.lo_cut = keep_candidates<false>(marks.lo, L);
+  }
+  marks.hi.swap(hi);
+  marks.lo.swap(lo);
+  hi_cut = marks.hi_cut;
+  lo_cut = marks.lo_cut;
 }
 
-// `beyond` holds the values of x strictly beyond `cut`; when fewer than L, the next
-// extremes are the values equal to the cut: filled in with copies of it when x holds
-// enough (a ReLU output's L smallest are zeros: its cut is 0 and nothing is below it).
-// False when x has fewer than L values beyond or at the cut.
-bool fill_ties(std::span<const float> x, float cut, int64_t L, std::vector<float>& beyond) {
-  const int64_t have = static_cast<int64_t>(beyond.size());
-  if (have >= L) return true;
-  int64_t equal = 0;
+// Seed cuts for a first sample: the (2 L m/n + 16)-th largest and smallest of a subsample
+// of m = 1024 values (one at a fixed pseudo-random position per window: a fixed stride
+// aliases with feature-map rows, e.g. reads only PP-OCRv4-det's border columns), about
+// 2 L + 16 n/m values deep in x (4096 values took fastestdet's seeds 8 ms, against 1.4).
+// False when x is too small to subsample.
+bool seed_cuts(std::span<const float> x, int64_t L, float& hi, float& lo) {
   const int64_t n = static_cast<int64_t>(x.size());
-  const int64_t full = n - n % kSlots;
-  VecI counts{};
-  for (int64_t i = 0; i < full; i += kSlots) {
-    // a slot counts at most n / kSlots < 2^31 values (the executor's tensors)
-    counts -= exec::load_unaligned<VecF>(x.data() + i) == cut;
+  const int64_t m = std::min<int64_t>(1024, n / 4);
+  if (m < 256) return false;
+  const int64_t stride = n / m, rank = 2 * L * m / n + 16;
+  if (rank >= m / 2) return false;
+  std::vector<float> sub(static_cast<size_t>(m));
+  for (int64_t i = 0; i < m; i++) {
+    const uint64_t h = (static_cast<uint64_t>(i) + 1) * 0x9E3779B97F4A7C15ull;
+    const auto offset = static_cast<int64_t>(((h >> 32) * static_cast<uint64_t>(stride)) >> 32);
+    sub[static_cast<size_t>(i)] = x[static_cast<size_t>(i * stride + offset)];
   }
-  for (int k = 0; k < kSlots; k++) equal += counts[k];
-  for (int64_t i = full; i < n; i++) equal += x[i] == cut;
-  if (have + equal < L) return false;
-  beyond.insert(beyond.end(), static_cast<size_t>(L - have), cut);
+  std::nth_element(sub.begin(), sub.end() - 1 - rank, sub.end());
+  hi = sub[static_cast<size_t>(m - 1 - rank)];
+  std::nth_element(sub.begin(), sub.begin() + rank, sub.end());
+  lo = sub[static_cast<size_t>(rank)];
   return true;
 }
 
 }  // namespace
 
-// The subsample is stratified (a fixed stride aliased with feature-map rows: in
-// PP-OCRv4-det a stride of 200 over rows of 160 read 4 columns, one of them the border
-// column where the extremes are; the cuts fell short, and 15 layers' first samples were
-// selected over millions of values, a copy and two nth_element: 8 % of a 30-sample run).
-bool estimate_extreme_cuts(std::span<const float> x, int64_t L, int64_t margin, float& hi_cut, float& lo_cut) {
-  const int64_t n = static_cast<int64_t>(x.size());
-  // 64 expected values beyond each cut are plenty (the rank has a margin): a subsample of
-  // 64 n / L values, at least 2048 and at most 16384 (fastestdet's first samples had taken
-  // 16384 of 40K-value tensors, twice selected, on every layer).
-  const int64_t size = std::clamp<int64_t>(64 * (n / std::max<int64_t>(L, 1)), 2048, 16384);
-  const int64_t stride = std::max<int64_t>(1, n / size);
-  std::vector<float> sub;
-  sub.reserve(n / stride + 1);
-  for (int64_t w = 0; w < n; w += stride) {
-    const auto window = static_cast<uint64_t>(std::min(stride, n - w));
-    const uint64_t h = (static_cast<uint64_t>(w) + 1) * 0x9E3779B97F4A7C15ull;  // a fixed offset per window
-    sub.push_back(x[static_cast<size_t>(w) + static_cast<size_t>((h >> 32) % window)]);
-  }
-  const int64_t m = static_cast<int64_t>(sub.size());
-  const int64_t rank = margin * (L * m + n - 1) / n + 16;
-  if (rank >= m / 2) return false;
-  std::nth_element(sub.begin(), sub.end() - 1 - rank, sub.end());
-  hi_cut = sub[m - 1 - rank];
-  std::nth_element(sub.begin(), sub.begin() + rank, sub.end());
-  lo_cut = sub[rank];
-  return true;
-}
-
 void TensorStats::add_extremes(std::span<const float> x, ThreadPool* pool, BeyondMarks* marked) {
   // TPU-MLIR concatenates each sample's L smallest and L largest values (both whole
-  // arrays when the sample is smaller than L) and later sorts everything; only the L
-  // extremes of that multiset matter, so they are kept incrementally.
+  // arrays when the sample is smaller than 2 L) and later sorts everything; only the L
+  // extremes of that multiset matter, so candidates for them are kept incrementally.
   const int64_t L = config_.percentile_keep;
   const int64_t n = static_cast<int64_t>(x.size());
   if (n >= 2 * L) {
     // The sample's L smallest and L largest are disjoint, so the multiset's L largest are
-    // the L largest values seen at all. Once L are kept, only values beyond the current
-    // L-th extreme can change them (equal ones leave the values unchanged); before, any
-    // cuts with at least L values beyond them hold the sample's L extremes.
-    const bool full = static_cast<int64_t>(top_.size()) == L && static_cast<int64_t>(bottom_.size()) == L;
-    float hi_cut = 0, lo_cut = 0;
-    if (full) {
-      hi_cut = top_.front();
-      lo_cut = bottom_.back();
-    }
-    if (marked) {  // the cuts of a full list, already marked by add()'s scan
+    // the L largest values seen at all, and any value of the sample beyond a cut may be a
+    // candidate (a value past the sample's own L largest has L values of the multiset at
+    // or above it).
+    if (marked) {  // add()'s scan marked the blocks beyond the cuts
       std::vector<float> hi, lo;
       copy_beyond(x, *marked, pool, hi, lo);
-      keep_extremes(top_, std::move(hi), L, true);
-      keep_extremes(bottom_, std::move(lo), L, false);
-      return;
+      push_extremes(hi, lo);
+    } else {
+      scan_extremes(x);
     }
-    // Full lists: their cuts. Else estimated cuts, wider the second time.
-    for (const int64_t margin : {2, 8}) {
-      if (!full && !estimate_extreme_cuts(x, L, margin, hi_cut, lo_cut)) break;
-      std::vector<float> hi, lo;
-      collect_beyond(x, hi_cut, lo_cut, pool, hi, lo);
-      if (full || (fill_ties(x, hi_cut, L, hi) && fill_ties(x, lo_cut, L, lo))) {
-        keep_extremes(top_, std::move(hi), L, true);
-        keep_extremes(bottom_, std::move(lo), L, false);
-        return;
-      }
-    }
+    return;
   }
   const int64_t k = std::min(L, n);
   std::vector<float> v(x.begin(), x.end());
@@ -772,8 +716,78 @@ void TensorStats::add_extremes(std::span<const float> x, ThreadPool* pool, Beyon
   std::copy_n(v.begin(), k, both.begin());
   std::nth_element(v.begin(), v.end() - k, v.end());
   std::copy(v.end() - k, v.end(), both.begin() + k);
-  keep_extremes(top_, both, L, true);
-  keep_extremes(bottom_, std::move(both), L, false);
+  push_extremes(both, both);
+}
+
+void TensorStats::push_extremes(std::span<const float> hi, std::span<const float> lo) {
+  const int64_t L = config_.percentile_keep;
+  const auto limit = static_cast<size_t>(compact_limit(L));
+  reserve_candidates(top_, L);
+  reserve_candidates(bottom_, L);
+  for (float v : hi) {
+    if (!(v > top_cut_)) continue;
+    top_.push_back(v);
+    if (top_.size() >= limit) top_cut_ = keep_candidates<true>(top_, L);
+  }
+  for (float v : lo) {
+    if (!(v < bottom_cut_)) continue;
+    bottom_.push_back(v);
+    if (bottom_.size() >= limit) bottom_cut_ = keep_candidates<false>(bottom_, L);
+  }
+  compact_extremes();
+}
+
+// A sample without marks (the first, mostly): its values beyond the cuts, taken block by
+// block. A first sample starts from seed cuts, a few L values deep; a side with fewer than L
+// values beyond its seed is scanned again from no cut (the values its seed skipped may be
+// among the extremes; ties, a constant or ReLU-like side). From no cut at all, feature
+// maps' channels of growing scale let 5.2 M values (11 L) of yolov5n-face's first sample
+// in, in 2767 compactions: 150 ms, against 44-54 ms seeded (exec bench, 100 samples' L).
+// Before the candidate lists, cuts estimated on a 16K-value subsample, values collected past
+// them, sorted and merged cost fastestdet's first sample 26-43 ms (9 ms now), 40 of its
+// later samples.
+void TensorStats::scan_extremes(std::span<const float> x) {
+  const int64_t L = config_.percentile_keep;
+  float hi_seed = -kInf, lo_seed = kInf;
+  const bool seeded = top_.empty() && bottom_.empty() && seed_cuts(x, L, hi_seed, lo_seed);
+  if (seeded) top_cut_ = hi_seed, bottom_cut_ = lo_seed;
+  take_beyond(x, L, top_, top_cut_, bottom_, bottom_cut_);
+  if (seeded) {
+    std::vector<float> none;
+    float no_hi = kInf, no_lo = -kInf;  // the other side takes nothing
+    if (static_cast<int64_t>(top_.size()) < L) {
+      top_.clear();
+      top_cut_ = -kInf;
+      take_beyond(x, L, top_, top_cut_, none, no_lo);
+    }
+    if (static_cast<int64_t>(bottom_.size()) < L) {
+      bottom_.clear();
+      bottom_cut_ = kInf;
+      take_beyond(x, L, none, no_hi, bottom_, bottom_cut_);
+    }
+  }
+  compact_extremes();
+}
+
+// Compacts a list that reached its limit, or that holds L candidates and has no cut yet
+// (the next sample's scan then marks against it).
+void TensorStats::compact_extremes() {
+  const int64_t L = config_.percentile_keep;
+  const auto top = static_cast<int64_t>(top_.size()), bottom = static_cast<int64_t>(bottom_.size());
+  if (top >= compact_limit(L) || (top_cut_ == -kInf && top >= L)) top_cut_ = keep_candidates<true>(top_, L);
+  if (bottom >= compact_limit(L) || (bottom_cut_ == kInf && bottom >= L))
+    bottom_cut_ = keep_candidates<false>(bottom_, L);
+  extremes_settled_ = false;
+}
+
+void TensorStats::settle_extremes() const {
+  if (extremes_settled_) return;
+  const int64_t L = config_.percentile_keep;
+  if (static_cast<int64_t>(top_.size()) > L) keep_candidates<true>(top_, L);
+  if (static_cast<int64_t>(bottom_.size()) > L) keep_candidates<false>(bottom_, L);
+  sort_values(top_);
+  sort_values(bottom_);
+  extremes_settled_ = true;
 }
 
 void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
@@ -789,10 +803,9 @@ void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
       config_.histogram && !hist_.counts.empty() && hist_.th > 0 && hist_.counts.size() <= (size_t{1} << 18);
   std::vector<std::vector<LaneCount>> lane_counts;
   int64_t copies = 1;
-  // Kept extremes already full: their cuts are known before the sample.
+  // The extremes' cuts known before the sample: the min/max scan marks the blocks beyond them.
   const int64_t L = config_.percentile_keep;
-  const bool mark_extremes = !speculate && L > 0 && n >= 2 * L && static_cast<int64_t>(top_.size()) == L &&
-                             static_cast<int64_t>(bottom_.size()) == L;
+  const bool mark_extremes = !speculate && L > 0 && n >= 2 * L && has_extreme_cuts();
   std::optional<BeyondMarks> marks;
   {
     std::vector<Scan> parts;
@@ -817,7 +830,7 @@ void TensorStats::add(std::span<const float> x, ThreadPool* pool) {
         for (int64_t l = 0; l < lanes; l++) lane(l);
       }
     } else if (mark_extremes) {  // the scan also runs the extremes' first pass
-      marks.emplace(n, top_.front(), bottom_.back(), pool);
+      marks.emplace(n, top_cut_, bottom_cut_, pool);
       parts.resize(marks->chunks(n));
       for_chunks(
           marks->chunk_pool(pool), n,
@@ -913,9 +926,7 @@ bool TensorStats::add_permutation_of(const TensorStats& source, std::span<const 
   config_ = mine;
   if (min_ == 0.f) min_ = !first && old_min == 0.f ? old_min : zero;
   if (max_ == 0.f) max_ = !first && old_max == 0.f ? old_max : zero;
-  const auto L = static_cast<size_t>(config_.percentile_keep);
-  if (top_.size() > L) top_.erase(top_.begin(), top_.end() - static_cast<std::ptrdiff_t>(L));
-  if (bottom_.size() > L) bottom_.resize(L);
+  if (config_.percentile_keep > 0) compact_extremes();  // the source's cuts hold for a smaller L
   return true;
 }
 
@@ -944,8 +955,14 @@ void TensorStats::merge(const TensorStats& later) {
   aciq_gauss_sum_ += later.aciq_gauss_sum_;
   aciq_laplace_sum_ += later.aciq_laplace_sum_;
   if (config_.percentile_keep > 0) {
-    keep_extremes(top_, later.top_, config_.percentile_keep, true);
-    keep_extremes(bottom_, later.bottom_, config_.percentile_keep, false);
+    const int64_t L = config_.percentile_keep;
+    settle_extremes();  // both sides sorted (later's by top(), to its own L)
+    keep_extremes(top_, later.top(), L, true);
+    keep_extremes(bottom_, later.bottom(), L, false);
+    // Every value either side dropped lies within the L extremes of the union.
+    top_cut_ = static_cast<int64_t>(top_.size()) == L ? top_.front() : -kInf;
+    bottom_cut_ = static_cast<int64_t>(bottom_.size()) == L ? bottom_.back() : kInf;
+    extremes_settled_ = true;
   }
 }
 

@@ -9,12 +9,14 @@
 //    the sample is binned at width th/(n+k-1) while the old counts keep their indices;
 //    past 8,000,000 bins the histogram restarts at `bins` bins (TPU-MLIR's fallback);
 //  - per-sample OCTAV (mse) and ACIQ estimates, summed in sample order;
-//  - for percentile9999: the L largest and L smallest values seen (L fixed up front).
+//  - for percentile9999: the L largest and L smallest values seen (L fixed up front), kept
+//    as unsorted candidates behind cuts that rise as they are compacted, sorted when read.
 // Samples must be added in sample order; the result is then the same for any thread count
 // (work inside a sample is split in fixed 64K-element chunks).
 // Non-finite values are skipped and counted.
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <vector>
 
@@ -95,30 +97,45 @@ class TensorStats {
   double aciq_gauss_sum() const { return aciq_gauss_sum_; }
   double aciq_laplace_sum() const { return aciq_laplace_sum_; }
   // Sorted ascending: the L largest values (largest last) and the L smallest (smallest first).
-  const std::vector<float>& top() const { return top_; }
-  const std::vector<float>& bottom() const { return bottom_; }
+  // The first read after samples were added sorts the candidates (not while another thread
+  // reads the same TensorStats).
+  const std::vector<float>& top() const {
+    settle_extremes();
+    return top_;
+  }
+  const std::vector<float>& bottom() const {
+    settle_extremes();
+    return bottom_;
+  }
   const StatsConfig& config() const { return config_; }
 
  private:
   friend class StatisticsAccess;  // statistics.cpp: (de)serialization, extremes trimming
-  // marked: x's blocks beyond the cuts of full kept extremes (add()'s scan), or null
+  // marked: x's blocks beyond the extremes' cuts (add()'s scan), or null
   void add_extremes(std::span<const float> x, ThreadPool* pool, BeyondMarks* marked = nullptr);
   void add_others(std::span<const float> x, ThreadPool* pool, BeyondMarks* marked = nullptr);
+  // Candidates in: those beyond the cuts are kept; lists that reached their limit compacted.
+  void push_extremes(std::span<const float> hi, std::span<const float> lo);
+  // x's values beyond the cuts into the candidates, compacting (raising the cuts) as they come.
+  void scan_extremes(std::span<const float> x);
+  void compact_extremes();
+  void settle_extremes() const;  // the lists sorted and cut to L
+  bool has_extreme_cuts() const { return top_cut_ > -kInf && bottom_cut_ < kInf; }
   StatsConfig config_;
   int64_t samples_ = 0, elements_ = 0, nonfinite_ = 0;
   int64_t min_elements_ = 0;  // the fewest finite values of a sample (0: unknown, e.g. loaded statistics)
   float min_ = 0, max_ = 0;
   Histogram hist_;
   double octav_sum_ = 0, aciq_gauss_sum_ = 0, aciq_laplace_sum_ = 0;
-  std::vector<float> top_, bottom_;
+  // percentile9999's candidates: the L largest (smallest) values of the multiset TPU-MLIR
+  // sorts are the L largest (smallest) candidates; every value seen and not a candidate is
+  // <= top_cut_ (>= bottom_cut_), and once a cut is finite at least L candidates lie at or
+  // beyond it. Sorted and exactly min(L, seen) values when extremes_settled_.
+  static constexpr float kInf = std::numeric_limits<float>::infinity();
+  mutable std::vector<float> top_, bottom_;
+  float top_cut_ = -kInf, bottom_cut_ = kInf;
+  mutable bool extremes_settled_ = true;
 };
-
-// Cuts for the L largest and L smallest values of a sample x (percentile9999's first
-// sample), from quantiles of a subsample of x (one value at a pseudo-random position per
-// window, so that no stride aliases with feature-map rows) at `margin` times the expected
-// rank plus 16: at least L values lie at or beyond each cut except in rare samples (the
-// caller checks). False when the subsample is too small for that rank.
-bool estimate_extreme_cuts(std::span<const float> x, int64_t L, int64_t margin, float& hi_cut, float& lo_cut);
 
 // One sample's OCTAV clipping scale (TPU-MLIR's 'mse' method): s0 = sum|x| / #(|x|>0),
 // s <- sum_{|x|>s}|x| / (4^-bits/3/u * #(|x|<=s) + #(|x|>s)), u = 4 if |min x| < 1e-6

@@ -24,10 +24,18 @@ class StatisticsAccess {
   static double& octav(TensorStats& s) { return s.octav_sum_; }
   static double& aciq_gauss(TensorStats& s) { return s.aciq_gauss_sum_; }
   static double& aciq_laplace(TensorStats& s) { return s.aciq_laplace_sum_; }
-  static std::vector<float>& top(TensorStats& s) { return s.top_; }
-  static std::vector<float>& bottom(TensorStats& s) { return s.bottom_; }
-  // Keeps the L largest / smallest (both lists are sorted ascending).
+  // The extremes sorted and cut to L (what is saved; a loaded list stays sorted).
+  static std::vector<float>& top(TensorStats& s) {
+    s.settle_extremes();
+    return s.top_;
+  }
+  static std::vector<float>& bottom(TensorStats& s) {
+    s.settle_extremes();
+    return s.bottom_;
+  }
+  // Keeps the L largest / smallest.
   static void trim_extremes(TensorStats& s, int64_t L) {
+    s.settle_extremes();
     s.config_.percentile_keep = L;
     if (static_cast<int64_t>(s.top_.size()) > L) s.top_.erase(s.top_.begin(), s.top_.end() - L);
     if (static_cast<int64_t>(s.bottom_.size()) > L) s.bottom_.resize(L);
