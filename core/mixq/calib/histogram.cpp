@@ -6,6 +6,7 @@
 #include <cassert>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <utility>
 
@@ -650,8 +651,9 @@ void take_beyond(std::span<const float> x, int64_t L, std::vector<float>& hi, fl
   BeyondMarks marks(n, hi_cut, lo_cut, nullptr);  // one thread: takes as it marks
   marks.hi.swap(hi);
   marks.lo.swap(lo);
-  reserve_candidates(marks.hi, L);
-  reserve_candidates(marks.lo, L);
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  if (hi_cut < kInf) reserve_candidates(marks.hi, L);  // (an infinite cut takes nothing)
+  if (lo_cut > -kInf) reserve_candidates(marks.lo, L);
   for (int64_t b = 0; b < n; b += kBeyondBlock) {
     marks.mark_chunk<false>(x.data(), b, std::min(n, b + kBeyondBlock), nullptr);
     if (marks.hi.size() >= limit) marks.hi_cut = keep_candidates<true>(marks.hi, L);
